@@ -1,0 +1,444 @@
+"""``solve_assignment``: validated layers in, a verified plan (or a diagnosis) out."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from typing import Any, Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from electsec.config import SolverOptions
+from electsec.costs import CostMatrix, build_oracle, check_limits
+from electsec.errors import InfeasibleError, InputError, Issue, SolverError
+from electsec.io import Source, read_garrisons, read_polling_centers
+from electsec.problem import Arcs, Problem
+from electsec.result import AssignmentResult
+from electsec.solvers.diagnose import Diagnosis, diagnose
+from electsec.solvers.flow import FlowSolution, solve_split
+from electsec.solvers.single import SingleSolution, solve_single
+
+__all__ = ["solve_assignment"]
+
+logger = logging.getLogger(__name__)
+
+CostLookup = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def solve_assignment(  # noqa: PLR0913 - the public contract (DESIGN.md §4)
+    centers: Source,
+    garrisons: Source,
+    costs: CostMatrix | None = None,
+    *,
+    split: bool = False,
+    objective: Literal["total"] = "total",
+    max_distance_m: float | None = None,
+    k: int | None = None,
+    time_limit_s: float | None = None,
+    seed: int = 0,
+    options: SolverOptions | None = None,
+) -> AssignmentResult:
+    r"""Assign teams from garrisons to polling centres at least total cost.
+
+    Every centre receives its ``demand`` teams within garrison capacities. Inputs are
+    validated in full first; every problem found is reported at once.
+
+    Parameters
+    ----------
+    centers
+        Polling centres: anything :func:`read_polling_centers` reads.
+    garrisons
+        Garrisons: anything :func:`read_garrisons` reads.
+    costs
+        Centre × garrison costs from :func:`distance_matrix`; its arcs are then the only
+        allowed pairs. When None, geodesic distances are used and every pair is allowed
+        (within ``max_distance_m`` / ``k``), priced exactly without a dense matrix.
+    split
+        False: each centre is served by exactly one garrison. True: a centre's teams may
+        come from several garrisons.
+    objective
+        ``"total"``: minimise Σ teams × cost.
+    max_distance_m
+        Pairs farther apart than this are never used.
+    k
+        Only the ``k`` nearest garrisons of each centre are allowed.
+    time_limit_s
+        Wall-clock budget for the single-sourcing search (None: the deterministic budget
+        in ``options``). Split plans are exact and ignore it.
+    seed
+        Seed for the search; the same inputs and seed give the same plan.
+    options
+        Solver tuning (:class:`electsec.config.SolverOptions`).
+
+    Returns
+    -------
+    AssignmentResult
+        ``status`` is ``"optimal"`` only when proven over every allowed pair.
+
+    Raises
+    ------
+    InputError
+        Bad layers or arguments (every problem listed, with the offending ids).
+    InfeasibleError
+        Demand cannot be met; ``.diagnosis`` says which centres and why, ``.partial``
+        holds the plan covering the most teams.
+    SolverError
+        No plan found within the limits.
+
+    Notes
+    -----
+    With ``x_ig`` the teams garrison ``g`` sends to centre ``i``, demand ``d_i``,
+    capacity ``k_g`` and cost ``c_ig``, the split plan solves
+
+    .. math:: \min \sum c_{ig} x_{ig} \;\text{s.t.}\; \sum_g x_{ig} = d_i,\;
+              \sum_i x_{ig} \le k_g,\; x \ge 0
+
+    exactly as a min-cost flow; single-sourcing adds ``x_ig ∈ {0, d_i}`` and is solved by
+    rounding that flow and a large-neighbourhood search with CP-SAT, with ``bound`` the
+    LP optimum (or better) and ``gap`` proven.
+
+    Examples
+    --------
+    >>> import electsec as es
+    >>> plan = es.solve_assignment("data/sample/tiny_centers.geojson",
+    ...                            "data/sample/tiny_garrisons.geojson")
+    >>> plan.status
+    'optimal'
+    >>> int(plan.assignments["teams"].sum()) == int(plan.garrison_load["used"].sum())
+    True
+    """
+    started = time.perf_counter()
+    _check_arguments(split=split, objective=objective, time_limit_s=time_limit_s, seed=seed)
+    check_limits(k=k, max_distance_m=max_distance_m)
+    centers = read_polling_centers(centers)
+    garrisons = read_garrisons(garrisons)
+    options = options or SolverOptions()
+    problem, lookup, unit = _build_problem(centers, garrisons, costs, max_distance_m, k, options)
+    params = {
+        "split": split,
+        "objective": objective,
+        "max_distance_m": max_distance_m,
+        "k": k,
+        "time_limit_s": time_limit_s,
+        "seed": seed,
+        "costs": "given" if costs is not None else "geodesic",
+    }
+    context = _Context(centers, garrisons, problem, lookup, unit, split, params, started)
+    lp = solve_split(problem, options)
+    if lp.shortfall:
+        partial = context.from_flow(lp, status="optimal")
+        raise InfeasibleError(context.diagnosis(diagnose(problem, lp)), partial=partial)
+    if split:
+        return context.from_flow(lp, status="optimal")
+    single = solve_single(problem, lp, options=options, time_limit_s=time_limit_s, seed=seed)
+    if len(single.unplaced):
+        ids = [str(centers.index[i]) for i in single.unplaced]
+        msg = (
+            f"{len(ids)} centre(s) could not be served whole by one garrison within the "
+            f"limits, though a split plan exists (use split=True, or raise capacity "
+            f"near them): {', '.join(ids[:10])}"
+        )
+        raise SolverError(msg)
+    return context.from_single(single)
+
+
+def _check_arguments(*, split: Any, objective: Any, time_limit_s: Any, seed: Any) -> None:
+    issues = []
+    if not isinstance(split, bool):
+        issues.append(Issue("arguments", "split", (), f"must be True or False, got {split!r}"))
+    if objective != "total":
+        issues.append(Issue("arguments", "objective", (), f"must be 'total', got {objective!r}"))
+    if time_limit_s is not None and not (
+        isinstance(time_limit_s, int | float)
+        and not isinstance(time_limit_s, bool)
+        and math.isfinite(time_limit_s)
+        and time_limit_s > 0
+    ):
+        issues.append(
+            Issue(
+                "arguments",
+                "time_limit_s",
+                (),
+                f"must be a positive number of seconds or None, got {time_limit_s!r}",
+            )
+        )
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        issues.append(Issue("arguments", "seed", (), f"must be an integer, got {seed!r}"))
+    if issues:
+        raise InputError(issues)
+
+
+def _build_problem(
+    centers: gpd.GeoDataFrame,
+    garrisons: gpd.GeoDataFrame,
+    costs: CostMatrix | None,
+    max_distance_m: float | None,
+    k: int | None,
+    options: SolverOptions,
+) -> tuple[Problem, CostLookup, str]:
+    demand = centers["demand"].to_numpy(np.int64)
+    capacity = garrisons["capacity"].to_numpy(np.int64)
+    if costs is not None:
+        return _problem_from_costs(centers, garrisons, costs, max_distance_m, k, demand, capacity)
+    oracle = build_oracle(centers, garrisons, garrison_mask=capacity > 0)
+    if k is not None:
+        arcs = Arcs.from_arrays(*oracle.nearest(k, max_cost=max_distance_m))
+        problem = Problem(demand, capacity, arcs)
+    else:
+        first = Arcs.from_arrays(*oracle.nearest(options.candidate_k, max_cost=max_distance_m))
+        problem = Problem(demand, capacity, first, oracle=oracle, max_cost=max_distance_m)
+
+    def lookup(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        position = np.searchsorted(oracle.garrison_index, cols)
+        return oracle.cost(rows, position)
+
+    return problem, lookup, "m"
+
+
+def _problem_from_costs(
+    centers: gpd.GeoDataFrame,
+    garrisons: gpd.GeoDataFrame,
+    costs: CostMatrix,
+    max_distance_m: float | None,
+    k: int | None,
+    demand: np.ndarray,
+    capacity: np.ndarray,
+) -> tuple[Problem, CostLookup, str]:
+    if not isinstance(costs, CostMatrix):
+        raise InputError(
+            [
+                Issue(
+                    "costs",
+                    None,
+                    (),
+                    f"must be a CostMatrix from distance_matrix(), got {type(costs).__name__}",
+                )
+            ]
+        )
+    row = _align(costs.center_ids, centers.index, "centers")
+    col = _align(costs.garrison_ids, garrisons.index, "garrisons")
+    coo = costs.matrix.tocoo()
+    r, c, value = row[coo.row], col[coo.col], np.asarray(coo.data, dtype=float)
+    bad = ~np.isfinite(value) | (value < 0)
+    if bad.any():
+        ids = tuple(dict.fromkeys(str(centers.index[i]) for i in r[bad]))
+        raise InputError(
+            [
+                Issue(
+                    "costs",
+                    None,
+                    ids,
+                    "costs must be finite and ≥ 0; leave "
+                    "unreachable pairs out of the matrix instead",
+                )
+            ]
+        )
+    keep = np.ones(len(r), dtype=bool)
+    if max_distance_m is not None:
+        if costs.unit != "m":
+            raise InputError(
+                [
+                    Issue(
+                        "arguments",
+                        "max_distance_m",
+                        (),
+                        "the costs are travel times (s); a distance limit does not apply to them",
+                    )
+                ]
+            )
+        keep &= value <= max_distance_m
+    arcs = Arcs.from_arrays(r[keep], c[keep], value[keep])
+    if k is not None:
+        arcs = _k_cheapest(arcs, k)
+    table = pd.Series(value, index=r.astype(np.int64) * len(capacity) + c)
+
+    def lookup(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        return table.loc[rows.astype(np.int64) * len(capacity) + cols].to_numpy(float)
+
+    return Problem(demand, capacity, arcs), lookup, costs.unit
+
+
+def _align(labels: pd.Index, ids: pd.Index, table: str) -> np.ndarray:
+    labels = pd.Index(labels.astype(str))
+    missing = ids.difference(labels)
+    extra = labels.difference(ids)
+    if len(missing) or len(extra):
+        issues = []
+        if len(missing):
+            issues.append(
+                Issue(
+                    "costs",
+                    None,
+                    tuple(missing),
+                    f"{table} missing from the cost matrix; rebuild it with distance_matrix()",
+                )
+            )
+        if len(extra):
+            issues.append(
+                Issue(
+                    "costs",
+                    None,
+                    tuple(extra),
+                    f"ids in the cost matrix are not among the {table}",
+                )
+            )
+        raise InputError(issues)
+    return ids.get_indexer(labels)
+
+
+def _k_cheapest(arcs: Arcs, k: int) -> Arcs:
+    order = np.lexsort((arcs.garrison, arcs.cost, arcs.center))
+    center = arcs.center[order]
+    rank = np.arange(len(order)) - np.searchsorted(center, center)
+    pick = order[rank < k]
+    return Arcs.from_arrays(arcs.center[pick], arcs.garrison[pick], arcs.cost[pick])
+
+
+class _Context:
+    """What is needed to turn solver arrays back into labelled results."""
+
+    def __init__(
+        self,
+        centers: gpd.GeoDataFrame,
+        garrisons: gpd.GeoDataFrame,
+        problem: Problem,
+        lookup: CostLookup,
+        unit: str,
+        split: bool,  # noqa: FBT001
+        params: dict[str, Any],
+        started: float,
+    ) -> None:
+        self.centers = centers
+        self.garrisons = garrisons
+        self.problem = problem
+        self.lookup = lookup
+        self.unit = unit
+        self.split = split
+        self.params = params
+        self.started = started
+
+    def from_flow(self, lp: FlowSolution, *, status: str) -> AssignmentResult:
+        used = lp.flow > 0
+        rows, cols, teams = lp.arcs.center[used], lp.arcs.garrison[used], lp.flow[used]
+        objective = float(teams @ lp.arcs.cost[used])
+        return self._result(
+            rows,
+            cols,
+            teams,
+            uncovered=lp.uncovered,
+            status=status,
+            objective=objective,
+            bound=objective,
+        )
+
+    def from_single(self, single: SingleSolution) -> AssignmentResult:
+        rows = np.flatnonzero(single.assign >= 0)
+        teams = self.problem.demand[rows]
+        uncovered = np.zeros(self.problem.n_centers, dtype=np.int64)
+        status = "optimal" if single.optimal else "feasible"
+        return self._result(
+            rows,
+            single.assign[rows],
+            teams,
+            uncovered=uncovered,
+            status=status,
+            objective=float(single.objective),
+            bound=float(single.bound),
+        )
+
+    def diagnosis(self, diag: Diagnosis) -> dict[str, Any]:
+        c_ids, g_ids = self.centers.index, self.garrisons.index
+        demand = int(self.problem.demand.sum())
+        capacity = int(self.problem.capacity.sum())
+        regions = [
+            {
+                "centers": [str(c_ids[i]) for i in r.centers],
+                "garrisons": [str(g_ids[g]) for g in r.garrisons],
+                "demand": r.demand,
+                "capacity": r.capacity,
+                "deficit": r.deficit,
+            }
+            for r in diag.regions
+        ]
+        if demand > capacity:
+            reason = f"total demand {demand} exceeds total capacity {capacity}"
+        else:
+            reason = (
+                f"{diag.shortfall} team(s) cannot reach their centres within the "
+                f"limits ({len(regions)} blocking region(s))"
+            )
+        return {
+            "total_demand": demand,
+            "total_capacity": capacity,
+            "shortfall": diag.shortfall,
+            "unreachable_centers": [str(c_ids[i]) for i in diag.unreachable],
+            "blocking_regions": regions,
+            "reason": reason,
+        }
+
+    def _result(
+        self,
+        rows: np.ndarray,
+        cols: np.ndarray,
+        teams: np.ndarray,
+        *,
+        uncovered: np.ndarray,
+        status: str,
+        objective: float,
+        bound: float,
+    ) -> AssignmentResult:
+        cost_col = "distance_m" if self.unit == "m" else "time_s"
+        assignments = pd.DataFrame(
+            {
+                "center_id": self.centers.index[rows].to_numpy(),
+                "garrison_id": self.garrisons.index[cols].to_numpy(),
+                "teams": np.asarray(teams, dtype=np.int64),
+                cost_col: self.lookup(np.asarray(rows), np.asarray(cols)),
+            }
+        )
+        assignments = assignments.sort_values(["center_id", "garrison_id"], ignore_index=True)
+        used = np.bincount(cols, weights=teams, minlength=self.problem.n_garrisons)
+        capacity = self.problem.capacity
+        load = pd.DataFrame(
+            {
+                "garrison_id": self.garrisons.index.to_numpy(),
+                "capacity": capacity,
+                "used": used.astype(np.int64),
+                "utilization": np.divide(
+                    used, capacity, out=np.zeros(len(capacity)), where=capacity > 0
+                ),
+            }
+        )
+        short = np.flatnonzero(uncovered > 0)
+        uncovered_table = pd.DataFrame(
+            {
+                "center_id": self.centers.index[short].to_numpy(),
+                "teams": uncovered[short].astype(np.int64),
+                "reason": "not enough teams within reach",
+            }
+        )
+        gap = (objective - bound) / objective if objective > 0 else 0.0
+        return AssignmentResult(
+            status=status,
+            objective=objective,
+            bound=bound,
+            gap=max(gap, 0.0),
+            assignments=assignments,
+            garrison_load=load,
+            uncovered=uncovered_table,
+            unit=self.unit,
+            split=self.split,
+            solve_time_s=time.perf_counter() - self.started,
+            parameters=self.params,
+            center_points=_points(self.centers),
+            garrison_points=_points(self.garrisons),
+        )
+
+
+def _points(layer: gpd.GeoDataFrame) -> gpd.GeoSeries:
+    geom = layer.geometry
+    return geom.to_crs("EPSG:4326") if not geom.crs.equals("EPSG:4326") else geom.copy()

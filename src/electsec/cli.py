@@ -1,0 +1,173 @@
+"""The ``electsec`` command.
+
+Exit codes
+----------
+0  a plan was written
+2  bad input or bad arguments (every problem is listed)
+3  infeasible: the diagnosis (and the partial plan) were written
+4  the solver stopped without a plan
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from electsec.assign import solve_assignment
+from electsec.errors import InfeasibleError, InputError, SolverError
+from electsec.result import AssignmentResult
+
+__all__ = ["main"]
+
+logger = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_INPUT, EXIT_INFEASIBLE, EXIT_SOLVER = 0, 2, 3, 4
+
+_EPILOG = """\
+exit codes:
+  0  plan written          2  bad input or arguments
+  3  infeasible: diagnosis and partial plan written
+  4  solver stopped without a plan
+
+example:
+  electsec plan data/sample/centers.geojson data/sample/garrisons.geojson --out out
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the argument parser of the ``electsec`` command."""
+    parser = argparse.ArgumentParser(
+        prog="electsec",
+        description="Plan election-day security: which garrison sends how many teams to "
+        "which polling centre.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    plan = sub.add_parser(
+        "plan",
+        help="solve an assignment and write the plan, a CSV and a map",
+        description="Assign every polling centre its teams from garrisons within capacity, "
+        "at least total team-distance, and write the plan to --out.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    plan.add_argument(
+        "centers",
+        help="polling centres: GeoJSON, GeoPackage, Shapefile, "
+        "GeoParquet or CSV (center_id, demand, lon/lat)",
+    )
+    plan.add_argument("garrisons", help="garrisons: same formats (garrison_id, capacity)")
+    plan.add_argument("--out", required=True, type=Path, help="output folder (created)")
+    plan.add_argument(
+        "--split", action="store_true", help="let a centre's teams come from several garrisons"
+    )
+    plan.add_argument(
+        "--max-distance-km", type=float, default=None, help="never send teams farther than this"
+    )
+    plan.add_argument(
+        "--k", type=int, default=None, help="only consider the K nearest garrisons of each centre"
+    )
+    plan.add_argument(
+        "--time-limit",
+        type=float,
+        default=None,
+        metavar="S",
+        help="seconds for the single-sourcing search (default: until it "
+        "stalls; split plans are exact and fast)",
+    )
+    plan.add_argument("--seed", type=int, default=0, help="search seed (default 0)")
+    plan.add_argument("--no-map", action="store_true", help="skip the HTML map")
+    plan.add_argument(
+        "--json", action="store_true", help="print the result as JSON instead of a summary"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    return _plan(args)
+
+
+def _plan(args: argparse.Namespace) -> int:
+    max_distance_m = None if args.max_distance_km is None else args.max_distance_km * 1000.0
+    try:
+        plan = solve_assignment(
+            str(args.centers),
+            str(args.garrisons),
+            split=args.split,
+            max_distance_m=max_distance_m,
+            k=args.k,
+            time_limit_s=args.time_limit,
+            seed=args.seed,
+        )
+    except InputError as exc:
+        _emit(args, exc.to_dict(), str(exc), stream=sys.stderr)
+        return EXIT_INPUT
+    except InfeasibleError as exc:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "diagnosis.json").write_text(json.dumps(exc.to_dict(), indent=2))
+        if exc.partial is not None:
+            _write(exc.partial, args.out, with_map=not args.no_map)
+        _emit(
+            args,
+            exc.to_dict(),
+            f"INFEASIBLE: {exc}\nDiagnosis written to {args.out / 'diagnosis.json'}",
+            stream=sys.stderr,
+        )
+        return EXIT_INFEASIBLE
+    except SolverError as exc:
+        _emit(
+            args,
+            {"error": "SolverError", "message": str(exc)},
+            f"SOLVER: {exc}",
+            stream=sys.stderr,
+        )
+        return EXIT_SOLVER
+    written = _write(plan, args.out, with_map=not args.no_map)
+    text = plan.summary().to_string() + "\n\nwritten:\n" + "\n".join(f"  {p}" for p in written)
+    _emit(args, plan.to_dict(), text, stream=sys.stdout)
+    return EXIT_OK
+
+
+def _emit(args: argparse.Namespace, data: dict[str, Any], text: str, *, stream: Any) -> None:
+    if args.json:
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+    else:
+        stream.write(text + "\n")
+
+
+def _write(plan: AssignmentResult, out: Path, *, with_map: bool) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    lines = plan.to_geodataframe()
+    paths = [
+        out / "assignments.csv",
+        out / "plan.geojson",
+        out / "plan.gpkg",
+        out / "summary.json",
+    ]
+    plan.assignments.to_csv(paths[0], index=False)
+    lines.to_file(paths[1], driver="GeoJSON", engine="pyogrio")
+    lines.to_file(paths[2], layer="assignments", driver="GPKG", engine="pyogrio")
+    loads = plan.garrison_load.set_index("garrison_id")
+    import geopandas as gpd  # noqa: PLC0415
+
+    gpd.GeoDataFrame(
+        loads, geometry=plan.garrison_points.reindex(loads.index).to_numpy(), crs="EPSG:4326"
+    ).reset_index().to_file(paths[2], layer="garrison_load", driver="GPKG", engine="pyogrio")
+    paths[3].write_text(json.dumps(plan.summary().to_dict(), indent=2, default=str))
+    if with_map:
+        paths.append(out / "map.html")
+        plan.explore().save(str(paths[-1]))
+    return paths
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

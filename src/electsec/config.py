@@ -1,0 +1,55 @@
+"""Frozen option dataclasses and physical constants (no mutable globals)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["SolverOptions"]
+
+#: Smallest radius of curvature of the WGS84 ellipsoid (meridional, at the equator), in
+#: metres. Any geodesic is at least this radius times the central angle between the two
+#: points on the unit sphere (same lon/lat), which makes it a safe pruning bound.
+WGS84_MIN_RADIUS_M = 6_335_439.327
+#: Largest radius of curvature of WGS84 (at the poles), in metres: an upper bound factor.
+WGS84_MAX_RADIUS_M = 6_399_593.626
+
+
+@dataclass(frozen=True)
+class SolverOptions:
+    """Tuning knobs of the solvers; the defaults suit national instances.
+
+    Parameters
+    ----------
+    candidate_k
+        Nearest garrisons per centre in the first candidate set when the caller allowed
+        every pair; LP pricing adds any other arc that could improve the plan.
+    max_pricing_rounds
+        Safety cap on pricing rounds (each re-solves the flow).
+    lns_neighbourhood
+        Centres freed in one single-sourcing neighbourhood.
+    lns_arcs_per_center
+        Alternatives per freed centre (smallest LP reduced cost first).
+    lns_max_stall
+        Neighbourhoods in a row without improvement before the search stops.
+    lns_max_neighbourhoods
+        Hard cap on neighbourhoods per solve; keeps runs bounded and repeatable.
+    gap_tolerance
+        Relative gap at which single-sourcing stops early.
+    subproblem_deterministic_time
+        CP-SAT ``max_deterministic_time`` of one neighbourhood (machine independent).
+    proof_max_arcs
+        Largest reduced-cost core that a final exact CP-SAT proof is attempted on.
+    proof_deterministic_time
+        CP-SAT deterministic time for that proof.
+    """
+
+    candidate_k: int = 12
+    max_pricing_rounds: int = 50
+    lns_neighbourhood: int = 150
+    lns_arcs_per_center: int = 8
+    lns_max_stall: int = 40
+    lns_max_neighbourhoods: int = 2000
+    gap_tolerance: float = 1e-5
+    subproblem_deterministic_time: float = 2.0
+    proof_max_arcs: int = 30_000
+    proof_deterministic_time: float = 30.0

@@ -1,0 +1,445 @@
+"""Sparse, labelled centre × garrison cost matrices and the spatial queries behind them.
+
+Geodesic costs are exact WGS84 distances (pyproj) on candidate arcs found with a KD-tree on
+3-D unit vectors; the tree's chord length gives rigorous lower and upper bounds on the
+geodesic (see :mod:`electsec.config`), so radius and k-nearest queries never miss a pair.
+Euclidean costs need a projected CRS; lon/lat degrees are refused, never used as metres.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Literal
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+import scipy.sparse as sp
+from scipy.spatial import cKDTree
+
+from electsec.config import WGS84_MAX_RADIUS_M, WGS84_MIN_RADIUS_M
+from electsec.errors import InputError, Issue
+
+__all__ = ["ArcOracle", "CostMatrix", "distance_matrix"]
+
+logger = logging.getLogger(__name__)
+
+Metric = Literal["geodesic", "euclidean"]
+_GEOD = pyproj.Geod(ellps="WGS84")
+_FIRST_K = 16
+#: Rounding slack of the tree-distance bounds (relative, and metres).
+_BOUND_RTOL = 1e-9
+_BOUND_ATOL_M = 1e-6
+
+
+@dataclass(frozen=True)
+class CostMatrix:
+    """A sparse centre × garrison cost matrix; an absent entry is a pair not allowed.
+
+    Attributes
+    ----------
+    matrix
+        ``scipy.sparse.csr_array`` of shape (centres, garrisons), float64 costs. Stored
+        zeros are real zero costs (a garrison at the centre).
+    center_ids, garrison_ids
+        Row and column labels.
+    unit
+        ``"m"`` (distance) or ``"s"`` (travel time).
+    metric
+        How the costs were computed.
+    """
+
+    matrix: sp.csr_array = field(repr=False)
+    center_ids: pd.Index = field(repr=False)
+    garrison_ids: pd.Index = field(repr=False)
+    unit: str = "m"
+    metric: str = "geodesic"
+
+    def __post_init__(self) -> None:
+        if self.matrix.shape != (len(self.center_ids), len(self.garrison_ids)):
+            msg = (
+                f"matrix shape {self.matrix.shape} does not match "
+                f"{len(self.center_ids)} centres × {len(self.garrison_ids)} garrisons"
+            )
+            raise ValueError(msg)
+
+    @property
+    def cost_column(self) -> str:
+        """Name of the cost column in tables: ``distance_m`` or ``time_s``."""
+        return "distance_m" if self.unit == "m" else "time_s"
+
+    @property
+    def nnz(self) -> int:
+        """Number of allowed pairs (arcs)."""
+        return int(self.matrix.nnz)
+
+    def to_frame(self) -> pd.DataFrame:
+        """Return the arcs as a long table ``center_id, garrison_id, <cost column>``."""
+        coo = self.matrix.tocoo()
+        return pd.DataFrame(
+            {
+                "center_id": self.center_ids[coo.row].to_numpy(),
+                "garrison_id": self.garrison_ids[coo.col].to_numpy(),
+                self.cost_column: coo.data,
+            }
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"CostMatrix({len(self.center_ids)} centres × {len(self.garrison_ids)} "
+            f"garrisons, {self.nnz} arcs, metric={self.metric!r}, unit={self.unit!r})"
+        )
+
+
+class ArcOracle:
+    """Exact spatial queries for centre → garrison costs, over numpy arrays only.
+
+    Parameters
+    ----------
+    center_xy, garrison_xy
+        (n, 2) coordinates: lon/lat degrees for ``geodesic``, metres for ``euclidean``.
+    metric
+        ``"geodesic"`` or ``"euclidean"``.
+    garrison_index
+        Problem index of each row of ``garrison_xy`` (default: 0..m-1). Lets callers
+        leave garrisons out of the tree (for example those with no capacity).
+    """
+
+    def __init__(
+        self,
+        center_xy: np.ndarray,
+        garrison_xy: np.ndarray,
+        *,
+        metric: Metric = "geodesic",
+        garrison_index: np.ndarray | None = None,
+    ) -> None:
+        self.metric = metric
+        self.center_xy = np.asarray(center_xy, dtype=float)
+        self.garrison_xy = np.asarray(garrison_xy, dtype=float)
+        n_g = len(self.garrison_xy)
+        self.garrison_index = (
+            np.arange(n_g, dtype=np.int32)
+            if garrison_index is None
+            else np.asarray(garrison_index, dtype=np.int32)
+        )
+        if metric == "geodesic":
+            self._center_pts = _unit_vectors(self.center_xy)
+            self._tree = cKDTree(_unit_vectors(self.garrison_xy))
+        else:
+            self._center_pts = self.center_xy
+            self._tree = cKDTree(self.garrison_xy)
+
+    @property
+    def n_garrisons(self) -> int:
+        """Garrisons in the tree."""
+        return len(self.garrison_xy)
+
+    def cost(self, rows: np.ndarray, tree_cols: np.ndarray) -> np.ndarray:
+        """Exact cost (metres) from centres ``rows`` to tree garrisons ``tree_cols``."""
+        a = self.center_xy[rows]
+        b = self.garrison_xy[tree_cols]
+        if self.metric == "geodesic":
+            if len(a) == 0:
+                return np.zeros(0)
+            _, _, dist = _GEOD.inv(a[:, 0], a[:, 1], b[:, 0], b[:, 1])
+            return np.asarray(dist, dtype=float)
+        return np.hypot(a[:, 0] - b[:, 0], a[:, 1] - b[:, 1])
+
+    def _bounds(self, chord: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        # The tree's distances are rounded differently from the exact costs (last-ulp
+        # differences from hypot; absolute error in unit vectors for points millimetres
+        # apart), so widen the bounds by a rounding slack or a pair at the limit is missed.
+        if self.metric != "geodesic":
+            lower, upper = chord, chord
+        else:
+            angle = 2.0 * np.arcsin(np.minimum(chord, 2.0) / 2.0)
+            lower, upper = angle * WGS84_MIN_RADIUS_M, angle * WGS84_MAX_RADIUS_M
+        return (
+            np.maximum(lower * (1 - _BOUND_RTOL) - _BOUND_ATOL_M, 0.0),
+            upper * (1 + _BOUND_RTOL) + _BOUND_ATOL_M,
+        )
+
+    def within(
+        self, radius: np.ndarray | float, rows: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return every arc with cost ≤ ``radius`` (per row) as (rows, garrisons, costs).
+
+        Garrisons are problem indices. Works by doubling ``k`` per row until the
+        ``k``-th neighbour's lower bound exceeds the radius, so there is no n × m scan.
+        """
+        rows = np.arange(len(self.center_xy)) if rows is None else np.asarray(rows)
+        radius = np.broadcast_to(np.asarray(radius, dtype=float), rows.shape)
+        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        pending = np.arange(len(rows))
+        k = min(_FIRST_K, self.n_garrisons)
+        while len(pending) and self.n_garrisons:
+            chord, idx = self._query(rows[pending], k)
+            lower, _ = self._bounds(chord)
+            done = (lower[:, -1] > radius[pending]) | (k >= self.n_garrisons)
+            sel = pending[done]
+            keep = lower[done] <= radius[sel, None]
+            r = np.repeat(rows[sel], keep.sum(axis=1))
+            c = idx[done][keep]
+            cost = self.cost(r, c)
+            ok = cost <= np.repeat(radius[sel], keep.sum(axis=1))
+            parts.append((r[ok], c[ok], cost[ok]))
+            pending = pending[~done]
+            k = min(4 * k, self.n_garrisons)
+        return self._concat(parts)
+
+    def nearest(
+        self, k: int, rows: np.ndarray | None = None, *, max_cost: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return the ``k`` cheapest arcs of each row (exact, ties by garrison order).
+
+        Only arcs with cost ≤ ``max_cost`` are kept when it is given.
+        """
+        rows = np.arange(len(self.center_xy)) if rows is None else np.asarray(rows)
+        k = min(k, self.n_garrisons)
+        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        pending = np.arange(len(rows))
+        kq = min(k + max(4, k // 2), self.n_garrisons)
+        while len(pending) and k > 0:
+            chord, idx = self._query(rows[pending], kq)
+            lower, _ = self._bounds(chord)
+            r = np.repeat(rows[pending], kq)
+            cost = self.cost(r, idx.ravel()).reshape(len(pending), kq)
+            order = np.lexsort((idx, cost), axis=1)[:, :k]
+            kth = np.take_along_axis(cost, order[:, -1:], axis=1)[:, 0]
+            done = (lower[:, -1] > kth) | (kq >= self.n_garrisons)
+            if max_cost is not None:
+                done |= lower[:, -1] > max_cost
+            sel = np.flatnonzero(done)
+            c_sel = np.take_along_axis(cost[sel], order[sel], axis=1)
+            g_sel = np.take_along_axis(idx[sel], order[sel], axis=1)
+            keep = np.ones_like(c_sel, dtype=bool) if max_cost is None else c_sel <= max_cost
+            parts.append(
+                (np.repeat(rows[pending][sel], keep.sum(axis=1)), g_sel[keep], c_sel[keep])
+            )
+            pending = pending[~done]
+            kq = min(2 * kq, self.n_garrisons)
+        return self._concat(parts)
+
+    def all_pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return every pair (the dense matrix, only when asked for)."""
+        n, m = len(self.center_xy), self.n_garrisons
+        r = np.repeat(np.arange(n), m)
+        c = np.tile(np.arange(m), n)
+        return r, self.garrison_index[c], self.cost(r, c)
+
+    def _query(self, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        chord, idx = self._tree.query(self._center_pts[rows], k=k)
+        if k == 1:
+            chord, idx = chord[:, None], idx[:, None]
+        return chord, idx
+
+    def _concat(
+        self, parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if not parts:
+            return np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0)
+        r = np.concatenate([p[0] for p in parts]).astype(np.int64)
+        c = np.concatenate([p[1] for p in parts])
+        cost = np.concatenate([p[2] for p in parts])
+        return r, self.garrison_index[c] if len(c) else c.astype(np.int32), cost
+
+
+def distance_matrix(
+    centers: gpd.GeoDataFrame,
+    garrisons: gpd.GeoDataFrame,
+    *,
+    metric: Metric = "geodesic",
+    k: int | None = None,
+    max_distance_m: float | None = None,
+) -> CostMatrix:
+    """Build a sparse centre × garrison distance matrix.
+
+    Parameters
+    ----------
+    centers, garrisons
+        Layers as returned by :func:`read_polling_centers` and :func:`read_garrisons`
+        (raw GeoDataFrames are validated the same way).
+    metric
+        ``"geodesic"`` (WGS84 ellipsoid, any CRS) or ``"euclidean"`` (straight line in a
+        projected CRS; a geographic CRS is refused).
+    k
+        Keep only the ``k`` nearest garrisons of each centre.
+    max_distance_m
+        Keep only pairs at most this far apart.
+
+    Returns
+    -------
+    CostMatrix
+        In metres. With neither ``k`` nor ``max_distance_m`` every pair is listed (a
+        dense matrix, which is what was asked for).
+
+    Raises
+    ------
+    InputError
+        For bad layers, a bad ``k``/``max_distance_m``, or euclidean on lon/lat.
+
+    Examples
+    --------
+    >>> import electsec as es
+    >>> centers = es.read_polling_centers("data/sample/tiny_centers.geojson")
+    >>> garrisons = es.read_garrisons("data/sample/tiny_garrisons.geojson")
+    >>> costs = es.distance_matrix(centers, garrisons, k=3)
+    >>> costs.nnz == 3 * len(centers)
+    True
+    """
+    from electsec.io import read_garrisons, read_polling_centers  # noqa: PLC0415
+
+    centers = read_polling_centers(centers) if _needs_reading(centers, "demand") else centers
+    garrisons = read_garrisons(garrisons) if _needs_reading(garrisons, "capacity") else garrisons
+    check_limits(k=k, max_distance_m=max_distance_m)
+    oracle = build_oracle(centers, garrisons, metric=metric)
+    if k is not None:
+        rows, cols, cost = oracle.nearest(k, max_cost=max_distance_m)
+    elif max_distance_m is not None:
+        rows, cols, cost = oracle.within(float(max_distance_m))
+    else:
+        rows, cols, cost = oracle.all_pairs()
+    matrix = arcs_to_csr(rows, cols, cost, shape=(len(centers), len(garrisons)))
+    return CostMatrix(matrix, centers.index, garrisons.index, unit="m", metric=metric)
+
+
+def check_limits(*, k: int | None = None, max_distance_m: float | None = None) -> None:
+    """Raise :class:`InputError` for a non-positive ``k`` or a bad distance limit."""
+    issues = []
+    if k is not None and (isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1):
+        issues.append(Issue("arguments", "k", (), f"must be a positive integer, got {k!r}"))
+    if max_distance_m is not None and not (
+        isinstance(max_distance_m, int | float)
+        and np.isfinite(max_distance_m)
+        and max_distance_m >= 0
+    ):
+        issues.append(
+            Issue(
+                "arguments",
+                "max_distance_m",
+                (),
+                f"must be a finite number of metres ≥ 0, got {max_distance_m!r}",
+            )
+        )
+    if issues:
+        raise InputError(issues)
+
+
+def build_oracle(
+    centers: gpd.GeoDataFrame,
+    garrisons: gpd.GeoDataFrame,
+    *,
+    metric: Metric = "geodesic",
+    garrison_mask: np.ndarray | None = None,
+) -> ArcOracle:
+    """Build the spatial query engine for two validated layers.
+
+    Parameters
+    ----------
+    centers, garrisons
+        Validated layers.
+    metric
+        ``"geodesic"`` or ``"euclidean"``.
+    garrison_mask
+        Garrisons to put in the tree (default: all).
+
+    Returns
+    -------
+    ArcOracle
+    """
+    if metric == "geodesic":
+        center_xy = _lonlat(centers)
+        garrison_xy = _lonlat(garrisons)
+    elif metric == "euclidean":
+        center_xy, garrison_xy = _planar(centers, garrisons)
+    else:
+        raise InputError(
+            [
+                Issue(
+                    "arguments",
+                    "metric",
+                    (),
+                    f"unknown metric {metric!r}; use 'geodesic' or 'euclidean'",
+                )
+            ]
+        )
+    index = np.arange(len(garrisons), dtype=np.int32)
+    if garrison_mask is not None:
+        index = index[garrison_mask]
+    return ArcOracle(center_xy, garrison_xy[index], metric=metric, garrison_index=index)
+
+
+def arcs_to_csr(
+    rows: np.ndarray, cols: np.ndarray, cost: np.ndarray, *, shape: tuple[int, int]
+) -> sp.csr_array:
+    """Pack arcs into a CSR array, keeping explicit zero costs."""
+    order = np.lexsort((cols, rows))
+    indptr = np.zeros(shape[0] + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=shape[0]), out=indptr[1:])
+    return sp.csr_array(
+        (np.asarray(cost, float)[order], np.asarray(cols)[order].astype(np.int32), indptr),
+        shape=shape,
+    )
+
+
+def _needs_reading(frame: object, value_col: str) -> bool:
+    """Tell whether ``frame`` is not yet like a reader's validated output."""
+    return not (
+        isinstance(frame, gpd.GeoDataFrame)
+        and frame.crs is not None
+        and frame.index.is_unique
+        and value_col in frame.columns
+        and frame[value_col].dtype == np.int64
+        and pd.api.types.is_string_dtype(frame.index.dtype)
+    )
+
+
+def _lonlat(layer: gpd.GeoDataFrame) -> np.ndarray:
+    geom = layer.geometry
+    if not geom.crs.equals(pyproj.CRS("EPSG:4326")):
+        geom = geom.to_crs("EPSG:4326")
+    return np.column_stack([geom.x.to_numpy(), geom.y.to_numpy()])
+
+
+def _planar(
+    centers: gpd.GeoDataFrame, garrisons: gpd.GeoDataFrame
+) -> tuple[np.ndarray, np.ndarray]:
+    if centers.crs.is_geographic:
+        raise InputError(
+            [
+                Issue(
+                    "centers",
+                    "geometry",
+                    (),
+                    f"metric='euclidean' needs a "
+                    f"projected CRS in metres, but the centres are in "
+                    f"{centers.crs.to_string()} (degrees); reproject first, e.g. "
+                    "centers.to_crs(centers.estimate_utm_crs()), or use "
+                    "metric='geodesic'",
+                )
+            ]
+        )
+    unit = centers.crs.axis_info[0].unit_name if centers.crs.axis_info else "metre"
+    if unit not in ("metre", "meter"):
+        raise InputError(
+            [
+                Issue(
+                    "centers",
+                    "geometry",
+                    (),
+                    f"metric='euclidean' needs metres, but {centers.crs.to_string()} is in {unit}",
+                )
+            ]
+        )
+    garrison_geom = garrisons.geometry.to_crs(centers.crs)
+    center_xy = np.column_stack([centers.geometry.x.to_numpy(), centers.geometry.y.to_numpy()])
+    garrison_xy = np.column_stack([garrison_geom.x.to_numpy(), garrison_geom.y.to_numpy()])
+    return center_xy, garrison_xy
+
+
+def _unit_vectors(lonlat: np.ndarray) -> np.ndarray:
+    lon = np.radians(lonlat[:, 0])
+    lat = np.radians(lonlat[:, 1])
+    return np.column_stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)])

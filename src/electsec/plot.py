@@ -1,0 +1,112 @@
+"""Maps of a plan (folium via ``GeoDataFrame.explore``); needs the ``plot`` extra.
+
+Imported lazily by :meth:`AssignmentResult.explore`, so ``import electsec`` stays light.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from electsec.result import AssignmentResult
+
+__all__ = ["explore"]
+
+
+def _folium() -> Any:
+    try:
+        import folium  # noqa: PLC0415
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        msg = "maps need folium: pip install 'electsec[plot]'"
+        raise ImportError(msg) from exc
+    return folium
+
+
+def explore(plan: AssignmentResult, *, tiles: str | None = "OpenStreetMap") -> Any:
+    """Draw a plan on an interactive folium map.
+
+    Centres are coloured by their response cost, assignment lines join garrisons to the
+    centres they serve, garrisons are sized by the teams they send (popups show capacity
+    and utilisation), and uncovered centres are drawn in red. A layer control toggles each.
+
+    Parameters
+    ----------
+    plan
+        The plan to draw.
+    tiles
+        Background tiles; None draws no basemap (for offline use).
+
+    Returns
+    -------
+    folium.Map
+    """
+    folium = _folium()
+    lines = plan.to_geodataframe()
+    cost = plan.cost_column
+    scale, label = (1000.0, "km") if plan.unit == "m" else (60.0, "min")
+    centers = _centers(plan, scale, label)
+    garrisons = _garrisons(plan)
+    bounds = pd.concat([centers.geometry, garrisons.geometry]).total_bounds
+    fmap = folium.Map(tiles=tiles, control_scale=True)
+    fmap.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
+    if len(lines):
+        lines = lines.assign(**{f"{cost}_{label}": (lines[cost] / scale).round(2)})
+        lines.drop(columns=[cost]).explore(
+            m=fmap,
+            color="#555555",
+            style_kwds={"weight": 1, "opacity": 0.5},
+            name="assignments",
+            tooltip=False,
+        )
+    covered = centers[~centers["uncovered"]]
+    if len(covered):
+        covered.explore(
+            m=fmap,
+            column=f"response_{label}",
+            cmap="viridis",
+            name="centres",
+            marker_kwds={"radius": 3},
+            style_kwds={"fillOpacity": 0.8},
+        )
+    short = centers[centers["uncovered"]]
+    if len(short):
+        short.explore(m=fmap, color="red", name="uncovered centres", marker_kwds={"radius": 6})
+    garrisons.explore(
+        m=fmap,
+        color="black",
+        name="garrisons",
+        marker_type="circle_marker",
+        marker_kwds={"radius": 4},
+        style_kwds={"fillOpacity": 0.6},
+        popup=["garrison_id", "capacity", "used", "utilization"],
+    )
+    folium.LayerControl(collapsed=False).add_to(fmap)
+    return fmap
+
+
+def _centers(plan: AssignmentResult, scale: float, label: str) -> gpd.GeoDataFrame:
+    a = plan.assignments
+    worst = a.groupby("center_id")[plan.cost_column].max() / scale
+    served = a.groupby("center_id")["garrison_id"].agg(lambda s: ", ".join(map(str, s)))
+    ids = pd.Index(a["center_id"].unique()).union(pd.Index(plan.uncovered["center_id"]))
+    frame = pd.DataFrame(
+        {
+            "center_id": ids,
+            "garrisons": served.reindex(ids).fillna("").to_numpy(),
+            f"response_{label}": worst.reindex(ids).round(2).to_numpy(),
+            "uncovered": np.isin(ids, plan.uncovered["center_id"]),
+        }
+    )
+    return gpd.GeoDataFrame(
+        frame, geometry=plan.center_points.reindex(ids).to_numpy(), crs="EPSG:4326"
+    )
+
+
+def _garrisons(plan: AssignmentResult) -> gpd.GeoDataFrame:
+    load = plan.garrison_load.assign(utilization=plan.garrison_load["utilization"].round(3))
+    points = plan.garrison_points.reindex(load["garrison_id"]).to_numpy()
+    return gpd.GeoDataFrame(load, geometry=points, crs="EPSG:4326")

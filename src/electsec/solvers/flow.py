@@ -1,0 +1,298 @@
+"""Split plans: min-cost flow (OR-Tools), LP duals from the residual graph, exact pricing.
+
+The transportation LP
+
+    min  Σ c_ig x_ig + P Σ y_i
+    s.t. Σ_g x_ig + y_i = d_i      (every centre: covered or reported uncovered)
+         Σ_i x_ig      ≤ k_g      (garrison capacity)
+         x, y ≥ 0
+
+is solved as a min-cost flow S → garrison → centre → T with an "uncovered" node U → centre
+at penalty P. P exceeds the cost of any augmenting path, so the flow first maximises the
+teams covered and then minimises cost. Duals (u_i free, w_g ≥ 0) are shortest-path
+distances in the residual graph; an arc left out can improve the plan only if
+``c_ig < u_i - w_g``, which a radius query around each centre finds without an n × m scan.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+from ortools.graph.python import min_cost_flow
+
+from electsec.config import SolverOptions
+from electsec.errors import SolverError
+from electsec.problem import Arcs, Problem
+
+__all__ = ["FlowSolution", "solve_split", "solve_transport"]
+
+logger = logging.getLogger(__name__)
+
+_INF = np.int64(2**60)
+
+
+@dataclass(frozen=True)
+class FlowSolution:
+    """An optimal split plan over ``arcs`` with its LP duals.
+
+    Attributes
+    ----------
+    arcs
+        The arcs the flow was solved on.
+    flow
+        Teams on each arc (int64).
+    uncovered
+        Teams of each centre left uncovered (int64).
+    cost
+        Σ flow × cost over real arcs (the LP bound when nothing is uncovered).
+    center_potential, garrison_potential
+        Duals ``u`` (free) and ``w`` (≥ 0; ``_INF`` for garrisons with no capacity).
+    penalty
+        Cost per uncovered team used in the model.
+    """
+
+    arcs: Arcs
+    flow: np.ndarray
+    uncovered: np.ndarray
+    cost: int
+    center_potential: np.ndarray
+    garrison_potential: np.ndarray
+    penalty: int
+
+    @property
+    def shortfall(self) -> int:
+        """Teams that cannot be covered."""
+        return int(self.uncovered.sum())
+
+    def load(self, n_garrisons: int) -> np.ndarray:
+        """Teams sent by each garrison."""
+        return np.bincount(self.arcs.garrison, weights=self.flow, minlength=n_garrisons).astype(
+            np.int64
+        )
+
+    def reduced_cost(self, arcs: Arcs) -> np.ndarray:
+        """LP reduced cost ``c - u_i + w_g`` of any arcs (≥ 0 at optimality)."""
+        return (
+            arcs.cost - self.center_potential[arcs.center] + self.garrison_potential[arcs.garrison]
+        )
+
+
+def penalty_for(problem: Problem, arcs: Arcs) -> int:
+    """Cost per uncovered team: more than any augmenting path can cost."""
+    top = int(arcs.cost.max()) if len(arcs) else 0
+    if problem.oracle is not None:
+        top = max(
+            top,
+            int(
+                np.ceil(
+                    problem.max_cost if problem.max_cost is not None else _oracle_span(problem)
+                )
+            ),
+        )
+    hops = min(problem.n_centers, problem.n_garrisons) + 2
+    return (top + 1) * hops + 1
+
+
+def _oracle_span(problem: Problem) -> float:
+    oracle = problem.oracle
+    assert oracle is not None  # noqa: S101
+    if oracle.metric == "geodesic":
+        return 20_004_000.0  # half the WGS84 meridian: no geodesic is longer
+    pts = np.vstack([oracle.center_xy, oracle.garrison_xy])
+    return float(np.hypot(*(pts.max(axis=0) - pts.min(axis=0))))
+
+
+def solve_transport(problem: Problem, arcs: Arcs, *, penalty: int) -> FlowSolution:
+    """Solve the transportation LP on ``arcs`` exactly with OR-Tools min-cost flow.
+
+    Parameters
+    ----------
+    problem
+        Demands and capacities.
+    arcs
+        Arcs to use.
+    penalty
+        Cost per uncovered team.
+
+    Returns
+    -------
+    FlowSolution
+
+    Raises
+    ------
+    SolverError
+        If OR-Tools reports anything but an optimal flow (e.g. cost overflow).
+    """
+    n, m = problem.n_centers, problem.n_garrisons
+    demand = problem.demand.astype(np.int64)
+    capacity = problem.capacity.astype(np.int64)
+    total = int(demand.sum())
+    s, u_node, t = n + m, n + m + 1, n + m + 2
+    centers = np.arange(n, dtype=np.int32) + m
+    garrisons = np.arange(m, dtype=np.int32)
+    tails = np.concatenate(
+        [
+            arcs.garrison,
+            np.full(m, s, np.int32),
+            [s],
+            np.full(n, u_node, np.int32),
+            centers,
+        ]
+    ).astype(np.int32)
+    heads = np.concatenate(
+        [
+            arcs.center + m,
+            garrisons,
+            [u_node],
+            centers,
+            np.full(n, t, np.int32),
+        ]
+    ).astype(np.int32)
+    caps = np.concatenate(
+        [
+            np.minimum(demand[arcs.center], capacity[arcs.garrison]),
+            capacity,
+            [total],
+            demand,
+            demand,
+        ]
+    ).astype(np.int64)
+    costs = np.concatenate(
+        [
+            arcs.cost,
+            np.zeros(m, np.int64),
+            [0],
+            np.full(n, penalty, np.int64),
+            np.zeros(n, np.int64),
+        ]
+    ).astype(np.int64)
+    mcf = min_cost_flow.SimpleMinCostFlow()
+    mcf.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, costs)
+    mcf.set_nodes_supplies(np.array([s, t], np.int32), np.array([total, -total], np.int64))
+    status = mcf.solve()
+    if status != mcf.OPTIMAL:
+        msg = f"OR-Tools min-cost flow returned status {status} on {len(arcs)} arcs"
+        raise SolverError(msg)
+    all_flow = np.asarray(mcf.flows(np.arange(len(tails), dtype=np.int32)), dtype=np.int64)
+    flow = all_flow[: len(arcs)]
+    uncovered = all_flow[len(arcs) + m + 1 : len(arcs) + m + 1 + n]
+    u, w = _potentials(problem, arcs, flow, uncovered, penalty)
+    return FlowSolution(arcs, flow, uncovered, int(flow @ arcs.cost), u, w, penalty)
+
+
+def _potentials(
+    problem: Problem, arcs: Arcs, flow: np.ndarray, uncovered: np.ndarray, penalty: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Shortest-path distances from the source in the residual graph (vectorised B-F)."""
+    n, m = problem.n_centers, problem.n_garrisons
+    load = np.bincount(arcs.garrison, weights=flow, minlength=m)
+    w0 = np.where(load < problem.capacity, np.int64(0), _INF)
+    w = w0.copy()
+    starts = (
+        np.flatnonzero(np.r_[True, arcs.center[1:] != arcs.center[:-1]])
+        if len(arcs)
+        else np.zeros(0, np.int64)
+    )
+    rows = arcs.center[starts]
+    used = np.flatnonzero(flow > 0)
+    used = used[np.argsort(arcs.garrison[used], kind="stable")]
+    used_g = arcs.garrison[used]
+    g_starts = (
+        np.flatnonzero(np.r_[True, used_g[1:] != used_g[:-1]])
+        if len(used)
+        else np.zeros(0, np.int64)
+    )
+    u = np.full(n, penalty, dtype=np.int64)
+    for _ in range(n + m + 2):
+        u_new = np.full(n, penalty, dtype=np.int64)
+        if len(arcs):
+            via = np.minimum.reduceat(np.minimum(w[arcs.garrison], _INF) + arcs.cost, starts)
+            u_new[rows] = np.minimum(via, penalty)
+        w_new = w0.copy()
+        if len(used):
+            back = np.minimum.reduceat(u_new[arcs.center[used]] - arcs.cost[used], g_starts)
+            g = used_g[g_starts]
+            w_new[g] = np.minimum(w_new[g], back)
+        if np.array_equal(u_new, u) and np.array_equal(w_new, w):
+            break
+        u, w = u_new, w_new
+    else:  # pragma: no cover - would mean a negative cycle, i.e. a non-optimal flow
+        msg = "dual computation did not converge; the flow is not optimal"
+        raise SolverError(msg)
+    if (w < 0).any() or (u[uncovered > 0] < penalty).any():  # pragma: no cover
+        msg = "inconsistent duals; the flow is not optimal"
+        raise SolverError(msg)
+    return u, w
+
+
+def solve_split(problem: Problem, options: SolverOptions | None = None) -> FlowSolution:
+    """Solve the split plan exactly over every allowed arc.
+
+    When the problem has an oracle, the LP is solved on the candidate arcs, then every
+    allowed arc with negative reduced cost is added (found by radius queries) and the LP
+    re-solved, until none remains: the result is optimal over all allowed pairs.
+
+    Parameters
+    ----------
+    problem
+        The instance.
+    options
+        Solver options (pricing limits).
+
+    Returns
+    -------
+    FlowSolution
+        Optimal over all allowed pairs.
+    """
+    options = options or SolverOptions()
+    arcs = problem.arcs
+    penalty = penalty_for(problem, arcs)
+    for round_ in range(options.max_pricing_rounds):
+        sol = solve_transport(problem, arcs, penalty=penalty)
+        if problem.oracle is None:
+            return sol
+        new = price(problem, sol, max_per_center=options.candidate_k)
+        logger.debug(
+            "pricing round %d: %d arcs, cost %d, %d new", round_, len(arcs), sol.cost, len(new)
+        )
+        if not len(new):
+            return sol
+        arcs = arcs.union(new)
+    msg = f"pricing did not converge in {options.max_pricing_rounds} rounds"
+    raise SolverError(msg)
+
+
+def price(
+    problem: Problem,
+    sol: FlowSolution,
+    *,
+    max_per_center: int,
+    slack: np.ndarray | int = 0,
+) -> Arcs:
+    """Find allowed arcs missing from ``sol.arcs`` whose reduced cost is below ``slack``.
+
+    With ``slack = 0`` these are the arcs that would improve the LP. A per-centre
+    ``slack`` finds every arc that could appear in a plan within that margin of the bound
+    (reduced-cost fixing). At most ``max_per_center`` per centre, most negative first.
+    """
+    assert problem.oracle is not None  # noqa: S101
+    slack_per = np.broadcast_to(np.asarray(slack, dtype=np.int64), (problem.n_centers,))
+    w_active = sol.garrison_potential[problem.oracle.garrison_index]
+    w_min = int(w_active.min()) if len(w_active) else 0
+    radius = sol.center_potential - w_min + slack_per
+    rows = np.flatnonzero((problem.demand > 0) & (radius > 0))
+    if not len(rows):
+        return Arcs.from_arrays(np.zeros(0), np.zeros(0), np.zeros(0))
+    found = problem.oracle_arcs(radius[rows].astype(float) + 0.5, rows)
+    known = sol.arcs.keys(problem.n_garrisons)
+    fresh = ~np.isin(found.keys(problem.n_garrisons), known, assume_unique=True)
+    rc = sol.reduced_cost(found)
+    keep = fresh & (rc < slack_per[found.center])
+    cand = Arcs(found.center[keep], found.garrison[keep], found.cost[keep])
+    rc = rc[keep]
+    order = np.lexsort((rc, cand.center))
+    rank = np.arange(len(order)) - np.searchsorted(cand.center[order], cand.center[order])
+    pick = order[rank < max_per_center]
+    return Arcs.from_arrays(cand.center[pick], cand.garrison[pick], cand.cost[pick])

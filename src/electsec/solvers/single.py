@@ -1,0 +1,504 @@
+"""Single-sourcing plans: each centre is served by exactly one garrison.
+
+Start from the optimal split plan (the LP bound): centres it serves from one garrison keep
+it, the split ones are placed on the residual capacities. Then a large-neighbourhood search
+frees small groups of centres around the worst-placed ones and re-solves each group exactly
+with CP-SAT (one worker, seeded, deterministic time limits), hinted with the current plan,
+on the arcs with the smallest LP reduced costs. Finally, when the remaining gap is small
+enough, LP reduced-cost fixing leaves a core of arcs that can still matter and one CP-SAT
+model on that core proves optimality (or tightens the bound).
+
+Every step depends only on the inputs and the seed, never on the clock, unless a
+``time_limit_s`` cuts the search short.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from ortools.sat.python import cp_model
+
+from electsec.config import SolverOptions
+from electsec.errors import SolverError
+from electsec.problem import Arcs, Problem
+from electsec.solvers.flow import FlowSolution, price
+
+__all__ = ["SingleSolution", "solve_single"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SingleSolution:
+    """A single-sourcing plan.
+
+    Attributes
+    ----------
+    assign
+        Garrison index per centre; -1 for centres needing no team or left unplaced.
+    cost
+        Cost of each centre's arc (0 where unassigned), in whole units.
+    objective
+        Σ demand × cost.
+    bound
+        Proven lower bound on the optimum over all allowed arcs.
+    optimal
+        True when ``objective == bound`` was proven.
+    """
+
+    assign: np.ndarray
+    cost: np.ndarray
+    objective: int
+    bound: int
+    optimal: bool
+
+    @property
+    def unplaced(self) -> np.ndarray:
+        """Indices of centres with demand that have no garrison."""
+        return np.flatnonzero(self.assign < 0)
+
+
+class _State:
+    """The incumbent plan and the arc pool it is built from."""
+
+    def __init__(self, problem: Problem, lp: FlowSolution, pool: Arcs) -> None:
+        self.problem = problem
+        self.lp = lp
+        self.pool = pool
+        self.rc = lp.reduced_cost(pool)
+        n = problem.n_centers
+        self.ptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(pool.center, minlength=n), out=self.ptr[1:])
+        self.assign = np.full(n, -1, dtype=np.int64)
+        self.arc_of = np.full(n, -1, dtype=np.int64)
+        self.load = np.zeros(problem.n_garrisons, dtype=np.int64)
+
+    def place(self, i: int, arc: int) -> None:
+        """Serve centre ``i`` through pool arc ``arc`` (or unplace it with -1)."""
+        d = self.problem.demand[i]
+        if self.arc_of[i] >= 0:
+            self.load[self.assign[i]] -= d
+        self.arc_of[i] = arc
+        self.assign[i] = self.pool.garrison[arc] if arc >= 0 else -1
+        if arc >= 0:
+            self.load[self.assign[i]] += d
+
+    def objective(self) -> int:
+        """Σ demand × cost of the incumbent."""
+        placed = self.arc_of >= 0
+        return int(self.problem.demand[placed] @ self.pool.cost[self.arc_of[placed]])
+
+    def center_arcs(self, i: int) -> np.ndarray:
+        """Pool arc indices of centre ``i``."""
+        return np.arange(self.ptr[i], self.ptr[i + 1])
+
+
+def solve_single(
+    problem: Problem,
+    lp: FlowSolution,
+    *,
+    options: SolverOptions | None = None,
+    time_limit_s: float | None = None,
+    seed: int = 0,
+) -> SingleSolution:
+    """Find a single-sourcing plan starting from the optimal split plan ``lp``.
+
+    Parameters
+    ----------
+    problem
+        The instance.
+    lp
+        Optimal split plan over every allowed arc (from :func:`solve_split`), with no
+        uncovered demand.
+    options
+        Search options.
+    time_limit_s
+        Wall-clock budget; None means the deterministic budgets in ``options`` only.
+    seed
+        Seed for CP-SAT and neighbourhood choice.
+
+    Returns
+    -------
+    SingleSolution
+        The best plan found; centres it could not place whole are left at -1.
+    """
+    options = options or SolverOptions()
+    deadline = None if time_limit_s is None else time.monotonic() + time_limit_s
+    rng = np.random.default_rng(seed)
+    state = _State(problem, lp, lp.arcs)
+    _round(state)
+    _repair(state, options, seed, deadline)
+    if not (state.assign[problem.demand > 0] >= 0).all():
+        return _result(state, bound=lp.cost, optimal=False)
+    _search(state, options, rng, seed, deadline)
+    return _prove(state, options, seed, deadline)
+
+
+def _round(state: _State) -> None:
+    """Keep centres the LP serves from one garrison; place split ones where they fit."""
+    lp, pool, demand = state.lp, state.pool, state.problem.demand
+    full = np.flatnonzero((lp.flow > 0) & (lp.flow == demand[pool.center]))
+    for arc in full:
+        state.place(int(pool.center[arc]), int(arc))
+    capacity = state.problem.capacity
+    split = np.flatnonzero((demand > 0) & (state.arc_of < 0))
+    for i in split[np.argsort(-demand[split], kind="stable")]:
+        arcs = state.center_arcs(int(i))
+        arcs = arcs[np.lexsort((state.rc[arcs], -lp.flow[arcs]))]
+        fits = arcs[state.load[pool.garrison[arcs]] + demand[i] <= capacity[pool.garrison[arcs]]]
+        if len(fits):
+            state.place(int(i), int(fits[0]))
+
+
+def _repair(state: _State, options: SolverOptions, seed: int, deadline: float | None) -> None:
+    """Place unplaced centres by re-solving growing neighbourhoods around them."""
+    size = options.lns_neighbourhood
+    for _ in range(12):
+        unplaced = np.flatnonzero((state.problem.demand > 0) & (state.arc_of < 0))
+        if not len(unplaced) or _out_of_time(deadline):
+            return
+        free = _neighbourhood(state, unplaced, size + len(unplaced))
+        _resolve(state, free, options, seed, deadline, arcs_per_center=None)
+        size *= 2
+
+
+def _search(
+    state: _State,
+    options: SolverOptions,
+    rng: np.random.Generator,
+    seed: int,
+    deadline: float | None,
+) -> None:
+    """Improve the plan with exactly solved neighbourhoods until the search stalls.
+
+    Even steps free every centre served by a cluster of garrisons that compete for the
+    same centres (a sub-GAP over those garrisons); odd steps free the centres reached from
+    a high-regret centre through its cheapest garrisons.
+    """
+    lp_cost = state.lp.cost
+    neighbours = _garrison_neighbours(state)
+    stall = 0
+    for step in range(options.lns_max_neighbourhoods):
+        current = state.objective()
+        if current - lp_cost <= options.gap_tolerance * max(current, 1):
+            return
+        if stall >= options.lns_max_stall or _out_of_time(deadline):
+            return
+        if step % 2 == 0:
+            free, arcs_per_center = _garrison_cluster(state, neighbours, rng, options), None
+        else:
+            seed_center = _pick_seed(state, rng)
+            if seed_center < 0:
+                return
+            free = _neighbourhood(state, np.array([seed_center]), options.lns_neighbourhood)
+            arcs_per_center = options.lns_arcs_per_center
+        improved = _resolve(state, free, options, seed, deadline, arcs_per_center=arcs_per_center)
+        stall = 0 if improved else stall + 1
+    logger.debug("single-sourcing search used its neighbourhood budget")
+
+
+def _garrison_neighbours(state: _State) -> list[np.ndarray]:
+    """For each garrison, the garrisons sharing most centres' cheapest arcs, best first."""
+    pool, m = state.pool, state.problem.n_garrisons
+    order = np.lexsort((state.rc, pool.center))
+    rank = np.arange(len(order)) - np.searchsorted(pool.center[order], pool.center[order])
+    top = order[rank < 4]
+    center, garrison = pool.center[top], pool.garrison[top]
+    pair_a, pair_b = [], []
+    for shift in range(1, 4):
+        same = center[shift:] == center[:-shift]
+        pair_a.append(garrison[shift:][same])
+        pair_b.append(garrison[:-shift][same])
+    a = np.concatenate(pair_a + pair_b)
+    b = np.concatenate(pair_b + pair_a)
+    weight = (
+        np.bincount(a.astype(np.int64) * m + b, minlength=m * m) if m * m < 50_000_000 else None
+    )
+    if weight is None:  # pragma: no cover - very many garrisons: unweighted adjacency
+        key = np.unique(a.astype(np.int64) * m + b)
+        return [key[(key // m) == g] % m for g in range(m)]
+    weight = weight.reshape(m, m)
+    return [
+        np.flatnonzero(weight[g])[np.argsort(-weight[g][weight[g] > 0], kind="stable")]
+        for g in range(m)
+    ]
+
+
+def _garrison_cluster(
+    state: _State,
+    neighbours: list[np.ndarray],
+    rng: np.random.Generator,
+    options: SolverOptions,
+) -> np.ndarray:
+    """Centres served by a random used garrison and its closest competitors."""
+    used = np.flatnonzero(state.load > 0)
+    g = int(used[rng.integers(len(used))])
+    members = _members(state.assign, state.problem.n_garrisons)
+    chosen = list(members[g])
+    for h in neighbours[g]:
+        if len(chosen) >= options.lns_neighbourhood:
+            break
+        chosen.extend(members[int(h)])
+    return np.unique(np.asarray(chosen[: 2 * options.lns_neighbourhood], dtype=np.int64))
+
+
+def _pick_seed(state: _State, rng: np.random.Generator) -> int:
+    """Draw a placed centre among the largest regrets (LP reduced cost × demand)."""
+    placed = np.flatnonzero(state.arc_of >= 0)
+    regret = state.rc[state.arc_of[placed]] * state.problem.demand[placed]
+    ok = regret > 0
+    if not ok.any():
+        return -1
+    cand = placed[ok]
+    top = np.argsort(-regret[ok], kind="stable")[: max(8, len(cand) // 10)]
+    return int(cand[top[rng.integers(len(top))]])
+
+
+def _neighbourhood(state: _State, seeds: np.ndarray, size: int) -> np.ndarray:
+    """Centres reached from ``seeds`` through shared garrisons, breadth first."""
+    pool, assign = state.pool, state.assign
+    chosen = dict.fromkeys(int(i) for i in seeds)
+    seen_g: set[int] = set()
+    frontier = list(chosen)
+    members = _members(assign, state.problem.n_garrisons)
+    while frontier and len(chosen) < size:
+        nxt: list[int] = []
+        for i in frontier:
+            arcs = state.center_arcs(i)
+            arcs = arcs[np.argsort(state.rc[arcs], kind="stable")][:4]
+            for g in pool.garrison[arcs]:
+                if int(g) in seen_g:
+                    continue
+                seen_g.add(int(g))
+                for j in members[int(g)]:
+                    if j not in chosen and len(chosen) < size:
+                        chosen[j] = None
+                        nxt.append(j)
+        frontier = nxt
+    return np.fromiter(chosen, dtype=np.int64)
+
+
+def _members(assign: np.ndarray, m: int) -> list[np.ndarray]:
+    placed = np.flatnonzero(assign >= 0)
+    order = placed[np.argsort(assign[placed], kind="stable")]
+    bounds = np.searchsorted(assign[order], np.arange(m + 1))
+    return [order[bounds[g] : bounds[g + 1]].tolist() for g in range(m)]
+
+
+def _resolve(
+    state: _State,
+    free: np.ndarray,
+    options: SolverOptions,
+    seed: int,
+    deadline: float | None,
+    *,
+    arcs_per_center: int | None,
+    deterministic_time: float | None = None,
+) -> bool:
+    """Re-solve the centres ``free`` exactly on residual capacities; True if improved."""
+    problem, pool = state.problem, state.pool
+    free = np.sort(free[problem.demand[free] > 0])
+    if not len(free):
+        return False
+    arc_lists = []
+    for i in free:
+        arcs = state.center_arcs(int(i))
+        if arcs_per_center is not None and len(arcs) > arcs_per_center:
+            arcs = arcs[np.argsort(state.rc[arcs], kind="stable")[:arcs_per_center]]
+            if state.arc_of[i] >= 0 and state.arc_of[i] not in arcs:
+                arcs = np.append(arcs, state.arc_of[i])
+        arc_lists.append(arcs)
+    arcs = np.concatenate(arc_lists)
+    owner = np.repeat(free, [len(a) for a in arc_lists])
+    freed_load = np.bincount(
+        state.assign[free][state.arc_of[free] >= 0],
+        weights=problem.demand[free][state.arc_of[free] >= 0],
+        minlength=problem.n_garrisons,
+    ).astype(np.int64)
+    residual = problem.capacity - state.load + freed_load
+    before_cost = _cost_of(state, free)
+    unplaced_before = int((state.arc_of[free] < 0).sum())
+    choice = _solve_cp(
+        state,
+        owner,
+        arcs,
+        residual,
+        seed,
+        deadline,
+        deterministic_time or options.subproblem_deterministic_time,
+    )
+    if choice is None:
+        return False
+    new_unplaced = int((choice < 0).sum())
+    new_cost = int((problem.demand[owner] * pool.cost[arcs])[choice[choice >= 0]].sum())
+    better = (new_unplaced, new_cost) < (unplaced_before, before_cost)
+    if better:
+        for i in free:
+            state.place(int(i), -1)
+        for k, i in enumerate(free):
+            if choice[k] >= 0:
+                state.place(int(i), int(arcs[choice[k]]))
+    return better
+
+
+def _cost_of(state: _State, centers: np.ndarray) -> int:
+    placed = centers[state.arc_of[centers] >= 0]
+    return int(state.problem.demand[placed] @ state.pool.cost[state.arc_of[placed]])
+
+
+def _solve_cp(
+    state: _State,
+    owner: np.ndarray,
+    arcs: np.ndarray,
+    residual: np.ndarray,
+    seed: int,
+    deadline: float | None,
+    deterministic_time: float,
+) -> np.ndarray | None:
+    """CP-SAT on freed centres (sorted, ``owner`` grouped); chosen position per centre.
+
+    A centre may stay unplaced at a large penalty, so the model is always feasible and
+    covering more centres always comes first.
+    """
+    problem, pool = state.problem, state.pool
+    centers, first = np.unique(owner, return_index=True)
+    demand = problem.demand
+    cost = demand[owner] * pool.cost[arcs]
+    penalty = int(cost.max(initial=0)) * (len(centers) + 1) + 1
+    model = cp_model.CpModel()
+    x = [model.NewBoolVar("") for _ in range(len(arcs))]
+    skip = [model.NewBoolVar("") for _ in range(len(centers))]
+    bounds = np.r_[first, len(arcs)]
+    for k in range(len(centers)):
+        model.AddExactlyOne([*x[bounds[k] : bounds[k + 1]], skip[k]])
+        current = state.arc_of[centers[k]]
+        hits = np.flatnonzero(arcs[bounds[k] : bounds[k + 1]] == current)
+        for p in range(bounds[k], bounds[k + 1]):
+            model.AddHint(x[p], bool(len(hits)) and p == bounds[k] + hits[0])
+        model.AddHint(skip[k], not len(hits))
+    garrison = pool.garrison[arcs]
+    for g in np.unique(garrison):
+        idx = np.flatnonzero(garrison == g)
+        if demand[owner[idx]].sum() > residual[g]:
+            model.Add(sum(int(demand[owner[p]]) * x[p] for p in idx) <= int(residual[g]))
+    model.Minimize(
+        sum(int(c) * v for c, v in zip(cost, x, strict=True))
+        + sum(penalty * int(demand[centers[k]]) * s for k, s in enumerate(skip))
+    )
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 1
+    solver.parameters.random_seed = seed
+    solver.parameters.max_deterministic_time = deterministic_time
+    solver.parameters.linearization_level = 2
+    if deadline is not None:
+        solver.parameters.max_time_in_seconds = max(0.01, deadline - time.monotonic())
+    status = solver.Solve(model)
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return None
+    chosen = np.array([solver.BooleanValue(v) for v in x], dtype=bool)
+    choice = np.full(len(centers), -1, dtype=np.int64)
+    pos = np.flatnonzero(chosen)
+    choice[np.searchsorted(bounds, pos, side="right") - 1] = pos
+    return choice
+
+
+def _prove(
+    state: _State, options: SolverOptions, seed: int, deadline: float | None
+) -> SingleSolution:
+    """Reduced-cost fixing, then one exact CP-SAT model on the core if it is small."""
+    problem, lp = state.problem, state.lp
+    upper = state.objective()
+    gap = upper - lp.cost
+    if gap <= 0:
+        return _result(state, bound=lp.cost, optimal=True)
+    demand = np.maximum(problem.demand, 1)
+    slack = np.ceil(gap / demand).astype(np.int64)
+    core = _core_arcs(state, slack)
+    if len(core) > options.proof_max_arcs or _out_of_time(deadline):
+        return _result(state, bound=lp.cost, optimal=False)
+    state_core = _State(problem, lp, core)
+    for i in np.flatnonzero(state.arc_of >= 0):
+        arcs = state_core.center_arcs(int(i))
+        hit = arcs[state_core.pool.garrison[arcs] == state.assign[i]]
+        state_core.place(int(i), int(hit[0]))
+    everyone = np.flatnonzero(problem.demand > 0)
+    model_bound = _exact(state_core, everyone, options, seed, deadline)
+    if state_core.objective() < upper:
+        state = state_core
+    upper = state.objective()
+    bound = max(lp.cost, min(upper, model_bound))
+    return _result(state, bound=bound, optimal=bound >= upper)
+
+
+def _core_arcs(state: _State, slack: np.ndarray) -> Arcs:
+    """Every allowed arc that can appear in a plan better than the incumbent."""
+    problem, lp = state.problem, state.lp
+    keep = (state.rc * problem.demand[state.pool.center]) < state.objective() - lp.cost
+    current = np.zeros(len(state.pool), dtype=bool)
+    current[state.arc_of[state.arc_of >= 0]] = True
+    pool = state.pool
+    core = Arcs(
+        pool.center[keep | current], pool.garrison[keep | current], pool.cost[keep | current]
+    )
+    if problem.oracle is not None:
+        extra = price(problem, lp, max_per_center=problem.n_garrisons, slack=slack)
+        core = core.union(extra)
+    return core
+
+
+def _exact(
+    state: _State, free: np.ndarray, options: SolverOptions, seed: int, deadline: float | None
+) -> int:
+    """Solve the whole core model; return its proven lower bound (objective units)."""
+    problem, pool = state.problem, state.pool
+    arcs = np.concatenate([state.center_arcs(int(i)) for i in free])
+    owner = pool.center[arcs].astype(np.int64)
+    model = cp_model.CpModel()
+    x = [model.NewBoolVar("") for _ in range(len(arcs))]
+    for i in free:
+        model.AddExactlyOne([x[p] for p in np.flatnonzero(owner == i)])
+    for p, arc in enumerate(arcs):
+        model.AddHint(x[p], bool(state.arc_of[owner[p]] == arc))
+    garrison = pool.garrison[arcs]
+    demand = problem.demand
+    for g in np.unique(garrison):
+        idx = np.flatnonzero(garrison == g)
+        if demand[owner[idx]].sum() > problem.capacity[g]:
+            model.Add(sum(int(demand[owner[p]]) * x[p] for p in idx) <= int(problem.capacity[g]))
+    cost = demand[owner] * pool.cost[arcs]
+    model.Minimize(sum(int(c) * v for c, v in zip(cost, x, strict=True)))
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 1
+    solver.parameters.random_seed = seed
+    solver.parameters.max_deterministic_time = options.proof_deterministic_time
+    if deadline is not None:
+        solver.parameters.max_time_in_seconds = max(0.01, deadline - time.monotonic())
+    status = solver.Solve(model)
+    if status == cp_model.INFEASIBLE:  # pragma: no cover - the hint is feasible
+        msg = "exact single-sourcing model reported infeasible despite a feasible hint"
+        raise SolverError(msg)
+    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        chosen = np.array([solver.BooleanValue(v) for v in x], dtype=bool)
+        if int(cost[chosen].sum()) < state.objective():
+            for p in np.flatnonzero(chosen):
+                state.place(int(owner[p]), int(arcs[p]))
+    if status == cp_model.OPTIMAL:
+        return round(solver.ObjectiveValue())
+    return int(np.ceil(solver.BestObjectiveBound())) if status == cp_model.FEASIBLE else 0
+
+
+def _result(state: _State, *, bound: int, optimal: bool) -> SingleSolution:
+    placed = state.arc_of >= 0
+    cost = np.zeros(state.problem.n_centers, dtype=np.int64)
+    cost[placed] = state.pool.cost[state.arc_of[placed]]
+    objective = state.objective()
+    return SingleSolution(
+        state.assign.copy(), cost, objective, min(bound, objective) if optimal else bound, optimal
+    )
+
+
+def _out_of_time(deadline: float | None) -> bool:
+    return deadline is not None and time.monotonic() >= deadline

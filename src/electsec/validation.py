@@ -1,0 +1,267 @@
+"""Validate and normalise one layer of sites (centres or garrisons).
+
+Validation collects every problem of a layer and returns them as :class:`Issue` objects;
+the public readers raise them together in one :class:`InputError`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+
+from electsec.errors import Issue
+
+__all__ = ["validate_layer"]
+
+logger = logging.getLogger(__name__)
+
+#: How far (degrees) points may lie outside a projected CRS's area of use.
+_AREA_MARGIN_DEG = 10.0
+
+
+def validate_layer(
+    frame: gpd.GeoDataFrame,
+    *,
+    table: str,
+    id_col: str,
+    value_col: str,
+    crs: Any = None,
+) -> tuple[gpd.GeoDataFrame | None, list[Issue]]:
+    """Check one layer and return its normalised copy plus every problem found.
+
+    Parameters
+    ----------
+    frame
+        The layer; it is not modified.
+    table
+        ``"centers"`` or ``"garrisons"``, used in messages.
+    id_col
+        Column (or index name) holding the site ids.
+    value_col
+        Column with the non-negative integer team count (demand or capacity).
+    crs
+        CRS to assume when the layer has none.
+
+    Returns
+    -------
+    tuple
+        The validated copy (index = id as ``str``, ``value_col`` as int64, Point
+        geometry, CRS kept) or None when there were problems, and the list of problems.
+    """
+    issues: list[Issue] = []
+    ids = _ids(frame, table, id_col, issues)
+    layer_crs = _crs(frame, table, crs, issues)
+    labels = ids if ids is not None else pd.Index(frame.index.astype(str))
+    _geometry_issues(frame, labels, layer_crs, table, issues)
+    values = _values(frame, labels, table, value_col, issues)
+    if issues:
+        return None, issues
+    assert ids is not None  # noqa: S101 - no issues means ids and values were built
+    assert values is not None  # noqa: S101
+    out = frame.drop(columns=[c for c in (id_col,) if c in frame.columns]).copy()
+    out.index = ids
+    out[value_col] = values
+    out = out.set_crs(layer_crs, allow_override=True)
+    return out, issues
+
+
+def _ids(frame: gpd.GeoDataFrame, table: str, id_col: str, issues: list[Issue]) -> pd.Index | None:
+    if id_col in frame.columns:
+        raw = pd.Series(frame[id_col].to_numpy(), dtype=object)
+    elif frame.index.name == id_col:
+        raw = pd.Series(frame.index.to_numpy(), dtype=object)
+    else:
+        issues.append(
+            Issue(table, id_col, (), f"id column {id_col!r} is missing; pass id_col= to name it")
+        )
+        return None
+    missing = raw.isna().to_numpy()
+    if missing.any():
+        rows = tuple(f"row {i}" for i in np.flatnonzero(missing))
+        issues.append(Issue(table, id_col, rows, "ids must not be empty"))
+    ids = pd.Index(raw.where(~missing, "").map(_id_text), dtype=str, name=id_col)
+    duplicated = ids[ids.duplicated() & ~missing]
+    if len(duplicated):
+        issues.append(Issue(table, id_col, tuple(dict.fromkeys(duplicated)), "ids must be unique"))
+    return ids if not missing.any() else None
+
+
+def _id_text(value: object) -> str:
+    """Spell an id as text; integral floats (from CSV or JSON) lose their ``.0``."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _crs(frame: gpd.GeoDataFrame, table: str, crs: Any, issues: list[Issue]) -> pyproj.CRS | None:
+    given = pyproj.CRS.from_user_input(crs) if crs is not None else None
+    if frame.crs is None:
+        if given is None:
+            issues.append(
+                Issue(
+                    table,
+                    "geometry",
+                    (),
+                    "has no CRS; pass crs='EPSG:4326' (or the "
+                    "layer's real CRS) or call .set_crs() first",
+                )
+            )
+        return given
+    if given is not None and not given.equals(frame.crs):
+        issues.append(
+            Issue(
+                table,
+                "geometry",
+                (),
+                f"has CRS {frame.crs.to_string()} but crs="
+                f"{given.to_string()} was passed; reproject with .to_crs() instead",
+            )
+        )
+    return pyproj.CRS.from_user_input(frame.crs)
+
+
+def _geometry_issues(
+    frame: gpd.GeoDataFrame,
+    labels: pd.Index,
+    crs: pyproj.CRS | None,
+    table: str,
+    issues: list[Issue],
+) -> None:
+    geom = frame.geometry.to_numpy()
+    missing = shapely.is_missing(geom) | shapely.is_empty(geom)
+    not_point = ~missing & (shapely.get_type_id(geom) != shapely.GeometryType.POINT)
+    points = np.where(missing | not_point, None, geom)  # GEOS refuses get_x on POINT EMPTY
+    x = np.where(missing | not_point, 0.0, shapely.get_x(points))
+    y = np.where(missing | not_point, 0.0, shapely.get_y(points))
+    x = np.nan_to_num(np.asarray(x, dtype=float), nan=np.inf, posinf=np.inf, neginf=-np.inf)
+    y = np.nan_to_num(np.asarray(y, dtype=float), nan=np.inf, posinf=np.inf, neginf=-np.inf)
+    not_finite = ~missing & ~not_point & ~(np.isfinite(x) & np.isfinite(y))
+    for mask, what in (
+        (missing, "geometry is missing or empty"),
+        (not_point, "geometry must be a Point (use .centroid or .representative_point())"),
+        (not_finite, "coordinates must be finite numbers"),
+    ):
+        if mask.any():
+            issues.append(Issue(table, "geometry", tuple(labels[mask]), what))
+    ok = ~(missing | not_point | not_finite)
+    if crs is not None and ok.any():
+        _area_issues(x[ok], y[ok], labels[ok], crs, table, issues)
+
+
+def _area_issues(
+    x: np.ndarray,
+    y: np.ndarray,
+    labels: pd.Index,
+    crs: pyproj.CRS,
+    table: str,
+    issues: list[Issue],
+) -> None:
+    if crs.is_geographic:
+        bad = (np.abs(x) > 180) | (np.abs(y) > 90)
+        if bad.any():
+            issues.append(
+                Issue(
+                    table,
+                    "geometry",
+                    tuple(labels[bad]),
+                    f"coordinates lie outside "
+                    f"lon -180..180 / lat -90..90 of {crs.to_string()}; are they projected "
+                    "metres? set the layer's real CRS",
+                )
+            )
+        return
+    if np.all((np.abs(x) <= 180) & (np.abs(y) <= 90)):
+        issues.append(
+            Issue(
+                table,
+                "geometry",
+                (),
+                f"every coordinate lies within ±180/±90 although the "
+                f"CRS {crs.to_string()} is projected (metres): these look like lon/lat "
+                "degrees; set crs='EPSG:4326' instead",
+            )
+        )
+        return
+    area = crs.area_of_use
+    if area is None:
+        return
+    to_lonlat = pyproj.Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    lon, lat = to_lonlat.transform(x, y, errcheck=False)
+    lon = np.asarray(lon, dtype=float)
+    lat = np.asarray(lat, dtype=float)
+    m = _AREA_MARGIN_DEG
+    bad = ~(
+        np.isfinite(lon)
+        & np.isfinite(lat)
+        & (lon >= area.west - m)
+        & (lon <= area.east + m)
+        & (lat >= area.south - m)
+        & (lat <= area.north + m)
+    )
+    if bad.any():
+        issues.append(
+            Issue(
+                table,
+                "geometry",
+                tuple(labels[bad]),
+                f"coordinates lie outside the area "
+                f"where {crs.to_string()} is valid ({area.name}); check the CRS",
+            )
+        )
+
+
+def _values(
+    frame: gpd.GeoDataFrame,
+    labels: pd.Index,
+    table: str,
+    value_col: str,
+    issues: list[Issue],
+) -> np.ndarray | None:
+    if value_col not in frame.columns:
+        issues.append(
+            Issue(
+                table,
+                value_col,
+                (),
+                f"column {value_col!r} is missing; it holds the teams "
+                f"per site (name another column with {_value_arg(table)}=)",
+            )
+        )
+        return None
+    raw = frame[value_col]
+    if pd.api.types.is_bool_dtype(raw.dtype):
+        issues.append(Issue(table, value_col, (), "must hold team counts, not True/False"))
+        return None
+    values = pd.to_numeric(pd.Series(raw.to_numpy(), dtype=object), errors="coerce")
+    values = values.astype(float).to_numpy()
+    checks = (
+        (
+            np.isnan(values) & pd.isna(raw).to_numpy(),
+            "is missing (NaN); every site needs a team count",
+        ),
+        (np.isnan(values) & ~pd.isna(raw).to_numpy(), "is not a number"),
+        (~np.isnan(values) & np.isinf(values), "must be finite"),
+        (np.isfinite(values) & (values < 0), "must not be negative"),
+        (
+            np.isfinite(values) & (values >= 0) & (np.floor(values) != values),
+            "must be a whole number of teams",
+        ),
+    )
+    bad_any = np.zeros(len(values), dtype=bool)
+    for mask, what in checks:
+        if mask.any():
+            issues.append(Issue(table, value_col, tuple(labels[mask]), what))
+            bad_any |= mask
+    if bad_any.any():
+        return None
+    return values.astype(np.int64)
+
+
+def _value_arg(table: str) -> str:
+    return "demand_col" if table == "centers" else "capacity_col"
