@@ -19,7 +19,7 @@ demo: $(STAMP)
 		--out out --time-limit 20
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 tests src/electsec
+	$(BIN)/python -m pytest -n 2 --nbmake --nbmake-timeout=900 tests src/electsec notebooks
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks data/sample

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from electsec.config import SolverOptions
-from electsec.costs import CostMatrix, build_oracle, check_limits
+from electsec.costs import CostMatrix, build_oracle, limit_issues
 from electsec.errors import InfeasibleError, InputError, Issue, SolverError
 from electsec.io import Source, read_garrisons, read_polling_centers
 from electsec.problem import Arcs, Problem
@@ -112,10 +112,12 @@ def solve_assignment(  # noqa: PLR0913 - the public contract (DESIGN.md §4)
     True
     """
     started = time.perf_counter()
-    _check_arguments(split=split, objective=objective, time_limit_s=time_limit_s, seed=seed)
-    check_limits(k=k, max_distance_m=max_distance_m)
-    centers = read_polling_centers(centers)
-    garrisons = read_garrisons(garrisons)
+    centers, garrisons = _validated(
+        centers,
+        garrisons,
+        _argument_issues(split=split, objective=objective, time_limit_s=time_limit_s, seed=seed)
+        + limit_issues(k=k, max_distance_m=max_distance_m),
+    )
     options = options or SolverOptions()
     problem, lookup, unit = _build_problem(centers, garrisons, costs, max_distance_m, k, options)
     params = {
@@ -146,7 +148,22 @@ def solve_assignment(  # noqa: PLR0913 - the public contract (DESIGN.md §4)
     return context.from_single(single)
 
 
-def _check_arguments(*, split: Any, objective: Any, time_limit_s: Any, seed: Any) -> None:
+def _validated(
+    centers: Source, garrisons: Source, issues: list[Issue]
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Read both layers, raising one InputError with every problem (arguments too)."""
+    layers = []
+    for read, source in ((read_polling_centers, centers), (read_garrisons, garrisons)):
+        try:
+            layers.append(read(source))
+        except InputError as exc:
+            issues = issues + list(exc.issues)
+    if issues:
+        raise InputError(issues)
+    return layers[0], layers[1]
+
+
+def _argument_issues(*, split: Any, objective: Any, time_limit_s: Any, seed: Any) -> list[Issue]:
     issues = []
     if not isinstance(split, bool):
         issues.append(Issue("arguments", "split", (), f"must be True or False, got {split!r}"))
@@ -168,8 +185,7 @@ def _check_arguments(*, split: Any, objective: Any, time_limit_s: Any, seed: Any
         )
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
         issues.append(Issue("arguments", "seed", (), f"must be an integer, got {seed!r}"))
-    if issues:
-        raise InputError(issues)
+    return issues
 
 
 def _build_problem(

@@ -307,11 +307,19 @@ def distance_matrix(
 
 def check_limits(*, k: int | None = None, max_distance_m: float | None = None) -> None:
     """Raise :class:`InputError` for a non-positive ``k`` or a bad distance limit."""
+    issues = limit_issues(k=k, max_distance_m=max_distance_m)
+    if issues:
+        raise InputError(issues)
+
+
+def limit_issues(*, k: object = None, max_distance_m: object = None) -> list[Issue]:
+    """List the problems of ``k`` and ``max_distance_m`` (empty when both are fine)."""
     issues = []
     if k is not None and (isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1):
         issues.append(Issue("arguments", "k", (), f"must be a positive integer, got {k!r}"))
     if max_distance_m is not None and not (
         isinstance(max_distance_m, int | float)
+        and not isinstance(max_distance_m, bool)
         and np.isfinite(max_distance_m)
         and max_distance_m >= 0
     ):
@@ -323,8 +331,7 @@ def check_limits(*, k: int | None = None, max_distance_m: float | None = None) -
                 f"must be a finite number of metres ≥ 0, got {max_distance_m!r}",
             )
         )
-    if issues:
-        raise InputError(issues)
+    return issues
 
 
 def build_oracle(

@@ -113,7 +113,7 @@ def _crs(frame: gpd.GeoDataFrame, table: str, crs: Any, issues: list[Issue]) -> 
                 )
             )
         return given
-    if given is not None and not given.equals(frame.crs):
+    if given is not None and not given.equals(frame.crs, ignore_axis_order=True):
         issues.append(
             Issue(
                 table,

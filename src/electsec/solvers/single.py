@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from ortools.sat.python import cp_model
@@ -363,46 +364,82 @@ def _solve_cp(
     A centre may stay unplaced at a large penalty, so the model is always feasible and
     covering more centres always comes first.
     """
-    problem, pool = state.problem, state.pool
-    centers, first = np.unique(owner, return_index=True)
-    demand = problem.demand
-    cost = demand[owner] * pool.cost[arcs]
-    penalty = int(cost.max(initial=0)) * (len(centers) + 1) + 1
-    model = cp_model.CpModel()
-    x = [model.NewBoolVar("") for _ in range(len(arcs))]
-    skip = [model.NewBoolVar("") for _ in range(len(centers))]
-    bounds = np.r_[first, len(arcs)]
-    for k in range(len(centers)):
-        model.AddExactlyOne([*x[bounds[k] : bounds[k + 1]], skip[k]])
-        current = state.arc_of[centers[k]]
-        hits = np.flatnonzero(arcs[bounds[k] : bounds[k + 1]] == current)
-        for p in range(bounds[k], bounds[k + 1]):
-            model.AddHint(x[p], bool(len(hits)) and p == bounds[k] + hits[0])
-        model.AddHint(skip[k], not len(hits))
-    garrison = pool.garrison[arcs]
-    for g in np.unique(garrison):
-        idx = np.flatnonzero(garrison == g)
-        if demand[owner[idx]].sum() > residual[g]:
-            model.Add(sum(int(demand[owner[p]]) * x[p] for p in idx) <= int(residual[g]))
-    model.Minimize(
-        sum(int(c) * v for c, v in zip(cost, x, strict=True))
-        + sum(penalty * int(demand[centers[k]]) * s for k, s in enumerate(skip))
-    )
-    solver = cp_model.CpSolver()
-    solver.parameters.num_workers = 1
-    solver.parameters.random_seed = seed
-    solver.parameters.max_deterministic_time = deterministic_time
-    solver.parameters.linearization_level = 2
-    if deadline is not None:
-        solver.parameters.max_time_in_seconds = max(0.01, deadline - time.monotonic())
-    status = solver.Solve(model)
+    model = _CpAssignment(state, owner, arcs, residual, allow_skip=True)
+    status = model.solve(seed, deadline, deterministic_time)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
-    chosen = np.array([solver.BooleanValue(v) for v in x], dtype=bool)
-    choice = np.full(len(centers), -1, dtype=np.int64)
-    pos = np.flatnonzero(chosen)
-    choice[np.searchsorted(bounds, pos, side="right") - 1] = pos
-    return choice
+    return model.choice()
+
+
+class _CpAssignment:
+    """A CP-SAT assignment model over candidate ``arcs`` of the centres in ``owner``."""
+
+    def __init__(
+        self,
+        state: _State,
+        owner: np.ndarray,
+        arcs: np.ndarray,
+        residual: np.ndarray,
+        *,
+        allow_skip: bool,
+    ) -> None:
+        problem, pool = state.problem, state.pool
+        self.centers, first = np.unique(owner, return_index=True)
+        self.bounds = np.r_[first, len(arcs)]
+        demand = problem.demand
+        self.cost = demand[owner] * pool.cost[arcs]
+        model = cp_model.CpModel()
+        self.x = [model.new_bool_var("") for _ in range(len(arcs))]
+        x = self.x
+        terms = [(v, int(c)) for v, c in zip(x, self.cost, strict=True)]
+        current_pos = np.flatnonzero(arcs == state.arc_of[owner])
+        penalty = int(self.cost.max(initial=0)) * (len(self.centers) + 1) + 1
+        for k, i in enumerate(self.centers):
+            group = x[self.bounds[k] : self.bounds[k + 1]]
+            if allow_skip:
+                skip = model.new_bool_var("")
+                group = [*group, skip]
+                terms.append((skip, penalty * int(demand[i])))
+                model.add_hint(skip, bool(state.arc_of[i] < 0))
+            model.add_exactly_one(group)
+        for p in current_pos:
+            model.add_hint(x[p], 1)
+        garrison = pool.garrison[arcs]
+        order = np.argsort(garrison, kind="stable")
+        starts = np.flatnonzero(np.r_[True, garrison[order][1:] != garrison[order][:-1]])
+        for idx in np.split(order, starts[1:]):
+            g = int(garrison[idx[0]])
+            if demand[owner[idx]].sum() > residual[g]:
+                model.add(
+                    cp_model.LinearExpr.weighted_sum(
+                        [x[p] for p in idx], [int(d) for d in demand[owner[idx]]]
+                    )
+                    <= int(residual[g])
+                )
+        model.minimize(
+            cp_model.LinearExpr.weighted_sum([t[0] for t in terms], [t[1] for t in terms])
+        )
+        self.model = model
+        self.solver = cp_model.CpSolver()
+
+    def solve(self, seed: int, deadline: float | None, deterministic_time: float) -> Any:
+        """Solve with one worker, seeded, within the deterministic and wall budgets."""
+        params = self.solver.parameters
+        params.num_workers = 1
+        params.random_seed = seed
+        params.max_deterministic_time = deterministic_time
+        params.linearization_level = 2
+        if deadline is not None:
+            params.max_time_in_seconds = max(0.01, deadline - time.monotonic())
+        return self.solver.solve(self.model)
+
+    def choice(self) -> np.ndarray:
+        """Chosen position (into ``arcs``) per centre, -1 where skipped."""
+        chosen = np.array([self.solver.boolean_value(v) for v in self.x], dtype=bool)
+        choice = np.full(len(self.centers), -1, dtype=np.int64)
+        pos = np.flatnonzero(chosen)
+        choice[np.searchsorted(self.bounds, pos, side="right") - 1] = pos
+        return choice
 
 
 def _prove(
@@ -452,42 +489,25 @@ def _core_arcs(state: _State, slack: np.ndarray) -> Arcs:
 def _exact(
     state: _State, free: np.ndarray, options: SolverOptions, seed: int, deadline: float | None
 ) -> int:
-    """Solve the whole core model; return its proven lower bound (objective units)."""
+    """Solve the whole core model; apply a better plan; return its proven lower bound."""
     problem, pool = state.problem, state.pool
     arcs = np.concatenate([state.center_arcs(int(i)) for i in free])
     owner = pool.center[arcs].astype(np.int64)
-    model = cp_model.CpModel()
-    x = [model.NewBoolVar("") for _ in range(len(arcs))]
-    for i in free:
-        model.AddExactlyOne([x[p] for p in np.flatnonzero(owner == i)])
-    for p, arc in enumerate(arcs):
-        model.AddHint(x[p], bool(state.arc_of[owner[p]] == arc))
-    garrison = pool.garrison[arcs]
-    demand = problem.demand
-    for g in np.unique(garrison):
-        idx = np.flatnonzero(garrison == g)
-        if demand[owner[idx]].sum() > problem.capacity[g]:
-            model.Add(sum(int(demand[owner[p]]) * x[p] for p in idx) <= int(problem.capacity[g]))
-    cost = demand[owner] * pool.cost[arcs]
-    model.Minimize(sum(int(c) * v for c, v in zip(cost, x, strict=True)))
-    solver = cp_model.CpSolver()
-    solver.parameters.num_workers = 1
-    solver.parameters.random_seed = seed
-    solver.parameters.max_deterministic_time = options.proof_deterministic_time
-    if deadline is not None:
-        solver.parameters.max_time_in_seconds = max(0.01, deadline - time.monotonic())
-    status = solver.Solve(model)
+    model = _CpAssignment(state, owner, arcs, problem.capacity, allow_skip=False)
+    status = model.solve(seed, deadline, options.proof_deterministic_time)
     if status == cp_model.INFEASIBLE:  # pragma: no cover - the hint is feasible
         msg = "exact single-sourcing model reported infeasible despite a feasible hint"
         raise SolverError(msg)
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        chosen = np.array([solver.BooleanValue(v) for v in x], dtype=bool)
-        if int(cost[chosen].sum()) < state.objective():
-            for p in np.flatnonzero(chosen):
-                state.place(int(owner[p]), int(arcs[p]))
+        choice = model.choice()
+        if int(model.cost[choice].sum()) < state.objective():
+            for k, i in enumerate(model.centers):
+                state.place(int(i), int(arcs[choice[k]]))
     if status == cp_model.OPTIMAL:
-        return round(solver.ObjectiveValue())
-    return int(np.ceil(solver.BestObjectiveBound())) if status == cp_model.FEASIBLE else 0
+        return round(model.solver.objective_value)
+    if status == cp_model.FEASIBLE:
+        return int(np.ceil(model.solver.best_objective_bound))
+    return 0
 
 
 def _result(state: _State, *, bound: int, optimal: bool) -> SingleSolution:
