@@ -18,9 +18,11 @@ from electsec.errors import InfeasibleError, InputError, Issue, SolverError
 from electsec.io import Source, read_garrisons, read_polling_centers
 from electsec.problem import Arcs, Problem
 from electsec.result import AssignmentResult
+from electsec.solvers.bottleneck import bottleneck, smallest_uniform_limit
 from electsec.solvers.diagnose import Diagnosis, diagnose
 from electsec.solvers.flow import FlowSolution, solve_split
 from electsec.solvers.single import SingleSolution, solve_single
+from electsec.validation import response_limits
 
 __all__ = ["solve_assignment"]
 
@@ -35,8 +37,8 @@ def solve_assignment(  # noqa: PLR0913 - the public contract (DESIGN.md §4)
     costs: CostMatrix | None = None,
     *,
     split: bool = False,
-    objective: Literal["total"] = "total",
-    max_distance_m: float | None = None,
+    objective: Literal["total", "max"] = "total",
+    max_distance_m: float | dict[str, float] | str | None = None,
     k: int | None = None,
     time_limit_s: float | None = None,
     seed: int = 0,
@@ -61,9 +63,14 @@ def solve_assignment(  # noqa: PLR0913 - the public contract (DESIGN.md §4)
         False: each centre is served by exactly one garrison. True: a centre's teams may
         come from several garrisons.
     objective
-        ``"total"``: minimise Σ teams × cost.
+        ``"total"``: minimise Σ teams × cost. ``"max"``: first minimise the largest cost
+        on any used pair (the worst response, found exactly by bisection with max-flow
+        tests), then the total at that limit; ``parameters["worst_case_limit"]`` holds
+        the proven limit. With ``split=False`` the plan is then sought within that limit.
     max_distance_m
-        Pairs farther apart than this are never used.
+        Response limit: pairs farther apart are never used. One number, a mapping
+        ``{tier: metres}`` applied through the centres' ``tier`` column (tiers not named
+        are unlimited), or the name of a column of ``centers`` with each centre's limit.
     k
         Only the ``k`` nearest garrisons of each centre are allowed.
     time_limit_s
@@ -116,10 +123,11 @@ def solve_assignment(  # noqa: PLR0913 - the public contract (DESIGN.md §4)
         centers,
         garrisons,
         _argument_issues(split=split, objective=objective, time_limit_s=time_limit_s, seed=seed)
-        + limit_issues(k=k, max_distance_m=max_distance_m),
+        + limit_issues(k=k, max_distance_m=max_distance_m, per_center=True),
     )
     options = options or SolverOptions()
-    problem, lookup, unit = _build_problem(centers, garrisons, costs, max_distance_m, k, options)
+    limits = response_limits(centers, max_distance_m)
+    problem, lookup, unit = _build_problem(centers, garrisons, costs, limits, k, options)
     params = {
         "split": split,
         "objective": objective,
@@ -132,13 +140,30 @@ def solve_assignment(  # noqa: PLR0913 - the public contract (DESIGN.md §4)
     context = _Context(centers, garrisons, problem, lookup, unit, split, params, started)
     lp = solve_split(problem, options)
     if lp.shortfall:
-        partial = context.from_flow(lp, status="optimal")
-        raise InfeasibleError(context.diagnosis(diagnose(problem, lp)), partial=partial)
+        partial = context.from_flow(lp, status="optimal") if split else context.whole_only(lp)
+        diagnosis = context.diagnosis(diagnose(problem, lp))
+        fix = smallest_uniform_limit(problem) if unit == "m" else None
+        diagnosis["smallest_feasible_max_distance_m"] = fix
+        raise InfeasibleError(diagnosis, partial=partial)
+    total_problem, total_lp = problem, lp
+    if objective == "max":
+        problem, lp = _fastest_worst_case(problem, lp, options, params)
+        context.problem = problem
     if split:
         return context.from_flow(lp, status="optimal")
     single = solve_single(problem, lp, options=options, time_limit_s=time_limit_s, seed=seed)
-    if len(single.unplaced):
-        ids = [str(centers.index[i]) for i in single.unplaced]
+    if objective == "max" and ((single.assign < 0) & (problem.demand > 0)).any():
+        # Whole teams do not pack within the worst-case limit: fall back to the total plan.
+        context.problem = problem = total_problem
+        single = solve_single(
+            problem, total_lp, options=options, time_limit_s=time_limit_s, seed=seed
+        )
+        single = SingleSolution(
+            single.assign, single.cost, single.objective, single.bound, optimal=False
+        )
+    unplaced = np.flatnonzero((single.assign < 0) & (problem.demand > 0))
+    if len(unplaced):
+        ids = [str(centers.index[i]) for i in unplaced]
         msg = (
             f"{len(ids)} centre(s) could not be served whole by one garrison within the "
             f"limits, though a split plan exists (use split=True, or raise capacity "
@@ -146,6 +171,19 @@ def solve_assignment(  # noqa: PLR0913 - the public contract (DESIGN.md §4)
         )
         raise SolverError(msg)
     return context.from_single(single)
+
+
+def _fastest_worst_case(
+    problem: Problem, lp: FlowSolution, options: SolverOptions, params: dict[str, Any]
+) -> tuple[Problem, FlowSolution]:
+    """Restrict to the arcs within the exact bottleneck limit and re-solve the total."""
+    upper = int(lp.arcs.cost[lp.flow > 0].max(initial=0))
+    found = bottleneck(problem, upper=upper)
+    assert found is not None  # noqa: S101 - the plan ``lp`` covers everything within ``upper``
+    limit, arcs = found
+    params["worst_case_limit"] = limit
+    restricted = Problem(problem.demand, problem.capacity, arcs)
+    return restricted, solve_split(restricted, options)
 
 
 def _validated(
@@ -167,8 +205,10 @@ def _argument_issues(*, split: Any, objective: Any, time_limit_s: Any, seed: Any
     issues = []
     if not isinstance(split, bool):
         issues.append(Issue("arguments", "split", (), f"must be True or False, got {split!r}"))
-    if objective != "total":
-        issues.append(Issue("arguments", "objective", (), f"must be 'total', got {objective!r}"))
+    if objective not in ("total", "max"):
+        issues.append(
+            Issue("arguments", "objective", (), f"must be 'total' or 'max', got {objective!r}")
+        )
     if time_limit_s is not None and not (
         isinstance(time_limit_s, int | float)
         and not isinstance(time_limit_s, bool)
@@ -192,21 +232,23 @@ def _build_problem(
     centers: gpd.GeoDataFrame,
     garrisons: gpd.GeoDataFrame,
     costs: CostMatrix | None,
-    max_distance_m: float | None,
+    limits: np.ndarray | None,
     k: int | None,
     options: SolverOptions,
 ) -> tuple[Problem, CostLookup, str]:
     demand = centers["demand"].to_numpy(np.int64)
     capacity = garrisons["capacity"].to_numpy(np.int64)
     if costs is not None:
-        return _problem_from_costs(centers, garrisons, costs, max_distance_m, k, demand, capacity)
+        return _problem_from_costs(centers, garrisons, costs, limits, k, demand, capacity)
     oracle = build_oracle(centers, garrisons, garrison_mask=capacity > 0)
     if k is not None:
-        arcs = Arcs.from_arrays(*oracle.nearest(k, max_cost=max_distance_m))
+        # k counts every garrison, as distance_matrix(k=...) does, empty ones included.
+        everyone = build_oracle(centers, garrisons)
+        arcs = Arcs.from_arrays(*everyone.nearest(k, max_cost=limits))
         problem = Problem(demand, capacity, arcs)
     else:
-        first = Arcs.from_arrays(*oracle.nearest(options.candidate_k, max_cost=max_distance_m))
-        problem = Problem(demand, capacity, first, oracle=oracle, max_cost=max_distance_m)
+        first = Arcs.from_arrays(*oracle.nearest(options.candidate_k, max_cost=limits))
+        problem = Problem(demand, capacity, first, oracle=oracle, max_cost=limits)
 
     def lookup(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         position = np.searchsorted(oracle.garrison_index, cols)
@@ -219,7 +261,7 @@ def _problem_from_costs(
     centers: gpd.GeoDataFrame,
     garrisons: gpd.GeoDataFrame,
     costs: CostMatrix,
-    max_distance_m: float | None,
+    limits: np.ndarray | None,
     k: int | None,
     demand: np.ndarray,
     capacity: np.ndarray,
@@ -254,7 +296,7 @@ def _problem_from_costs(
             ]
         )
     keep = np.ones(len(r), dtype=bool)
-    if max_distance_m is not None:
+    if limits is not None:
         if costs.unit != "m":
             raise InputError(
                 [
@@ -266,14 +308,15 @@ def _problem_from_costs(
                     )
                 ]
             )
-        keep &= value <= max_distance_m
+        keep &= value <= limits[r]
     arcs = Arcs.from_arrays(r[keep], c[keep], value[keep])
     if k is not None:
         arcs = _k_cheapest(arcs, k)
     table = pd.Series(value, index=r.astype(np.int64) * len(capacity) + c)
 
     def lookup(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        return table.loc[rows.astype(np.int64) * len(capacity) + cols].to_numpy(float)
+        found: np.ndarray = table.loc[rows.astype(np.int64) * len(capacity) + cols].to_numpy(float)
+        return found
 
     return Problem(demand, capacity, arcs), lookup, costs.unit
 
@@ -351,6 +394,24 @@ class _Context:
             bound=objective,
         )
 
+    def whole_only(self, lp: FlowSolution) -> AssignmentResult:
+        """Single-sourced partial plan: centres the flow serves whole from one garrison."""
+        demand = self.problem.demand
+        whole = (lp.flow > 0) & (lp.flow == demand[lp.arcs.center])
+        rows, cols = lp.arcs.center[whole], lp.arcs.garrison[whole]
+        uncovered = demand.copy()
+        uncovered[rows] = 0
+        objective = float(demand[rows] @ lp.arcs.cost[whole])
+        return self._result(
+            rows,
+            cols,
+            demand[rows],
+            uncovered=uncovered,
+            status="feasible",
+            objective=objective,
+            bound=objective,
+        )
+
     def from_single(self, single: SingleSolution) -> AssignmentResult:
         rows = np.flatnonzero(single.assign >= 0)
         teams = self.problem.demand[rows]
@@ -370,6 +431,11 @@ class _Context:
         c_ids, g_ids = self.centers.index, self.garrisons.index
         demand = int(self.problem.demand.sum())
         capacity = int(self.problem.capacity.sum())
+        governorate = (
+            self.centers["governorate"].astype(str).to_numpy()
+            if "governorate" in self.centers.columns
+            else None
+        )
         regions = [
             {
                 "centers": [str(c_ids[i]) for i in r.centers],
@@ -377,6 +443,10 @@ class _Context:
                 "demand": r.demand,
                 "capacity": r.capacity,
                 "deficit": r.deficit,
+                "extra_teams_needed": r.deficit,
+                "governorates": sorted(set(governorate[r.centers]))
+                if governorate is not None
+                else [],
             }
             for r in diag.regions
         ]

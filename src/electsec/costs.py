@@ -145,7 +145,8 @@ class ArcOracle:
                 return np.zeros(0)
             _, _, dist = _GEOD.inv(a[:, 0], a[:, 1], b[:, 0], b[:, 1])
             return np.asarray(dist, dtype=float)
-        return np.hypot(a[:, 0] - b[:, 0], a[:, 1] - b[:, 1])
+        planar: np.ndarray = np.hypot(a[:, 0] - b[:, 0], a[:, 1] - b[:, 1])
+        return planar
 
     def _bounds(self, chord: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         # The tree's distances are rounded differently from the exact costs (last-ulp
@@ -190,13 +191,21 @@ class ArcOracle:
         return self._concat(parts)
 
     def nearest(
-        self, k: int, rows: np.ndarray | None = None, *, max_cost: float | None = None
+        self,
+        k: int,
+        rows: np.ndarray | None = None,
+        *,
+        max_cost: float | np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Return the ``k`` cheapest arcs of each row (exact, ties by garrison order).
 
-        Only arcs with cost ≤ ``max_cost`` are kept when it is given.
+        Only arcs with cost ≤ ``max_cost`` (a number, or one per centre) are kept.
         """
         rows = np.arange(len(self.center_xy)) if rows is None else np.asarray(rows)
+        limit = np.broadcast_to(
+            np.asarray(np.inf if max_cost is None else max_cost, dtype=float),
+            (len(self.center_xy),),
+        )
         k = min(k, self.n_garrisons)
         parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         pending = np.arange(len(rows))
@@ -209,12 +218,11 @@ class ArcOracle:
             order = np.lexsort((idx, cost), axis=1)[:, :k]
             kth = np.take_along_axis(cost, order[:, -1:], axis=1)[:, 0]
             done = (lower[:, -1] > kth) | (kq >= self.n_garrisons)
-            if max_cost is not None:
-                done |= lower[:, -1] > max_cost
+            done |= lower[:, -1] > limit[rows[pending]]
             sel = np.flatnonzero(done)
             c_sel = np.take_along_axis(cost[sel], order[sel], axis=1)
             g_sel = np.take_along_axis(idx[sel], order[sel], axis=1)
-            keep = np.ones_like(c_sel, dtype=bool) if max_cost is None else c_sel <= max_cost
+            keep = c_sel <= limit[rows[pending][sel], None]
             parts.append(
                 (np.repeat(rows[pending][sel], keep.sum(axis=1)), g_sel[keep], c_sel[keep])
             )
@@ -312,16 +320,27 @@ def check_limits(*, k: int | None = None, max_distance_m: float | None = None) -
         raise InputError(issues)
 
 
-def limit_issues(*, k: object = None, max_distance_m: object = None) -> list[Issue]:
-    """List the problems of ``k`` and ``max_distance_m`` (empty when both are fine)."""
+def limit_issues(
+    *, k: object = None, max_distance_m: object = None, per_center: bool = False
+) -> list[Issue]:
+    """List the problems of ``k`` and ``max_distance_m`` (empty when both are fine).
+
+    With ``per_center``, a dict or column name for ``max_distance_m`` is left to
+    :func:`electsec.validation.response_limits`.
+    """
     issues = []
     if k is not None and (isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1):
         issues.append(Issue("arguments", "k", (), f"must be a positive integer, got {k!r}"))
-    if max_distance_m is not None and not (
-        isinstance(max_distance_m, int | float)
-        and not isinstance(max_distance_m, bool)
-        and np.isfinite(max_distance_m)
-        and max_distance_m >= 0
+    per_center_form = per_center and isinstance(max_distance_m, str | dict)
+    if (
+        max_distance_m is not None
+        and not per_center_form
+        and not (
+            isinstance(max_distance_m, int | float)
+            and not isinstance(max_distance_m, bool)
+            and np.isfinite(max_distance_m)
+            and max_distance_m >= 0
+        )
     ):
         issues.append(
             Issue(

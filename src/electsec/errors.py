@@ -110,10 +110,16 @@ class InfeasibleError(ElectsecError):
             parts.append(f"{len(unreachable)} centre(s) have no allowed garrison, e.g. {shown}.")
         for region in (d.get("blocking_regions") or [])[:3]:
             shown = ", ".join(map(str, region["centers"][:_SHOWN_IDS]))
+            where = ", ".join(region.get("governorates") or [])
+            where = f" in {where}" if where else ""
             parts.append(
-                f"Centres {shown} ({len(region['centers'])} in all) need {region['demand']} "
-                f"teams but can reach only {region['capacity']} (short {region['deficit']})."
+                f"Centres {shown} ({len(region['centers'])} in all{where}) need "
+                f"{region['demand']} teams but can reach only {region['capacity']} "
+                f"(short {region['deficit']})."
             )
+        if d.get("smallest_feasible_max_distance_m") is not None:
+            fix_km = d["smallest_feasible_max_distance_m"] / 1000
+            parts.append(f"A uniform limit of {fix_km:.1f} km for every centre would be feasible.")
         return " ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:

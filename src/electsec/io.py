@@ -6,7 +6,7 @@ import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import geopandas as gpd
 import pandas as pd
@@ -19,7 +19,7 @@ __all__ = ["Source", "read_garrisons", "read_polling_centers"]
 logger = logging.getLogger(__name__)
 
 #: Anything the readers accept.
-Source = gpd.GeoDataFrame | pd.DataFrame | Mapping[str, Any] | str | os.PathLike[str]
+Source: TypeAlias = gpd.GeoDataFrame | pd.DataFrame | Mapping[str, Any] | str | os.PathLike[str]
 
 _LON_NAMES = ("lon", "lng", "longitude", "x")
 _LAT_NAMES = ("lat", "latitude", "y")

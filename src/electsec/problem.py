@@ -52,7 +52,8 @@ class Arcs:
 
     def keys(self, n_garrisons: int) -> np.ndarray:
         """One int64 key per arc (``center * n_garrisons + garrison``), sorted."""
-        return self.center.astype(np.int64) * n_garrisons + self.garrison
+        keys: np.ndarray = self.center.astype(np.int64) * n_garrisons + self.garrison
+        return keys
 
 
 @dataclass(frozen=True)
@@ -71,14 +72,14 @@ class Problem:
         When given, every pair the oracle returns (within ``max_cost``) is allowed, and
         the solvers price arcs beyond ``arcs`` exactly instead of trusting the candidates.
     max_cost
-        Largest allowed cost for oracle arcs (None: no limit).
+        Largest allowed cost per centre for oracle arcs (``inf``: no limit), or None.
     """
 
     demand: np.ndarray
     capacity: np.ndarray
     arcs: Arcs
     oracle: ArcOracle | None = field(default=None, repr=False)
-    max_cost: float | None = None
+    max_cost: np.ndarray | None = None
 
     @property
     def n_centers(self) -> int:
@@ -94,6 +95,6 @@ class Problem:
         """All allowed arcs of ``rows`` with cost ≤ ``radius`` (needs an oracle)."""
         assert self.oracle is not None  # noqa: S101
         if self.max_cost is not None:
-            radius = np.minimum(radius, self.max_cost)
+            radius = np.minimum(radius, self.max_cost[rows])
         r, c, cost = self.oracle.within(radius, rows)
         return Arcs.from_arrays(r, c, cost)

@@ -61,8 +61,8 @@ class AssignmentResult:
     split: bool = False
     solve_time_s: float = 0.0
     parameters: dict[str, Any] = field(default_factory=dict, repr=False)
-    center_points: gpd.GeoSeries = field(default=None, repr=False)  # type: ignore[assignment]
-    garrison_points: gpd.GeoSeries = field(default=None, repr=False)  # type: ignore[assignment]
+    center_points: gpd.GeoSeries = field(default=None, repr=False)
+    garrison_points: gpd.GeoSeries = field(default=None, repr=False)
 
     @property
     def cost_column(self) -> str:

@@ -238,8 +238,8 @@ def _values(
     if pd.api.types.is_bool_dtype(raw.dtype):
         issues.append(Issue(table, value_col, (), "must hold team counts, not True/False"))
         return None
-    values = pd.to_numeric(pd.Series(raw.to_numpy(), dtype=object), errors="coerce")
-    values = values.astype(float).to_numpy()
+    numeric = pd.to_numeric(pd.Series(raw.to_numpy(), dtype=object), errors="coerce")
+    values: np.ndarray = numeric.astype(float).to_numpy()
     checks = (
         (
             np.isnan(values) & pd.isna(raw).to_numpy(),
@@ -265,3 +265,112 @@ def _values(
 
 def _value_arg(table: str) -> str:
     return "demand_col" if table == "centers" else "capacity_col"
+
+
+def response_limits(
+    centers: gpd.GeoDataFrame, limit: object, *, name: str = "max_distance_m"
+) -> np.ndarray | None:
+    """Turn a response limit into one value per centre (``inf`` = no limit).
+
+    Parameters
+    ----------
+    centers
+        Validated centres.
+    limit
+        None; one number for every centre; a mapping ``{tier: limit}`` applied through
+        the ``tier`` column (tiers not named get no limit); or the name of a column of
+        ``centers`` holding each centre's limit (empty cells: no limit).
+    name
+        The argument's name, for messages.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        float64 limits per centre, or None when no limit applies.
+
+    Raises
+    ------
+    InputError
+        For negative, non-finite or non-numeric limits, a missing column, or a mapping
+        without a ``tier`` column.
+    """
+    from electsec.errors import InputError  # noqa: PLC0415
+
+    if limit is None:
+        return None
+    if isinstance(limit, str):
+        if limit not in centers.columns:
+            raise InputError(
+                [
+                    Issue(
+                        "arguments",
+                        name,
+                        (),
+                        f"names column {limit!r}, which the centres do not have",
+                    )
+                ]
+            )
+        values = pd.to_numeric(centers[limit], errors="coerce").to_numpy(float)
+        bad = (pd.notna(centers[limit]).to_numpy() & np.isnan(values)) | (values < 0)
+        if bad.any():
+            raise InputError(
+                [
+                    Issue(
+                        "centers",
+                        limit,
+                        tuple(centers.index[bad]),
+                        "response limits must be numbers ≥ 0 (leave empty for none)",
+                    )
+                ]
+            )
+        return np.where(np.isnan(values), np.inf, values)
+    if isinstance(limit, dict):
+        if "tier" not in centers.columns:
+            raise InputError(
+                [
+                    Issue(
+                        "centers",
+                        "tier",
+                        (),
+                        f"{name} is given per tier, but the centres have no 'tier' column",
+                    )
+                ]
+            )
+        bad_keys = [k for k, v in limit.items() if not _is_limit(v)]
+        if bad_keys:
+            raise InputError(
+                [
+                    Issue(
+                        "arguments",
+                        name,
+                        tuple(bad_keys),
+                        "per-tier limits must be finite numbers ≥ 0",
+                    )
+                ]
+            )
+        tiers = centers["tier"].astype(str)
+        mapped = tiers.map({str(k): float(v) for k, v in limit.items()})
+        per_center: np.ndarray = mapped.fillna(np.inf).to_numpy(float)
+        return per_center
+    if not _is_limit(limit):
+        raise InputError(
+            [
+                Issue(
+                    "arguments",
+                    name,
+                    (),
+                    f"must be a finite number ≥ 0, a "
+                    f"{{tier: limit}} dict or a column name, got {limit!r}",
+                )
+            ]
+        )
+    return np.full(len(centers), float(limit))  # type: ignore[arg-type]  # checked above
+
+
+def _is_limit(value: object) -> bool:
+    return bool(
+        isinstance(value, int | float | np.integer | np.floating)
+        and not isinstance(value, bool)
+        and bool(np.isfinite(value))
+        and value >= 0
+    )

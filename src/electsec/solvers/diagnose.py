@@ -50,8 +50,7 @@ class Diagnosis:
 def allowed_arcs(problem: Problem, rows: np.ndarray) -> Arcs:
     """Every allowed arc of the centres ``rows`` (oracle or listed arcs)."""
     if problem.oracle is not None:
-        radius = np.full(len(rows), np.inf if problem.max_cost is None else problem.max_cost)
-        return problem.oracle_arcs(radius, rows)
+        return problem.oracle_arcs(np.full(len(rows), np.inf), rows)
     keep = np.isin(problem.arcs.center, rows)
     a = problem.arcs
     return Arcs(a.center[keep], a.garrison[keep], a.cost[keep])

@@ -74,23 +74,19 @@ class FlowSolution:
 
     def reduced_cost(self, arcs: Arcs) -> np.ndarray:
         """LP reduced cost ``c - u_i + w_g`` of any arcs (≥ 0 at optimality)."""
-        return (
-            arcs.cost - self.center_potential[arcs.center] + self.garrison_potential[arcs.garrison]
-        )
+        u = self.center_potential[arcs.center]
+        rc: np.ndarray = arcs.cost - u + self.garrison_potential[arcs.garrison]
+        return rc
 
 
 def penalty_for(problem: Problem, arcs: Arcs) -> int:
     """Cost per uncovered team: more than any augmenting path can cost."""
     top = int(arcs.cost.max()) if len(arcs) else 0
     if problem.oracle is not None:
-        top = max(
-            top,
-            int(
-                np.ceil(
-                    problem.max_cost if problem.max_cost is not None else _oracle_span(problem)
-                )
-            ),
-        )
+        limits = problem.max_cost if problem.max_cost is not None else np.array([np.inf])
+        finite = limits[np.isfinite(limits)]
+        span = float(finite.max()) if len(finite) == len(limits) else _oracle_span(problem)
+        top = max(top, int(np.ceil(span)))
     hops = min(problem.n_centers, problem.n_garrisons) + 2
     return (top + 1) * hops + 1
 

@@ -56,11 +56,6 @@ class SingleSolution:
     bound: int
     optimal: bool
 
-    @property
-    def unplaced(self) -> np.ndarray:
-        """Indices of centres with demand that have no garrison."""
-        return np.flatnonzero(self.assign < 0)
-
 
 class _State:
     """The incumbent plan and the arc pool it is built from."""
@@ -132,7 +127,7 @@ def solve_single(
     state = _State(problem, lp, lp.arcs)
     _round(state)
     _repair(state, options, seed, deadline)
-    if not (state.assign[problem.demand > 0] >= 0).all():
+    if not (state.assign[problem.demand > 0] >= 0).all():  # whole teams do not pack
         return _result(state, bound=lp.cost, optimal=False)
     _search(state, options, rng, seed, deadline)
     return _prove(state, options, seed, deadline)

@@ -1,0 +1,128 @@
+"""Fastest worst case: the smallest response limit under which every centre can be covered.
+
+Bisection over the sorted distinct arc costs, each step a max-flow feasibility test
+(OR-Tools), finds the exact bottleneck ``T*``; a min-cost flow on the arcs ≤ ``T*`` then
+minimises the total at that optimum (lexicographic).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from ortools.graph.python import max_flow
+
+from electsec.problem import Arcs, Problem
+from electsec.solvers.diagnose import allowed_arcs
+
+__all__ = ["bottleneck", "covers_all", "smallest_uniform_limit"]
+
+
+def covers_all(problem: Problem, arcs: Arcs) -> bool:
+    """Tell whether ``arcs`` can carry every centre's demand (max-flow test)."""
+    n, m = problem.n_centers, problem.n_garrisons
+    demand = problem.demand.astype(np.int64)
+    s, t = n + m, n + m + 1
+    tails = np.concatenate([np.full(m, s), arcs.garrison, np.arange(n) + m]).astype(np.int32)
+    heads = np.concatenate([np.arange(m), arcs.center + m, np.full(n, t)]).astype(np.int32)
+    caps = np.concatenate([problem.capacity, demand[arcs.center], demand]).astype(np.int64)
+    solver = max_flow.SimpleMaxFlow()
+    solver.add_arcs_with_capacity(tails, heads, caps)
+    solver.solve(s, t)
+    return int(solver.optimal_flow()) == int(demand.sum())
+
+
+def bottleneck(problem: Problem, upper: int | None = None) -> tuple[int, Arcs] | None:
+    """Find the smallest cost limit ``T*`` under which all demand can be covered.
+
+    Parameters
+    ----------
+    problem
+        The instance (every allowed arc counts, oracle arcs included).
+    upper
+        A limit known to be feasible (for example the largest arc of a plan); saves
+        listing arcs beyond it. None: every allowed arc.
+
+    Returns
+    -------
+    tuple or None
+        ``T*`` and every allowed arc with cost ≤ ``T*``; None when even all allowed arcs
+        cannot cover the demand.
+    """
+    rows = np.flatnonzero(problem.demand > 0)
+    if problem.oracle is not None and upper is not None:
+        arcs = _oracle_arcs(problem, rows, upper)
+        listed = _listed(problem, rows, upper)
+        arcs = Arcs(
+            np.concatenate([arcs.center, listed.center]),
+            np.concatenate([arcs.garrison, listed.garrison]),
+            np.concatenate([arcs.cost, listed.cost]),
+        )
+    else:
+        arcs = allowed_arcs(problem, rows)
+        if upper is not None:
+            arcs = _cheaper(arcs, upper)
+    if not len(rows):
+        return 0, arcs
+    if not covers_all(problem, arcs):
+        return None
+    return _bisect(problem, arcs, rows)
+
+
+def _bisect(problem: Problem, arcs: Arcs, rows: np.ndarray) -> tuple[int, Arcs]:
+    """Bisection over the distinct costs of ``arcs`` (which cover all demand)."""
+    cheapest = np.full(problem.n_centers, np.iinfo(np.int64).max)
+    np.minimum.at(cheapest, arcs.center, arcs.cost)
+    values = np.unique(arcs.cost)
+    values = values[values >= cheapest[rows].max()]
+    lo, hi = 0, len(values) - 1
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if covers_all(problem, _cheaper(arcs, int(values[mid]))):
+            hi = mid
+        else:
+            lo = mid + 1
+    limit = int(values[lo])
+    return limit, _cheaper(arcs, limit)
+
+
+def _oracle_arcs(problem: Problem, rows: np.ndarray, limit: float) -> Arcs:
+    """Oracle arcs within ``limit`` (and the problem's own limits), unsorted."""
+    assert problem.oracle is not None  # noqa: S101
+    radius = np.full(len(rows), float(limit))
+    if problem.max_cost is not None:
+        radius = np.minimum(radius, problem.max_cost[rows])
+    r, c, cost = problem.oracle.within(radius, rows)
+    return Arcs(r.astype(np.int32), c.astype(np.int32), np.rint(cost).astype(np.int64))
+
+
+def _cheaper(arcs: Arcs, limit: int) -> Arcs:
+    keep = arcs.cost <= limit
+    return Arcs(arcs.center[keep], arcs.garrison[keep], arcs.cost[keep])
+
+
+def _listed(problem: Problem, rows: np.ndarray, limit: int) -> Arcs:
+    a = problem.arcs
+    keep = np.isin(a.center, rows) & (a.cost <= limit)
+    return Arcs(a.center[keep], a.garrison[keep], a.cost[keep])
+
+
+def smallest_uniform_limit(problem: Problem) -> int | None:
+    """Find the smallest single response limit for every centre that makes the plan feasible.
+
+    Ignores the problem's own limits (that is the point: what limit *would* work). Needs an
+    oracle; returns None without one or when even unlimited pairs cannot cover demand.
+    """
+    if problem.oracle is None or problem.capacity.sum() < problem.demand.sum():
+        return None
+    unlimited = Problem(problem.demand, problem.capacity, problem.arcs, oracle=problem.oracle)
+    rows = np.flatnonzero(problem.demand > 0)
+    if not len(rows):
+        return 0
+    _, _, nearest = problem.oracle.nearest(1, rows)
+    upper = float(np.rint(nearest.max()))  # no smaller limit reaches every centre
+    while True:
+        arcs = _oracle_arcs(unlimited, rows, upper)
+        if covers_all(unlimited, arcs):
+            return _bisect(unlimited, arcs, rows)[0]
+        if upper > 4.1e7:  # pragma: no cover - beyond any distance on Earth
+            return None
+        upper *= 1.25
