@@ -143,7 +143,8 @@ def solve_assignment(  # noqa: PLR0913 - the public contract (DESIGN.md §4)
         partial = context.from_flow(lp, status="optimal") if split else context.whole_only(lp)
         diagnosis = context.diagnosis(diagnose(problem, lp))
         fix = smallest_uniform_limit(problem) if unit == "m" else None
-        diagnosis["smallest_feasible_max_distance_m"] = fix
+        # Costs are whole metres inside; every pair rounding to ``fix`` lies within +0.5 m.
+        diagnosis["smallest_feasible_max_distance_m"] = None if fix is None else fix + 0.5
         raise InfeasibleError(diagnosis, partial=partial)
     total_problem, total_lp = problem, lp
     if objective == "max":
@@ -182,6 +183,7 @@ def _fastest_worst_case(
     assert found is not None  # noqa: S101 - the plan ``lp`` covers everything within ``upper``
     limit, arcs = found
     params["worst_case_limit"] = limit
+    arcs = Arcs.from_arrays(arcs.center, arcs.garrison, arcs.cost)  # sorted, each pair once
     restricted = Problem(problem.demand, problem.capacity, arcs)
     return restricted, solve_split(restricted, options)
 

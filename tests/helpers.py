@@ -1,0 +1,121 @@
+"""Generic test helpers: random instances and exact geodesics (no electsec internals)."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyproj
+
+#: The WGS84 ellipsoid, exactly as a planner's GIS would measure distances.
+GEOD = pyproj.Geod(ellps="WGS84")
+
+#: A box around Iraq: lon 43–46, lat 31–35.
+IRAQ_BOX = (43.0, 46.0, 31.0, 35.0)
+
+
+def make_instance(
+    rng: np.random.Generator,
+    n: int,
+    m: int,
+    *,
+    demand_max: int = 4,
+    demand_min: int = 0,
+    capacity_ratio: float = 1.3,
+    box: tuple[float, float, float, float] = IRAQ_BOX,
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Draw a random instance: ``n`` centres and ``m`` garrisons in ``box``.
+
+    Demands are uniform integers in ``[demand_min, demand_max]``. The total capacity is
+    ``round(capacity_ratio × total demand)`` (at least 1), split among the garrisons with
+    random weights, so some garrisons may get 0 and a ratio below 1 gives an infeasible
+    instance. Returns raw GeoDataFrames (ids in ``center_id`` / ``garrison_id`` columns,
+    EPSG:4326), as a caller would pass them.
+    """
+    lon0, lon1, lat0, lat1 = box
+    demand = rng.integers(demand_min, demand_max + 1, size=n).astype(np.int64)
+    total = max(1, round(capacity_ratio * int(demand.sum())))
+    weights = rng.dirichlet(np.ones(m))
+    capacity = rng.multinomial(total, weights).astype(np.int64)
+    centers = points_frame(
+        "center_id",
+        [f"c{i}" for i in range(n)],
+        "demand",
+        demand,
+        rng.uniform(lon0, lon1, n),
+        rng.uniform(lat0, lat1, n),
+    )
+    garrisons = points_frame(
+        "garrison_id",
+        [f"g{j}" for j in range(m)],
+        "capacity",
+        capacity,
+        rng.uniform(lon0, lon1, m),
+        rng.uniform(lat0, lat1, m),
+    )
+    return centers, garrisons
+
+
+def points_frame(
+    id_col: str,
+    ids: list[str],
+    value_col: str,
+    values: np.ndarray | list[int],
+    lon: np.ndarray | list[float],
+    lat: np.ndarray | list[float],
+) -> gpd.GeoDataFrame:
+    """A raw point layer in EPSG:4326 with an id column and an integer value column."""
+    return gpd.GeoDataFrame(
+        {id_col: list(ids), value_col: np.asarray(values, dtype=np.int64)},
+        geometry=gpd.points_from_xy(np.asarray(lon, float), np.asarray(lat, float)),
+        crs="EPSG:4326",
+    )
+
+
+def layer_arrays(
+    layer: gpd.GeoDataFrame, id_col: str, value_col: str
+) -> tuple[pd.Index, np.ndarray, np.ndarray, np.ndarray]:
+    """Return ``(ids, values, lon, lat)`` of a raw or reader-normalised layer.
+
+    Accepts both an id column (raw layer) and an id index (what the readers return).
+    Coordinates are transformed to EPSG:4326 here, independently of the library.
+    """
+    frame = layer.set_index(id_col) if id_col in layer.columns else layer
+    ids = pd.Index(frame.index.astype(str))
+    geom = frame.geometry
+    if not geom.crs.equals(pyproj.CRS("EPSG:4326")):
+        geom = geom.to_crs("EPSG:4326")
+    values = frame[value_col].to_numpy(np.int64)
+    return ids, values, geom.x.to_numpy(float), geom.y.to_numpy(float)
+
+
+def geodesic_m(
+    lon1: np.ndarray, lat1: np.ndarray, lon2: np.ndarray, lat2: np.ndarray
+) -> np.ndarray:
+    """WGS84 geodesic distance in metres between paired points (pyproj, exact)."""
+    _, _, dist = GEOD.inv(
+        np.asarray(lon1, float),
+        np.asarray(lat1, float),
+        np.asarray(lon2, float),
+        np.asarray(lat2, float),
+    )
+    return np.asarray(dist, dtype=float)
+
+
+def dense_distances(
+    centers: gpd.GeoDataFrame, garrisons: gpd.GeoDataFrame
+) -> tuple[pd.Index, np.ndarray, pd.Index, np.ndarray, np.ndarray]:
+    """Return ``(center_ids, demand, garrison_ids, capacity, D)`` with D the n × m geodesics."""
+    c_ids, demand, c_lon, c_lat = layer_arrays(centers, "center_id", "demand")
+    g_ids, capacity, g_lon, g_lat = layer_arrays(garrisons, "garrison_id", "capacity")
+    n, m = len(c_ids), len(g_ids)
+    dist = geodesic_m(
+        np.repeat(c_lon, m), np.repeat(c_lat, m), np.tile(g_lon, n), np.tile(g_lat, n)
+    ).reshape(n, m)
+    return c_ids, demand, g_ids, capacity, dist
+
+
+def offset(lon: float, lat: float, azimuth_deg: float, distance_m: float) -> tuple[float, float]:
+    """The point ``distance_m`` metres from (lon, lat) along ``azimuth_deg`` (geodesic)."""
+    lon2, lat2, _ = GEOD.fwd(lon, lat, azimuth_deg, distance_m)
+    return float(lon2), float(lat2)
