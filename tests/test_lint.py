@@ -20,7 +20,8 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 )
 def test_ruff_is_clean():
     ruff = shutil.which("ruff") or str(Path(sys.prefix) / "bin/ruff")
-    result = _run(ruff, "check", "src", "tests", "benchmarks", "data/sample")
+    paths = [p for p in ("src", "tests", "benchmarks", "data/sample") if (ROOT / p).exists()]
+    result = _run(ruff, "check", *paths)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
