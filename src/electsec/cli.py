@@ -34,8 +34,10 @@ exit codes:
   3  infeasible: diagnosis and partial plan written
   4  solver stopped without a plan
 
-example:
+examples:
   electsec plan data/sample/centers.geojson data/sample/garrisons.geojson --out out
+  electsec diagnose data/sample/centers.geojson data/sample/garrisons.geojson \\
+      --tier-limit-km high=15
 """
 
 
@@ -57,21 +59,16 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    plan.add_argument(
-        "centers",
-        help="polling centres: GeoJSON, GeoPackage, Shapefile, "
-        "GeoParquet or CSV (center_id, demand, lon/lat)",
-    )
-    plan.add_argument("garrisons", help="garrisons: same formats (garrison_id, capacity)")
+    _common_arguments(plan)
     plan.add_argument("--out", required=True, type=Path, help="output folder (created)")
     plan.add_argument(
         "--split", action="store_true", help="let a centre's teams come from several garrisons"
     )
     plan.add_argument(
-        "--max-distance-km", type=float, default=None, help="never send teams farther than this"
-    )
-    plan.add_argument(
-        "--k", type=int, default=None, help="only consider the K nearest garrisons of each centre"
+        "--objective",
+        choices=("total", "max"),
+        default="total",
+        help="total: least team-distance; max: shortest worst trip, then least total",
     )
     plan.add_argument(
         "--time-limit",
@@ -83,27 +80,125 @@ def build_parser() -> argparse.ArgumentParser:
     )
     plan.add_argument("--seed", type=int, default=0, help="search seed (default 0)")
     plan.add_argument("--no-map", action="store_true", help="skip the HTML map")
-    plan.add_argument(
+    diagnose = sub.add_parser(
+        "diagnose",
+        help="say whether every centre can be covered and, if not, which cannot and why",
+        description="Check whether the garrisons can cover every centre under the limits. "
+        "If not, list the centres with no garrison in reach, the blocking regions (centres "
+        "needing more teams than every garrison within their reach holds, by governorate), "
+        "and the smallest single limit that would work. Exit 0 if coverable, 3 if not.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _common_arguments(diagnose)
+    diagnose.add_argument("--out", type=Path, default=None, help="also write diagnosis.json")
+    return parser
+
+
+def _common_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "centers",
+        help="polling centres: GeoJSON, GeoPackage, Shapefile, "
+        "GeoParquet or CSV (center_id, demand, lon/lat)",
+    )
+    parser.add_argument("garrisons", help="garrisons: same formats (garrison_id, capacity)")
+    parser.add_argument(
+        "--max-distance-km", type=float, default=None, help="never send teams farther than this"
+    )
+    parser.add_argument(
+        "--tier-limit-km",
+        action="append",
+        default=[],
+        metavar="TIER=KM",
+        help="response limit for one risk tier, e.g. --tier-limit-km high=15 (repeatable; "
+        "replaces --max-distance-km)",
+    )
+    parser.add_argument(
+        "--k", type=int, default=None, help="only consider the K nearest garrisons of each centre"
+    )
+    parser.add_argument(
         "--json", action="store_true", help="print the result as JSON instead of a summary"
     )
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    return _plan(args)
+    return _diagnose(args) if args.command == "diagnose" else _plan(args)
+
+
+def _limits(args: argparse.Namespace) -> float | dict[str, float] | None:
+    if args.tier_limit_km:
+        limits = {}
+        for item in args.tier_limit_km:
+            tier, _, km = item.partition("=")
+            try:
+                limits[tier] = float(km) * 1000.0
+            except ValueError:
+                limits[tier] = float("nan")  # reported by the library as a bad limit
+        return limits
+    return None if args.max_distance_km is None else args.max_distance_km * 1000.0
+
+
+def _diagnose(args: argparse.Namespace) -> int:
+    try:
+        plan = solve_assignment(
+            str(args.centers),
+            str(args.garrisons),
+            split=True,
+            max_distance_m=_limits(args),
+            k=args.k,
+        )
+    except InputError as exc:
+        _emit(args, exc.to_dict(), str(exc), stream=sys.stderr)
+        return EXIT_INPUT
+    except InfeasibleError as exc:
+        if args.out is not None:
+            args.out.mkdir(parents=True, exist_ok=True)
+            (args.out / "diagnosis.json").write_text(json.dumps(exc.to_dict(), indent=2))
+        _emit(args, exc.to_dict(), _diagnosis_text(exc.diagnosis), stream=sys.stdout)
+        return EXIT_INFEASIBLE
+    teams = int(plan.assignments["teams"].sum())
+    _emit(
+        args,
+        {"feasible": True, "teams": teams},
+        f"feasible: all {teams} teams can be placed within the limits",
+        stream=sys.stdout,
+    )
+    return EXIT_OK
+
+
+def _diagnosis_text(d: dict[str, Any]) -> str:
+    lines = [
+        f"INFEASIBLE: {d['reason']}",
+        f"  teams short: {d['shortfall']} of {d['total_demand']} (capacity {d['total_capacity']})",
+        f"  centres with no garrison in reach: {len(d['unreachable_centers'])}",
+    ]
+    if d.get("smallest_feasible_max_distance_m") is not None:
+        km = d["smallest_feasible_max_distance_m"] / 1000
+        lines.append(f"  smallest single limit that would work: {km:.1f} km")
+    lines.append("  blocking regions (largest deficit first):")
+    lines.append(f"    {'governorates':<28} {'centres':>7} {'need':>6} {'reach':>6} {'short':>6}")
+    for r in d["blocking_regions"][:25]:
+        where = ", ".join(r.get("governorates") or []) or "-"
+        lines.append(
+            f"    {where[:28]:<28} {len(r['centers']):>7} {r['demand']:>6} "
+            f"{r['capacity']:>6} {r['deficit']:>6}"
+        )
+    if len(d["blocking_regions"]) > 25:
+        lines.append(f"    ... {len(d['blocking_regions']) - 25} more (see --json)")
+    return "\n".join(lines)
 
 
 def _plan(args: argparse.Namespace) -> int:
-    max_distance_m = None if args.max_distance_km is None else args.max_distance_km * 1000.0
     try:
         plan = solve_assignment(
             str(args.centers),
             str(args.garrisons),
             split=args.split,
-            max_distance_m=max_distance_m,
+            objective=args.objective,
+            max_distance_m=_limits(args),
             k=args.k,
             time_limit_s=args.time_limit,
             seed=args.seed,

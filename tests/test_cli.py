@@ -1,0 +1,81 @@
+"""The ``electsec`` command: outputs, summaries, JSON and exit codes."""
+
+import json
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+
+from electsec.cli import EXIT_INFEASIBLE, EXIT_INPUT, EXIT_OK, main
+
+
+@pytest.fixture
+def tiny_paths(repo_root):
+    sample = repo_root / "data" / "sample"
+    return str(sample / "tiny_centers.geojson"), str(sample / "tiny_garrisons.geojson")
+
+
+def test_plan_writes_every_output(tiny_paths, tmp_path, capsys):
+    assert main(["plan", *tiny_paths, "--out", str(tmp_path)]) == EXIT_OK
+    assert "status" in capsys.readouterr().out
+    for name in ("assignments.csv", "plan.geojson", "plan.gpkg", "summary.json", "map.html"):
+        assert (tmp_path / name).stat().st_size > 0
+    table = pd.read_csv(tmp_path / "assignments.csv")
+    assert list(table.columns) == ["center_id", "garrison_id", "teams", "distance_m"]
+    lines = gpd.read_file(tmp_path / "plan.gpkg", layer="assignments")
+    assert len(lines) == len(table)
+    assert lines.crs.to_epsg() == 4326
+
+
+def test_plan_json_is_the_result_dict(tiny_paths, tmp_path, capsys):
+    assert main(["plan", *tiny_paths, "--out", str(tmp_path), "--json", "--no-map"]) == EXIT_OK
+    data = json.loads(capsys.readouterr().out)
+    assert data["status"] == "optimal"
+    assert sum(a["teams"] for a in data["assignments"]) == 88
+
+
+def test_bad_input_exits_2_and_names_the_problem(tmp_path, capsys):
+    centers = tmp_path / "centers.csv"
+    centers.write_text("center_id,demand,lon,lat\na,-1,44.3,33.3\n")
+    garrisons = tmp_path / "garrisons.csv"
+    garrisons.write_text("garrison_id,capacity,lon,lat\ng,3,44.4,33.3\n")
+    code = main(["plan", str(centers), str(garrisons), "--out", str(tmp_path / "out")])
+    assert code == EXIT_INPUT
+    assert "demand" in capsys.readouterr().err
+
+
+def test_infeasible_plan_exits_3_with_a_diagnosis(tiny_paths, tmp_path):
+    code = main(
+        [
+            "plan",
+            *tiny_paths,
+            "--out",
+            str(tmp_path),
+            "--split",
+            "--max-distance-km",
+            "2",
+            "--no-map",
+        ]
+    )
+    assert code == EXIT_INFEASIBLE
+    diagnosis = json.loads((tmp_path / "diagnosis.json").read_text())
+    assert diagnosis["shortfall"] > 0
+    assert (tmp_path / "assignments.csv").exists()  # the partial plan
+
+
+def test_diagnose_reports_tier_limits(tiny_paths, capsys):
+    assert main(["diagnose", *tiny_paths]) == EXIT_OK
+    assert "feasible" in capsys.readouterr().out
+    assert main(["diagnose", *tiny_paths, "--tier-limit-km", "high=1"]) == EXIT_INFEASIBLE
+    out = capsys.readouterr().out
+    assert "INFEASIBLE" in out
+    assert "smallest single limit" in out
+
+
+def test_help_reads_like_a_manual(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["plan", "--help"])
+    assert info.value.code == 0
+    text = capsys.readouterr().out
+    assert "exit codes" in text
+    assert "--max-distance-km" in text
