@@ -448,8 +448,8 @@ def _prove(
         return _result(state, bound=lp.cost, optimal=True)
     demand = np.maximum(problem.demand, 1)
     slack = np.ceil(gap / demand).astype(np.int64)
-    core = _core_arcs(state, slack)
-    if len(core) > options.proof_max_arcs or _out_of_time(deadline):
+    core = _core_arcs(state, slack, max_arcs=options.proof_max_arcs, deadline=deadline)
+    if core is None:
         return _result(state, bound=lp.cost, optimal=False)
     state_core = _State(problem, lp, core)
     for i in np.flatnonzero(state.arc_of >= 0):
@@ -465,8 +465,14 @@ def _prove(
     return _result(state, bound=bound, optimal=bound >= upper)
 
 
-def _core_arcs(state: _State, slack: np.ndarray) -> Arcs:
-    """Every allowed arc that can appear in a plan better than the incumbent."""
+def _core_arcs(
+    state: _State, slack: np.ndarray, *, max_arcs: int, deadline: float | None
+) -> Arcs | None:
+    """Every allowed arc that can appear in a plan better than the incumbent.
+
+    Returns None as soon as the core is known to exceed ``max_arcs`` (the arcs already in
+    the pool are a subset of it, so they are counted first) or time is up.
+    """
     problem, lp = state.problem, state.lp
     keep = (state.rc * problem.demand[state.pool.center]) < state.objective() - lp.cost
     current = np.zeros(len(state.pool), dtype=bool)
@@ -475,10 +481,12 @@ def _core_arcs(state: _State, slack: np.ndarray) -> Arcs:
     core = Arcs(
         pool.center[keep | current], pool.garrison[keep | current], pool.cost[keep | current]
     )
+    if len(core) > max_arcs or _out_of_time(deadline):
+        return None
     if problem.oracle is not None:
         extra = price(problem, lp, max_per_center=problem.n_garrisons, slack=slack)
         core = core.union(extra)
-    return core
+    return core if len(core) <= max_arcs and not _out_of_time(deadline) else None
 
 
 def _exact(
