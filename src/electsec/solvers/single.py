@@ -134,31 +134,73 @@ def solve_single(
 
 
 def _round(state: _State) -> None:
-    """Keep centres the LP serves from one garrison; place split ones where they fit."""
+    """Keep the centres the LP serves whole from one garrison; the split ones wait."""
     lp, pool, demand = state.lp, state.pool, state.problem.demand
     full = np.flatnonzero((lp.flow > 0) & (lp.flow == demand[pool.center]))
     for arc in full:
         state.place(int(pool.center[arc]), int(arc))
-    capacity = state.problem.capacity
-    split = np.flatnonzero((demand > 0) & (state.arc_of < 0))
-    for i in split[np.argsort(-demand[split], kind="stable")]:
-        arcs = state.center_arcs(int(i))
-        arcs = arcs[np.lexsort((state.rc[arcs], -lp.flow[arcs]))]
-        fits = arcs[state.load[pool.garrison[arcs]] + demand[i] <= capacity[pool.garrison[arcs]]]
-        if len(fits):
-            state.place(int(i), int(fits[0]))
 
 
 def _repair(state: _State, options: SolverOptions, seed: int, deadline: float | None) -> None:
-    """Place unplaced centres by re-solving growing neighbourhoods around them."""
-    size = options.lns_neighbourhood
-    for _ in range(12):
+    """Place the centres the LP split, one local neighbourhood at a time.
+
+    Around an unplaced centre, free every centre served by its cheapest garrisons and
+    their closest competitors, together with the other unplaced centres that want those
+    garrisons, and re-solve exactly (covering first, then cost). A centre that still
+    cannot be placed gets a neighbourhood twice as large next time.
+    """
+    neighbours = _garrison_neighbours(state)
+    size = np.full(state.problem.n_centers, options.lns_neighbourhood)
+    for _ in range(4 * state.problem.n_centers + 8):
         unplaced = np.flatnonzero((state.problem.demand > 0) & (state.arc_of < 0))
         if not len(unplaced) or _out_of_time(deadline):
             return
-        free = _neighbourhood(state, unplaced, size + len(unplaced))
-        _resolve(state, free, options, seed, deadline, arcs_per_center=None)
-        size *= 2
+        i = int(unplaced[0])
+        if size[i] > 64 * options.lns_neighbourhood:
+            return  # whole teams do not pack around it; reported by the caller
+        garrisons = _cheapest_garrisons(state, i, 3)
+        free = _cluster(state, garrisons, neighbours, int(size[i]))
+        wanting = unplaced[np.isin(_top_garrisons(state, unplaced), garrisons).any(axis=1)]
+        _resolve(
+            state,
+            np.union1d(free, np.r_[i, wanting]),
+            options,
+            seed,
+            deadline,
+            arcs_per_center=None,
+        )
+        size[i] *= 2
+
+
+def _cheapest_garrisons(state: _State, i: int, count: int) -> np.ndarray:
+    arcs = state.center_arcs(i)
+    arcs = arcs[np.argsort(state.rc[arcs], kind="stable")[:count]]
+    return np.asarray(state.pool.garrison[arcs], dtype=np.int64)
+
+
+def _top_garrisons(state: _State, centers: np.ndarray, count: int = 3) -> np.ndarray:
+    """Return the ``count`` cheapest garrisons (by reduced cost) per centre, -1 padded."""
+    out = np.full((len(centers), count), -1, dtype=np.int64)
+    for row, i in enumerate(centers):
+        top = _cheapest_garrisons(state, int(i), count)
+        out[row, : len(top)] = top
+    return out
+
+
+def _cluster(
+    state: _State, garrisons: np.ndarray, neighbours: list[np.ndarray], size: int
+) -> np.ndarray:
+    """Centres served by ``garrisons`` and then their closest competitors, up to ``size``."""
+    members = _members(state.assign, state.problem.n_garrisons)
+    chosen: list[int] = []
+    for g in garrisons:
+        chosen.extend(members[int(g)])
+    for g in garrisons:
+        for h in neighbours[int(g)]:
+            if len(chosen) >= size:
+                break
+            chosen.extend(members[int(h)])
+    return np.unique(np.asarray(chosen[: 2 * size], dtype=np.int64))
 
 
 def _search(
@@ -229,16 +271,14 @@ def _garrison_cluster(
     rng: np.random.Generator,
     options: SolverOptions,
 ) -> np.ndarray:
-    """Centres served by a random used garrison and its closest competitors."""
-    used = np.flatnonzero(state.load > 0)
-    g = int(used[rng.integers(len(used))])
-    members = _members(state.assign, state.problem.n_garrisons)
-    chosen = list(members[g])
-    for h in neighbours[g]:
-        if len(chosen) >= options.lns_neighbourhood:
-            break
-        chosen.extend(members[int(h)])
-    return np.unique(np.asarray(chosen[: 2 * options.lns_neighbourhood], dtype=np.int64))
+    """Centres served by the garrison of a high-regret centre and its closest competitors."""
+    seed_center = _pick_seed(state, rng)
+    if seed_center >= 0:
+        g = int(state.assign[seed_center])
+    else:
+        used = np.flatnonzero(state.load > 0)
+        g = int(used[rng.integers(len(used))])
+    return _cluster(state, np.array([g]), neighbours, options.lns_neighbourhood)
 
 
 def _pick_seed(state: _State, rng: np.random.Generator) -> int:
