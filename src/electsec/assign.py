@@ -74,8 +74,9 @@ def solve_assignment(  # noqa: PLR0913 - the public contract (DESIGN.md §4)
     k
         Only the ``k`` nearest garrisons of each centre are allowed.
     time_limit_s
-        Wall-clock budget for the single-sourcing search (None: the deterministic budget
-        in ``options``). Split plans are exact and ignore it.
+        Wall-clock budget for improving a single-sourcing plan (None: the deterministic
+        budget in ``options``). Finding the first whole-team plan is not cut short by it.
+        Split plans are exact and ignore it.
     seed
         Seed for the search; the same inputs and seed give the same plan.
     options

@@ -126,7 +126,7 @@ def solve_single(
     rng = np.random.default_rng(seed)
     state = _State(problem, lp, lp.arcs)
     _round(state)
-    _repair(state, options, seed, deadline)
+    _repair(state, options, seed)
     if not (state.assign[problem.demand > 0] >= 0).all():  # whole teams do not pack
         return _result(state, bound=lp.cost, optimal=False)
     _search(state, options, rng, seed, deadline)
@@ -141,19 +141,20 @@ def _round(state: _State) -> None:
         state.place(int(pool.center[arc]), int(arc))
 
 
-def _repair(state: _State, options: SolverOptions, seed: int, deadline: float | None) -> None:
+def _repair(state: _State, options: SolverOptions, seed: int) -> None:
     """Place the centres the LP split, one local neighbourhood at a time.
 
     Around an unplaced centre, free every centre served by its cheapest garrisons and
     their closest competitors, together with the other unplaced centres that want those
     garrisons, and re-solve exactly (covering first, then cost). A centre that still
-    cannot be placed gets a neighbourhood twice as large next time.
+    cannot be placed gets a neighbourhood twice as large next time. A plan comes first:
+    this step ignores the wall-clock deadline (each solve keeps its deterministic limit).
     """
     neighbours = _garrison_neighbours(state)
     size = np.full(state.problem.n_centers, options.lns_neighbourhood)
     for _ in range(4 * state.problem.n_centers + 8):
         unplaced = np.flatnonzero((state.problem.demand > 0) & (state.arc_of < 0))
-        if not len(unplaced) or _out_of_time(deadline):
+        if not len(unplaced):
             return
         i = int(unplaced[0])
         if size[i] > 64 * options.lns_neighbourhood:
@@ -166,7 +167,7 @@ def _repair(state: _State, options: SolverOptions, seed: int, deadline: float | 
             np.union1d(free, np.r_[i, wanting]),
             options,
             seed,
-            deadline,
+            None,
             arcs_per_center=None,
         )
         size[i] *= 2
