@@ -294,3 +294,13 @@ def test_validated_inputs_are_not_mutated(tiny):
     es.solve_assignment(centers, garrisons, costs, split=False)
     assert_geodataframe_equal(centers, before_c)
     assert_geodataframe_equal(garrisons, before_g)
+
+
+def test_a_tiny_time_limit_still_gives_a_whole_team_plan():
+    rng = np.random.default_rng(11)
+    centers, garrisons = make_instance(
+        rng, 400, 25, demand_min=1, demand_max=5, capacity_ratio=1.08
+    )
+    plan = es.solve_assignment(centers, garrisons, time_limit_s=1e-3, seed=1)
+    check_plan(plan, centers, garrisons, split=False)
+    assert plan.bound <= plan.objective
