@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import time
 from collections.abc import Callable
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Literal
 
 import geopandas as gpd
@@ -397,6 +399,15 @@ class _Context:
             bound=objective,
         )
 
+    def provenance(self) -> dict[str, Any]:
+        """Versions, the input hash and timings, for services that audit plans."""
+        return {
+            "electsec_version": _version("electsec"),
+            "ortools_version": _version("ortools"),
+            "input_hash": input_hash(self.centers, self.garrisons),
+            "timings_s": {"total": round(time.perf_counter() - self.started, 6)},
+        }
+
     def whole_only(self, lp: FlowSolution) -> AssignmentResult:
         """Single-sourced partial plan: centres the flow serves whole from one garrison."""
         demand = self.problem.demand
@@ -523,9 +534,29 @@ class _Context:
             split=self.split,
             solve_time_s=time.perf_counter() - self.started,
             parameters=self.params,
+            provenance=self.provenance(),
             center_points=_points(self.centers),
             garrison_points=_points(self.garrisons),
         )
+
+
+def input_hash(centers: gpd.GeoDataFrame, garrisons: gpd.GeoDataFrame) -> str:
+    """SHA-256 of the validated inputs: ids, team counts and lon/lat (1e-7 degrees)."""
+    digest = hashlib.sha256()
+    for layer, column in ((centers, "demand"), (garrisons, "capacity")):
+        points = _points(layer)
+        digest.update("\x1f".join(layer.index.astype(str)).encode())
+        digest.update(layer[column].to_numpy(np.int64).tobytes())
+        xy = np.column_stack([points.x.to_numpy(), points.y.to_numpy()])
+        digest.update(np.rint(xy * 1e7).astype(np.int64).tobytes())
+    return "sha256:" + digest.hexdigest()
+
+
+def _version(package: str) -> str:
+    try:
+        return version(package)
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "unknown"
 
 
 def _points(layer: gpd.GeoDataFrame) -> gpd.GeoSeries:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from electsec.assign import solve_assignment
-from electsec.errors import InfeasibleError, InputError, SolverError
+from electsec.errors import InfeasibleError, InputError, Issue, SolverError
 from electsec.result import AssignmentResult
 
 __all__ = ["main"]
@@ -60,7 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _common_arguments(plan)
-    plan.add_argument("--out", required=True, type=Path, help="output folder (created)")
+    plan.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="output folder (created; required unless the request comes on stdin)",
+    )
     plan.add_argument(
         "--split", action="store_true", help="let a centre's teams come from several garrisons"
     )
@@ -98,10 +103,18 @@ def build_parser() -> argparse.ArgumentParser:
 def _common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "centers",
-        help="polling centres: GeoJSON, GeoPackage, Shapefile, "
-        "GeoParquet or CSV (center_id, demand, lon/lat)",
+        help="polling centres: GeoJSON, GeoPackage, Shapefile, GeoParquet or CSV "
+        "(center_id, demand, lon/lat); '-' reads a JSON request on stdin instead: "
+        '{"centers": FeatureCollection, "garrisons": FeatureCollection, "options": '
+        '{"split", "objective", "max_distance_m", "k", "time_limit_s", "seed"}} and '
+        "answers with JSON on stdout",
     )
-    parser.add_argument("garrisons", help="garrisons: same formats (garrison_id, capacity)")
+    parser.add_argument(
+        "garrisons",
+        nargs="?",
+        default=None,
+        help="garrisons: same formats (garrison_id, capacity)",
+    )
     parser.add_argument(
         "--max-distance-km", type=float, default=None, help="never send teams farther than this"
     )
@@ -142,14 +155,11 @@ def _limits(args: argparse.Namespace) -> float | dict[str, float] | None:
 
 
 def _diagnose(args: argparse.Namespace) -> int:
+    args.split, args.objective, args.time_limit, args.seed = True, "total", None, 0
     try:
-        plan = solve_assignment(
-            str(args.centers),
-            str(args.garrisons),
-            split=True,
-            max_distance_m=_limits(args),
-            k=args.k,
-        )
+        centers, garrisons, options = _request(args, needs_out=False)
+        options.update(split=True, objective="total")
+        plan = solve_assignment(centers, garrisons, **options)
     except InputError as exc:
         _emit(args, exc.to_dict(), str(exc), stream=sys.stderr)
         return EXIT_INPUT
@@ -191,30 +201,56 @@ def _diagnosis_text(d: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _request(args: argparse.Namespace, *, needs_out: bool) -> tuple[Any, Any, dict[str, Any]]:
+    """Layers and options from the command line, or from a JSON request on stdin."""
+    if args.centers == "-":
+        args.json = True
+        try:
+            request = json.load(sys.stdin)
+            options = dict(request.get("options") or {})
+            return request["centers"], request["garrisons"], options
+        except (json.JSONDecodeError, KeyError, AttributeError, TypeError) as exc:
+            issue = Issue(
+                "arguments",
+                "stdin",
+                (),
+                f"the request must be a JSON object with "
+                f"'centers' and 'garrisons' FeatureCollections ({exc})",
+            )
+            raise InputError([issue]) from exc
+    required = [("GARRISONS", args.garrisons)] + ([("--out", args.out)] if needs_out else [])
+    missing = [name for name, value in required if value is None]
+    if missing:
+        issue = Issue("arguments", None, (), f"missing {' and '.join(missing)}")
+        raise InputError([issue])
+    options = {
+        "split": args.split,
+        "objective": args.objective,
+        "max_distance_m": _limits(args),
+        "k": args.k,
+        "time_limit_s": args.time_limit,
+        "seed": args.seed,
+    }
+    return str(args.centers), str(args.garrisons), options
+
+
 def _plan(args: argparse.Namespace) -> int:
     try:
-        plan = solve_assignment(
-            str(args.centers),
-            str(args.garrisons),
-            split=args.split,
-            objective=args.objective,
-            max_distance_m=_limits(args),
-            k=args.k,
-            time_limit_s=args.time_limit,
-            seed=args.seed,
-        )
+        centers, garrisons, options = _request(args, needs_out=True)
+        plan = solve_assignment(centers, garrisons, **options)
     except InputError as exc:
         _emit(args, exc.to_dict(), str(exc), stream=sys.stderr)
         return EXIT_INPUT
     except InfeasibleError as exc:
-        args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "diagnosis.json").write_text(json.dumps(exc.to_dict(), indent=2))
-        if exc.partial is not None:
-            _write(exc.partial, args.out, with_map=not args.no_map)
+        if args.out is not None:
+            args.out.mkdir(parents=True, exist_ok=True)
+            (args.out / "diagnosis.json").write_text(json.dumps(exc.to_dict(), indent=2))
+            if exc.partial is not None:
+                _write(exc.partial, args.out, with_map=not args.no_map)
         _emit(
             args,
             exc.to_dict(),
-            f"INFEASIBLE: {exc}\nDiagnosis written to {args.out / 'diagnosis.json'}",
+            f"INFEASIBLE: {exc}\nDiagnosis written to {args.out}/diagnosis.json",
             stream=sys.stderr,
         )
         return EXIT_INFEASIBLE
@@ -226,6 +262,9 @@ def _plan(args: argparse.Namespace) -> int:
             stream=sys.stderr,
         )
         return EXIT_SOLVER
+    if args.out is None:
+        _emit(args, plan.to_dict(), plan.summary().to_string(), stream=sys.stdout)
+        return EXIT_OK
     written = _write(plan, args.out, with_map=not args.no_map)
     text = plan.summary().to_string() + "\n\nwritten:\n" + "\n".join(f"  {p}" for p in written)
     _emit(args, plan.to_dict(), text, stream=sys.stdout)

@@ -123,8 +123,15 @@ class InfeasibleError(ElectsecError):
         return " ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the diagnosis as JSON-ready data for services."""
-        return {"error": type(self).__name__, "message": str(self), **self.diagnosis}
+        """Return the diagnosis (and the partial plan) as JSON-ready data for services."""
+        partial = None if self.partial is None else self.partial.to_dict()
+        return {
+            "error": type(self).__name__,
+            "schema_version": "1.0",
+            "message": str(self),
+            **self.diagnosis,
+            "partial": partial,
+        }
 
 
 class SolverError(ElectsecError):

@@ -11,10 +11,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
-__all__ = ["SCHEMA_VERSION", "AssignmentResult"]
+from electsec.schema import SCHEMA_VERSION
 
-#: Version of the JSON layout written by :meth:`AssignmentResult.to_dict`.
-SCHEMA_VERSION = "1.0"
+__all__ = ["SCHEMA_VERSION", "AssignmentResult"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +47,8 @@ class AssignmentResult:
         Wall time of the solve, in seconds.
     parameters
         The options the plan was solved with.
+    provenance
+        Library and solver versions, a SHA-256 hash of the validated inputs, and timings.
     """
 
     status: str
@@ -61,6 +62,7 @@ class AssignmentResult:
     split: bool = False
     solve_time_s: float = 0.0
     parameters: dict[str, Any] = field(default_factory=dict, repr=False)
+    provenance: dict[str, Any] = field(default_factory=dict, repr=False)
     center_points: gpd.GeoSeries = field(default=None, repr=False)
     garrison_points: gpd.GeoSeries = field(default=None, repr=False)
 
@@ -119,7 +121,7 @@ class AssignmentResult:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the plan as JSON-ready data (plain lists, dicts, numbers and strings)."""
+        """Return the plan as JSON-ready data following :func:`electsec.schema.response_schema`."""
         return {
             "schema_version": SCHEMA_VERSION,
             "status": self.status,
@@ -133,6 +135,7 @@ class AssignmentResult:
             "assignments": _records(self.assignments),
             "garrison_load": _records(self.garrison_load),
             "uncovered": _records(self.uncovered),
+            "provenance": dict(self.provenance),
         }
 
     def raise_for_status(self) -> AssignmentResult:
