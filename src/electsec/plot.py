@@ -14,7 +14,7 @@ import pandas as pd
 if TYPE_CHECKING:
     from electsec.result import AssignmentResult
 
-__all__ = ["explore"]
+__all__ = ["charts", "explore", "plot"]
 
 
 def _folium() -> Any:
@@ -110,3 +110,102 @@ def _garrisons(plan: AssignmentResult) -> gpd.GeoDataFrame:
     load = plan.garrison_load.assign(utilization=plan.garrison_load["utilization"].round(3))
     points = plan.garrison_points.reindex(load["garrison_id"]).to_numpy()
     return gpd.GeoDataFrame(load, geometry=points, crs="EPSG:4326")
+
+
+def _pyplot() -> Any:
+    try:
+        import matplotlib.pyplot as plt  # noqa: PLC0415
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        msg = "static plots need matplotlib: pip install 'electsec[plot]'"
+        raise ImportError(msg) from exc
+    return plt
+
+
+def plot(plan: AssignmentResult, *, ax: Any = None) -> Any:
+    """Draw a plan as a static matplotlib map (for reports and PDFs).
+
+    Parameters
+    ----------
+    plan
+        The plan to draw.
+    ax
+        Axes to draw on; a new figure is made when None.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    plt = _pyplot()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 8))
+    scale, label = (1000.0, "km") if plan.unit == "m" else (60.0, "min")
+    centers = _centers(plan, scale, label)
+    garrisons = _garrisons(plan)
+    lines = plan.to_geodataframe()
+    if len(lines):
+        lines.plot(ax=ax, color="#888888", linewidth=0.3, alpha=0.6)
+    covered = centers[~centers["uncovered"]]
+    if len(covered):
+        covered.plot(
+            ax=ax,
+            column=f"response_{label}",
+            cmap="viridis",
+            markersize=4,
+            legend=True,
+            legend_kwds={"label": f"response ({label})", "shrink": 0.6},
+        )
+    short = centers[centers["uncovered"]]
+    if len(short):
+        short.plot(ax=ax, color="red", markersize=14, label="uncovered")
+    sizes = 6 + 60 * garrisons["used"] / max(int(garrisons["used"].max()), 1)
+    garrisons.plot(ax=ax, color="black", markersize=sizes, marker="^", label="garrisons")
+    ax.set_title(
+        f"{len(plan.assignments)} assignments · status {plan.status} · gap {plan.gap:.2%}"
+    )
+    ax.set_xlabel("longitude")
+    ax.set_ylabel("latitude")
+    return ax
+
+
+def charts(plan: AssignmentResult, centers: gpd.GeoDataFrame | None = None) -> Any:
+    """Charts of a plan: garrison utilisation, response distribution, coverage by group.
+
+    Parameters
+    ----------
+    plan
+        The plan.
+    centers
+        The validated centres; when they have a ``governorate`` or ``tier`` column, the
+        third chart shows teams covered and uncovered per group.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    plt = _pyplot()
+    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(15, 4))
+    util = plan.garrison_load["utilization"].sort_values(ascending=False).to_numpy()
+    ax1.bar(np.arange(len(util)), util, width=1.0, color="#4c72b0")
+    ax1.axhline(1.0, color="red", linewidth=0.8)
+    ax1.set(title="garrison utilisation", xlabel="garrisons (sorted)", ylabel="used / capacity")
+    scale, label = (1000.0, "km") if plan.unit == "m" else (60.0, "min")
+    cost = plan.assignments[plan.cost_column] / scale
+    ax2.hist(cost, bins=40, weights=plan.assignments["teams"], color="#55a868")
+    ax2.set(title="response per team", xlabel=label, ylabel="teams")
+    group = next(
+        (c for c in ("governorate", "tier") if centers is not None and c in centers.columns), None
+    )
+    if group is not None and centers is not None:
+        covered = plan.assignments.groupby(
+            centers[group].reindex(plan.assignments["center_id"]).to_numpy()
+        )["teams"].sum()
+        missing = plan.uncovered.groupby(
+            centers[group].reindex(plan.uncovered["center_id"]).to_numpy()
+        )["teams"].sum()
+        table = pd.DataFrame({"covered": covered, "uncovered": missing}).fillna(0)
+        table.plot.barh(ax=ax3, stacked=True, color=["#4c72b0", "#c44e52"])
+        ax3.set(title=f"teams by {group}", xlabel="teams")
+    else:
+        ax3.axis("off")
+    fig.tight_layout()
+    return fig

@@ -162,6 +162,22 @@ class AssignmentResult:
 
         return explore(self, **kwargs)
 
+    def plot(self, **kwargs: Any) -> Any:
+        """Draw the plan as a static matplotlib map (needs the ``plot`` extra).
+
+        Parameters
+        ----------
+        **kwargs
+            Passed to :func:`electsec.plot.plot` (for example ``ax``).
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+        """
+        from electsec.plot import plot  # noqa: PLC0415
+
+        return plot(self, **kwargs)
+
     def __repr__(self) -> str:
         return (
             f"AssignmentResult(status={self.status!r}, objective={self.objective:.0f}, "

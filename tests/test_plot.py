@@ -1,0 +1,39 @@
+"""Maps and charts render (folium and matplotlib, loaded lazily)."""
+
+import matplotlib as mpl
+import pytest
+
+import electsec as es
+from electsec.plot import charts
+
+mpl.use("Agg")
+
+
+@pytest.fixture
+def tiny_plan(tiny):
+    return es.solve_assignment(*tiny)
+
+
+def test_explore_has_every_layer(tiny_plan, tmp_path):
+    fmap = tiny_plan.explore()
+    path = tmp_path / "map.html"
+    fmap.save(str(path))
+    html = path.read_text()
+    for layer in ("assignments", "centres", "garrisons"):
+        assert layer in html
+
+
+def test_explore_shows_uncovered_centres(tiny):
+    with pytest.raises(es.InfeasibleError) as info:
+        es.solve_assignment(*tiny, split=True, max_distance_m=2_000)
+    html = info.value.partial.explore(tiles=None).get_root().render()
+    assert "uncovered centres" in html
+
+
+def test_static_plot_and_charts(tiny, tiny_plan, tmp_path):
+    ax = tiny_plan.plot()
+    ax.figure.savefig(tmp_path / "plan.png")
+    fig = charts(tiny_plan, tiny[0])
+    fig.savefig(tmp_path / "charts.png")
+    assert (tmp_path / "plan.png").stat().st_size > 10_000
+    assert len(fig.axes) >= 3
