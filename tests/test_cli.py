@@ -79,3 +79,24 @@ def test_help_reads_like_a_manual(capsys):
     text = capsys.readouterr().out
     assert "exit codes" in text
     assert "--max-distance-km" in text
+
+
+def test_report_command_writes_an_offline_page(tiny_paths, tmp_path, repo_root):
+    out = tmp_path / "report.html"
+    basemap = repo_root / "data" / "sample" / "governorates.geojson"
+    code = main(
+        [
+            "report",
+            *tiny_paths,
+            "--out",
+            str(out),
+            "--tier-limit-km",
+            "high=1",
+            "--basemap",
+            str(basemap),
+        ]
+    )
+    assert code == EXIT_INFEASIBLE  # the partial plan and its diagnosis are reported
+    page = out.read_text()
+    assert "Diagnosis" in page
+    assert "cdn." not in page

@@ -18,8 +18,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
+
 from electsec.assign import solve_assignment
 from electsec.errors import InfeasibleError, InputError, Issue, SolverError
+from electsec.io import read_garrisons, read_polling_centers
 from electsec.result import AssignmentResult
 
 __all__ = ["main"]
@@ -97,6 +100,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common_arguments(diagnose)
     diagnose.add_argument("--out", type=Path, default=None, help="also write diagnosis.json")
+    report = sub.add_parser(
+        "report",
+        help="plan and write a self-contained HTML report that opens offline",
+        description="Solve like 'plan' and write one HTML file with the key figures, a map "
+        "(no web tiles needed), charts, tables by governorate and agency, the uncovered "
+        "centres and, when forces are short, the diagnosis.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _common_arguments(report)
+    report.add_argument("--out", type=Path, required=True, help="the .html file to write")
+    report.add_argument("--split", action="store_true", help="as for 'plan'")
+    report.add_argument(
+        "--time-limit", type=float, default=None, metavar="S", help="as for 'plan'"
+    )
+    report.add_argument(
+        "--basemap",
+        type=Path,
+        default=None,
+        help="polygons drawn under the map, e.g. data/sample/governorates.geojson",
+    )
     return parser
 
 
@@ -138,7 +162,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    return _diagnose(args) if args.command == "diagnose" else _plan(args)
+    commands = {"plan": _plan, "diagnose": _diagnose, "report": _report}
+    return commands[args.command](args)
 
 
 def _limits(args: argparse.Namespace) -> float | dict[str, float] | None:
@@ -177,6 +202,42 @@ def _diagnose(args: argparse.Namespace) -> int:
         stream=sys.stdout,
     )
     return EXIT_OK
+
+
+def _report(args: argparse.Namespace) -> int:
+    args.objective, args.seed = "total", 0
+    try:
+        centers, garrisons, options = _request(args, needs_out=True)
+        centers, garrisons = read_polling_centers(centers), read_garrisons(garrisons)
+        basemap = None if args.basemap is None else gpd.read_file(args.basemap)
+    except InputError as exc:
+        _emit(args, exc.to_dict(), str(exc), stream=sys.stderr)
+        return EXIT_INPUT
+    code, diagnosis = EXIT_OK, None
+    try:
+        plan = solve_assignment(centers, garrisons, **options)
+    except InfeasibleError as exc:
+        if exc.partial is None:  # pragma: no cover - partial plans always come with it
+            raise
+        plan, diagnosis, code = exc.partial, exc.diagnosis, EXIT_INFEASIBLE
+    except SolverError as exc:
+        _emit(
+            args,
+            {"error": "SolverError", "message": str(exc)},
+            f"SOLVER: {exc}",
+            stream=sys.stderr,
+        )
+        return EXIT_SOLVER
+    path = plan.report(
+        args.out, centers=centers, garrisons=garrisons, diagnosis=diagnosis, basemap=basemap
+    )
+    _emit(
+        args,
+        {"report": str(path), "status": plan.status, "infeasible": bool(diagnosis)},
+        f"report written to {path}",
+        stream=sys.stdout,
+    )
+    return code
 
 
 def _diagnosis_text(d: dict[str, Any]) -> str:

@@ -5,6 +5,8 @@ Imported lazily by :meth:`AssignmentResult.explore`, so ``import electsec`` stay
 
 from __future__ import annotations
 
+import base64
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
@@ -26,7 +28,15 @@ def _folium() -> Any:
     return folium
 
 
-def explore(plan: AssignmentResult, *, tiles: str | None = "OpenStreetMap") -> Any:
+def explore(
+    plan: AssignmentResult,
+    *,
+    tiles: str | None = "OpenStreetMap",
+    offline: bool = False,
+    basemap: gpd.GeoDataFrame | None = None,
+    blocking: gpd.GeoDataFrame | None = None,
+    height: str = "100%",
+) -> Any:
     """Draw a plan on an interactive folium map.
 
     Centres are coloured by their response cost, assignment lines join garrisons to the
@@ -38,21 +48,64 @@ def explore(plan: AssignmentResult, *, tiles: str | None = "OpenStreetMap") -> A
     plan
         The plan to draw.
     tiles
-        Background tiles; None draws no basemap (for offline use).
+        Background tiles; None draws no web tiles.
+    offline
+        Render with no network at all: no web tiles, Leaflet inlined from the installed
+        ``XStatic-Leaflet`` package, no CDN scripts. ``Map.save()`` then writes a page
+        that works air-gapped; pass ``basemap`` for a backdrop.
+    basemap
+        Polygons (for example governorate outlines) drawn lightly under the plan.
+    blocking
+        Centres of blocking regions (from a diagnosis) to highlight.
+    height
+        CSS height of the map.
 
     Returns
     -------
     folium.Map
     """
     folium = _folium()
-    lines = plan.to_geodataframe()
-    cost = plan.cost_column
     scale, label = (1000.0, "km") if plan.unit == "m" else (60.0, "min")
     centers = _centers(plan, scale, label)
     garrisons = _garrisons(plan)
     bounds = pd.concat([centers.geometry, garrisons.geometry]).total_bounds
-    fmap = folium.Map(tiles=tiles, control_scale=True)
+    fmap = folium.Map(tiles=None if offline else tiles, control_scale=True, height=height)
+    if offline:
+        _inline_leaflet(fmap)
     fmap.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
+    if basemap is not None:
+        basemap.to_crs("EPSG:4326").explore(
+            m=fmap,
+            color="#9e9e9e",
+            name="basemap",
+            tooltip=False,
+            style_kwds={"weight": 1, "fillColor": "#f2efe9", "fillOpacity": 0.6},
+        )
+    _add_plan_layers(plan, fmap, centers, garrisons, scale, label, legend=not offline)
+    if blocking is not None and len(blocking):
+        blocking.to_crs("EPSG:4326").explore(
+            m=fmap,
+            color="#ff7f00",
+            name="blocking regions",
+            marker_kwds={"radius": 8},
+            style_kwds={"fillOpacity": 0.3, "weight": 2},
+        )
+    folium.LayerControl(collapsed=False).add_to(fmap)
+    return fmap
+
+
+def _add_plan_layers(
+    plan: AssignmentResult,
+    fmap: Any,
+    centers: gpd.GeoDataFrame,
+    garrisons: gpd.GeoDataFrame,
+    scale: float,
+    label: str,
+    *,
+    legend: bool,
+) -> None:
+    lines = plan.to_geodataframe()
+    cost = plan.cost_column
     if len(lines):
         lines = lines.assign(**{f"{cost}_{label}": (lines[cost] / scale).round(2)})
         lines.drop(columns=[cost]).explore(
@@ -69,6 +122,7 @@ def explore(plan: AssignmentResult, *, tiles: str | None = "OpenStreetMap") -> A
             column=f"response_{label}",
             cmap="viridis",
             name="centres",
+            legend=legend,
             marker_kwds={"radius": 3},
             style_kwds={"fillOpacity": 0.8},
         )
@@ -84,8 +138,20 @@ def explore(plan: AssignmentResult, *, tiles: str | None = "OpenStreetMap") -> A
         style_kwds={"fillOpacity": 0.6},
         popup=["garrison_id", "capacity", "used", "utilization"],
     )
-    folium.LayerControl(collapsed=False).add_to(fmap)
-    return fmap
+
+
+def _inline_leaflet(fmap: Any) -> None:
+    """Point the map at Leaflet as data: URIs and drop every other CDN asset."""
+    try:
+        from xstatic.pkg import leaflet  # noqa: PLC0415
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        msg = "offline maps need XStatic-Leaflet: pip install 'electsec[plot]'"
+        raise ImportError(msg) from exc
+    base = Path(leaflet.BASE_DIR)
+    js = base64.b64encode((base / "leaflet.js").read_bytes()).decode()
+    css = base64.b64encode((base / "leaflet.css").read_bytes()).decode()
+    fmap.default_js = [("leaflet", f"data:text/javascript;base64,{js}")]
+    fmap.default_css = [("leaflet_css", f"data:text/css;base64,{css}")]
 
 
 def _centers(plan: AssignmentResult, scale: float, label: str) -> gpd.GeoDataFrame:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -161,6 +162,25 @@ class AssignmentResult:
         from electsec.plot import explore  # noqa: PLC0415
 
         return explore(self, **kwargs)
+
+    def report(self, path: str | Path, **kwargs: Any) -> Path:
+        """Write a self-contained offline HTML report (needs the ``plot`` extra).
+
+        Parameters
+        ----------
+        path
+            The ``.html`` file to write.
+        **kwargs
+            Passed to :func:`electsec.report.write_report` (``centers``, ``garrisons``,
+            ``diagnosis``, ``basemap``, ``title``).
+
+        Returns
+        -------
+        pathlib.Path
+        """
+        from electsec.report import write_report  # noqa: PLC0415
+
+        return write_report(self, path, **kwargs)
 
     def plot(self, **kwargs: Any) -> Any:
         """Draw the plan as a static matplotlib map (needs the ``plot`` extra).

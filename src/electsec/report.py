@@ -1,0 +1,191 @@
+"""A self-contained HTML report of a plan that a commander can open offline.
+
+Everything is inside one file: key figures, tables by governorate and agency, uncovered
+centres, the diagnosis, charts as embedded PNG, and the map (Leaflet inlined, no web
+tiles, an optional light basemap). Nothing is fetched from the network.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import geopandas as gpd
+import pandas as pd
+
+if TYPE_CHECKING:
+    from electsec.result import AssignmentResult
+
+__all__ = ["write_report"]
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }
+h1 { margin-bottom: 0.2em; } .muted { color: #666; font-size: 0.9em; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
+th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
+.figures td { font-weight: 600; } iframe { width: 100%; height: 620px; border: 1px solid #ccc; }
+.bad { color: #b00020; } img { max-width: 100%; }
+"""
+
+
+def write_report(
+    plan: AssignmentResult,
+    path: str | Path,
+    *,
+    centers: gpd.GeoDataFrame | None = None,
+    garrisons: gpd.GeoDataFrame | None = None,
+    diagnosis: dict[str, Any] | None = None,
+    basemap: gpd.GeoDataFrame | None = None,
+    title: str = "Election security plan",
+) -> Path:
+    """Write the plan as one offline HTML page.
+
+    Parameters
+    ----------
+    plan
+        The plan (or an ``InfeasibleError.partial`` plan).
+    path
+        Where to write the ``.html`` file (folders are created).
+    centers, garrisons
+        The validated layers; their ``governorate`` / ``tier`` / ``agency`` columns give
+        the tables by group.
+    diagnosis
+        ``InfeasibleError.diagnosis``, shown with its blocking regions.
+    basemap
+        Polygons drawn under the map (for example governorate outlines).
+    title
+        Page title.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+    """
+    from electsec.plot import charts, explore  # noqa: PLC0415
+
+    blocking = _blocking_points(plan, diagnosis)
+    fmap = explore(plan, offline=True, basemap=basemap, blocking=blocking, height="600px")
+    map_html = fmap.get_root().render()
+    parts = [
+        f"<h1>{html.escape(title)}</h1>",
+        f"<p class='muted'>electsec {html.escape(str(plan.provenance.get('electsec_version')))}"
+        f" · inputs {html.escape(str(plan.provenance.get('input_hash', ''))[:19])}…"
+        f" · status {html.escape(plan.status)}</p>",
+        "<h2>Key figures</h2>",
+        _table(plan.summary().rename("value").to_frame(), css="figures"),
+        "<h2>Map</h2>",
+        f"<iframe title='map' srcdoc=\"{html.escape(map_html, quote=True)}\"></iframe>",
+        "<h2>Charts</h2>",
+        f"<img alt='charts' src='data:image/png;base64,{_png(charts(plan, centers))}'>",
+    ]
+    parts += _group_tables(plan, centers, garrisons)
+    parts += _uncovered(plan, centers)
+    if diagnosis is not None:
+        parts += _diagnosis(diagnosis)
+    page = (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>"
+        + "\n".join(parts)
+        + "</body></html>"
+    )
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(page, encoding="utf-8")
+    return out
+
+
+def _table(frame: pd.DataFrame, *, css: str = "") -> str:
+    return frame.to_html(classes=css, border=0, float_format=lambda v: f"{v:,.3f}")
+
+
+def _png(fig: Any) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=80)
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+
+    plt.close(fig)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def _group_tables(
+    plan: AssignmentResult, centers: gpd.GeoDataFrame | None, garrisons: gpd.GeoDataFrame | None
+) -> list[str]:
+    parts = []
+    scale, label = (1000.0, "km") if plan.unit == "m" else (60.0, "min")
+    a = plan.assignments.assign(team_cost=lambda t: t["teams"] * t[plan.cost_column] / scale)
+    for column in ("governorate", "tier"):
+        if centers is not None and column in centers.columns:
+            groups = centers[column].reindex(a["center_id"]).to_numpy()
+            table = a.groupby(groups).agg(
+                centres=("center_id", "nunique"),
+                teams=("teams", "sum"),
+                team_cost=("team_cost", "sum"),
+            )
+            table[f"mean_{label}_per_team"] = table["team_cost"] / table["teams"]
+            parts += [f"<h2>By {column}</h2>", _table(table.drop(columns="team_cost"))]
+    if garrisons is not None and "agency" in garrisons.columns:
+        load = plan.garrison_load.assign(
+            agency=garrisons["agency"].reindex(plan.garrison_load["garrison_id"]).to_numpy()
+        )
+        table = load.groupby("agency")[["capacity", "used"]].sum()
+        table["utilization"] = table["used"] / table["capacity"]
+        parts += ["<h2>By agency</h2>", _table(table)]
+    return parts
+
+
+def _uncovered(plan: AssignmentResult, centers: gpd.GeoDataFrame | None) -> list[str]:
+    if plan.uncovered.empty:
+        return ["<h2>Uncovered centres</h2><p>None: every centre has its teams.</p>"]
+    table = plan.uncovered
+    if centers is not None:
+        extra = [c for c in ("name", "governorate", "tier") if c in centers.columns]
+        table = table.join(centers[extra], on="center_id")
+    return [
+        f"<h2 class='bad'>Uncovered centres ({len(table)})</h2>",
+        _table(table.set_index("center_id")),
+    ]
+
+
+def _diagnosis(diagnosis: dict[str, Any]) -> list[str]:
+    regions = pd.DataFrame(diagnosis.get("blocking_regions") or [])
+    parts = [
+        "<h2 class='bad'>Diagnosis</h2>",
+        f"<p>{html.escape(str(diagnosis.get('reason', '')))}. Teams short: "
+        f"{diagnosis.get('shortfall')}; centres with no garrison in reach: "
+        f"{len(diagnosis.get('unreachable_centers') or [])}.</p>",
+    ]
+    limit = diagnosis.get("smallest_feasible_max_distance_m")
+    if limit is not None:
+        parts.append(
+            f"<p>A single limit of {limit / 1000:.1f} km for every centre would be feasible.</p>"
+        )
+    if not regions.empty:
+        view = pd.DataFrame(
+            {
+                "governorates": regions.get("governorates", pd.Series(dtype=object)).map(
+                    lambda g: ", ".join(g) if isinstance(g, list) else ""
+                ),
+                "centres": regions["centers"].str.len(),
+                "need": regions["demand"],
+                "within reach": regions["capacity"],
+                "short": regions["deficit"],
+            }
+        )
+        parts += ["<h3>Blocking regions</h3>", _table(view)]
+    return parts
+
+
+def _blocking_points(
+    plan: AssignmentResult, diagnosis: dict[str, Any] | None
+) -> gpd.GeoDataFrame | None:
+    if not diagnosis or not diagnosis.get("blocking_regions"):
+        return None
+    ids = [c for region in diagnosis["blocking_regions"] for c in region["centers"]]
+    points = plan.center_points.reindex(ids).dropna()
+    return gpd.GeoDataFrame(
+        {"center_id": points.index}, geometry=points.to_numpy(), crs="EPSG:4326"
+    )
