@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
@@ -27,6 +27,7 @@ __all__ = ["ArcOracle", "CostMatrix", "distance_matrix"]
 logger = logging.getLogger(__name__)
 
 Metric = Literal["geodesic", "euclidean"]
+RoadMetric = Literal["travel_time", "road_distance"]
 _GEOD = pyproj.Geod(ellps="WGS84")
 _FIRST_K = 16
 #: Rounding slack of the tree-distance bounds (relative, and metres).
@@ -49,6 +50,9 @@ class CostMatrix:
         ``"m"`` (distance) or ``"s"`` (travel time).
     metric
         How the costs were computed.
+    unreachable
+        Ids of centres with no reachable garrison (no arc at all), e.g. off the road
+        network or on a road island; empty for straight-line metrics.
     """
 
     matrix: sp.csr_array = field(repr=False)
@@ -56,6 +60,7 @@ class CostMatrix:
     garrison_ids: pd.Index = field(repr=False)
     unit: str = "m"
     metric: str = "geodesic"
+    unreachable: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.matrix.shape != (len(self.center_ids), len(self.garrison_ids)):
@@ -258,11 +263,13 @@ def distance_matrix(
     centers: gpd.GeoDataFrame,
     garrisons: gpd.GeoDataFrame,
     *,
-    metric: Metric = "geodesic",
+    metric: Metric | RoadMetric = "geodesic",
     k: int | None = None,
     max_distance_m: float | None = None,
+    network: Any = None,
+    max_time_s: float | None = None,
 ) -> CostMatrix:
-    """Build a sparse centre × garrison distance matrix.
+    """Build a sparse centre × garrison distance (or travel-time) matrix.
 
     Parameters
     ----------
@@ -271,17 +278,25 @@ def distance_matrix(
         (raw GeoDataFrames are validated the same way).
     metric
         ``"geodesic"`` (WGS84 ellipsoid, any CRS) or ``"euclidean"`` (straight line in a
-        projected CRS; a geographic CRS is refused).
+        projected CRS; a geographic CRS is refused); over a road ``network``,
+        ``"travel_time"`` (seconds) or ``"road_distance"`` (metres).
     k
-        Keep only the ``k`` nearest garrisons of each centre.
+        Keep only the ``k`` nearest (cheapest) garrisons of each centre.
     max_distance_m
-        Keep only pairs at most this far apart.
+        Keep only pairs at most this far apart (straight line or by road).
+    network
+        Road network for the road metrics: an osmnx ``MultiDiGraph``, a GeoDataFrame of
+        road LineStrings or an :class:`electsec.network.RoadNetwork`.
+    max_time_s
+        For ``"travel_time"``: keep only pairs at most this many seconds apart.
 
     Returns
     -------
     CostMatrix
-        In metres. With neither ``k`` nor ``max_distance_m`` every pair is listed (a
-        dense matrix, which is what was asked for).
+        In metres (``unit="m"``) or seconds (``unit="s"``). With neither ``k`` nor a
+        limit every reachable pair is listed (a dense matrix, which is what was asked
+        for). Pairs unreachable by road are absent; ``unreachable`` lists centres with
+        no reachable garrison.
 
     Raises
     ------
@@ -302,7 +317,9 @@ def distance_matrix(
     centers = read_polling_centers(centers) if _needs_reading(centers, "demand") else centers
     garrisons = read_garrisons(garrisons) if _needs_reading(garrisons, "capacity") else garrisons
     check_limits(k=k, max_distance_m=max_distance_m)
-    oracle = build_oracle(centers, garrisons, metric=metric)
+    if metric in ("travel_time", "road_distance"):
+        return _road_costs(centers, garrisons, metric, network, k, max_distance_m, max_time_s)
+    oracle = build_oracle(centers, garrisons, metric=metric)  # type: ignore[arg-type]
     if k is not None:
         rows, cols, cost = oracle.nearest(k, max_cost=max_distance_m)
     elif max_distance_m is not None:
@@ -311,6 +328,53 @@ def distance_matrix(
         rows, cols, cost = oracle.all_pairs()
     matrix = arcs_to_csr(rows, cols, cost, shape=(len(centers), len(garrisons)))
     return CostMatrix(matrix, centers.index, garrisons.index, unit="m", metric=metric)
+
+
+def _road_costs(
+    centers: gpd.GeoDataFrame,
+    garrisons: gpd.GeoDataFrame,
+    metric: RoadMetric,
+    network: Any,
+    k: int | None,
+    max_distance_m: float | None,
+    max_time_s: float | None,
+) -> CostMatrix:
+    """Dispatch a road metric to :mod:`electsec.network` (imported only when used)."""
+    from electsec.network import network_costs  # noqa: PLC0415
+
+    issues = []
+    if network is None:
+        issues.append(Issue("arguments", "network", (), f"metric={metric!r} needs network="))
+    limit: float | None = max_distance_m
+    if metric == "travel_time":
+        if max_distance_m is not None:
+            issues.append(
+                Issue(
+                    "arguments",
+                    "max_distance_m",
+                    (),
+                    "travel times are limited with max_time_s, not max_distance_m",
+                )
+            )
+        limit = max_time_s
+        issues += [
+            Issue(i.table, "max_time_s", i.ids, i.message.replace("metres", "seconds"))
+            for i in limit_issues(max_distance_m=max_time_s)
+        ]
+    elif max_time_s is not None:
+        issues.append(
+            Issue("arguments", "max_time_s", (), "road distances are limited by max_distance_m")
+        )
+    if issues:
+        raise InputError(issues)
+    return network_costs(
+        centers,
+        garrisons,
+        network,
+        metric=metric,
+        k=k,
+        max_cost=None if limit is None else float(limit),
+    )
 
 
 def check_limits(*, k: int | None = None, max_distance_m: float | None = None) -> None:
