@@ -33,7 +33,10 @@ class Arcs:
         center = np.asarray(center, dtype=np.int64)
         garrison = np.asarray(garrison, dtype=np.int64)
         cost = np.rint(np.asarray(cost, dtype=float)).astype(np.int64)
-        order = np.lexsort((cost, garrison, center))
+        key = center * (int(garrison.max(initial=0)) + 1) + garrison
+        order = np.argsort(key, kind="stable")
+        if (key[order][1:] == key[order][:-1]).any():  # duplicates: keep the cheapest
+            order = np.lexsort((cost, key))
         center, garrison, cost = center[order], garrison[order], cost[order]
         first = np.ones(len(center), dtype=bool)
         first[1:] = (center[1:] != center[:-1]) | (garrison[1:] != garrison[:-1])

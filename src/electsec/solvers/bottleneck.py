@@ -8,26 +8,12 @@ minimises the total at that optimum (lexicographic).
 from __future__ import annotations
 
 import numpy as np
-from ortools.graph.python import max_flow
 
 from electsec.problem import Arcs, Problem
 from electsec.solvers.diagnose import allowed_arcs
+from electsec.solvers.flow import covers_all
 
 __all__ = ["bottleneck", "covers_all", "smallest_uniform_limit"]
-
-
-def covers_all(problem: Problem, arcs: Arcs) -> bool:
-    """Tell whether ``arcs`` can carry every centre's demand (max-flow test)."""
-    n, m = problem.n_centers, problem.n_garrisons
-    demand = problem.demand.astype(np.int64)
-    s, t = n + m, n + m + 1
-    tails = np.concatenate([np.full(m, s), arcs.garrison, np.arange(n) + m]).astype(np.int32)
-    heads = np.concatenate([np.arange(m), arcs.center + m, np.full(n, t)]).astype(np.int32)
-    caps = np.concatenate([problem.capacity, demand[arcs.center], demand]).astype(np.int64)
-    solver = max_flow.SimpleMaxFlow()
-    solver.add_arcs_with_capacity(tails, heads, caps)
-    solver.solve(s, t)
-    return int(solver.optimal_flow()) == int(demand.sum())
 
 
 def bottleneck(problem: Problem, upper: int | None = None) -> tuple[int, Arcs] | None:

@@ -20,13 +20,13 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
-from ortools.graph.python import min_cost_flow
+from ortools.graph.python import max_flow, min_cost_flow
 
 from electsec.config import SolverOptions
 from electsec.errors import SolverError
 from electsec.problem import Arcs, Problem
 
-__all__ = ["FlowSolution", "solve_split", "solve_transport"]
+__all__ = ["FlowSolution", "covers_all", "solve_split", "solve_transport"]
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +100,21 @@ def _oracle_span(problem: Problem) -> float:
     return float(np.hypot(*(pts.max(axis=0) - pts.min(axis=0))))
 
 
-def solve_transport(problem: Problem, arcs: Arcs, *, penalty: int) -> FlowSolution:
+def covers_all(problem: Problem, arcs: Arcs) -> bool:
+    """Tell whether ``arcs`` can carry every centre's demand (max-flow test)."""
+    n, m = problem.n_centers, problem.n_garrisons
+    demand = problem.demand.astype(np.int64)
+    s, t = n + m, n + m + 1
+    tails = np.concatenate([np.full(m, s), arcs.garrison, np.arange(n) + m]).astype(np.int32)
+    heads = np.concatenate([np.arange(m), arcs.center + m, np.full(n, t)]).astype(np.int32)
+    caps = np.concatenate([problem.capacity, demand[arcs.center], demand]).astype(np.int64)
+    solver = max_flow.SimpleMaxFlow()
+    solver.add_arcs_with_capacity(tails, heads, caps)
+    solver.solve(s, t)
+    return int(solver.optimal_flow()) == int(demand.sum())
+
+
+def solve_transport(problem: Problem, arcs: Arcs, *, penalty: int | None) -> FlowSolution:
     """Solve the transportation LP on ``arcs`` exactly with OR-Tools min-cost flow.
 
     Parameters
@@ -110,7 +124,8 @@ def solve_transport(problem: Problem, arcs: Arcs, *, penalty: int) -> FlowSoluti
     arcs
         Arcs to use.
     penalty
-        Cost per uncovered team.
+        Cost per uncovered team. None when ``arcs`` are known to cover every centre: the
+        model then has no "uncovered" node, and its costs stay small (faster to scale).
 
     Returns
     -------
@@ -128,12 +143,14 @@ def solve_transport(problem: Problem, arcs: Arcs, *, penalty: int) -> FlowSoluti
     s, u_node, t = n + m, n + m + 1, n + m + 2
     centers = np.arange(n, dtype=np.int32) + m
     garrisons = np.arange(m, dtype=np.int32)
+    uncovered_node = penalty is not None
+    k = n if uncovered_node else 0
     tails = np.concatenate(
         [
             arcs.garrison,
             np.full(m, s, np.int32),
-            [s],
-            np.full(n, u_node, np.int32),
+            [s] * uncovered_node,
+            np.full(k, u_node, np.int32),
             centers,
         ]
     ).astype(np.int32)
@@ -141,8 +158,8 @@ def solve_transport(problem: Problem, arcs: Arcs, *, penalty: int) -> FlowSoluti
         [
             arcs.center + m,
             garrisons,
-            [u_node],
-            centers,
+            [u_node] * uncovered_node,
+            centers[:k],
             np.full(n, t, np.int32),
         ]
     ).astype(np.int32)
@@ -150,8 +167,8 @@ def solve_transport(problem: Problem, arcs: Arcs, *, penalty: int) -> FlowSoluti
         [
             np.minimum(demand[arcs.center], capacity[arcs.garrison]),
             capacity,
-            [total],
-            demand,
+            [total] * uncovered_node,
+            demand[:k],
             demand,
         ]
     ).astype(np.int64)
@@ -159,8 +176,8 @@ def solve_transport(problem: Problem, arcs: Arcs, *, penalty: int) -> FlowSoluti
         [
             arcs.cost,
             np.zeros(m, np.int64),
-            [0],
-            np.full(n, penalty, np.int64),
+            [0] * uncovered_node,
+            np.full(k, penalty or 0, np.int64),
             np.zeros(n, np.int64),
         ]
     ).astype(np.int64)
@@ -173,9 +190,11 @@ def solve_transport(problem: Problem, arcs: Arcs, *, penalty: int) -> FlowSoluti
         raise SolverError(msg)
     all_flow = np.asarray(mcf.flows(np.arange(len(tails), dtype=np.int32)), dtype=np.int64)
     flow = all_flow[: len(arcs)]
-    uncovered = all_flow[len(arcs) + m + 1 : len(arcs) + m + 1 + n]
-    u, w = _potentials(problem, arcs, flow, uncovered, penalty)
-    return FlowSolution(arcs, flow, uncovered, int(flow @ arcs.cost), u, w, penalty)
+    start = len(arcs) + m + 1
+    uncovered = all_flow[start : start + k] if uncovered_node else np.zeros(n, np.int64)
+    cap = int(_INF) if penalty is None else penalty
+    u, w = _potentials(problem, arcs, flow, uncovered, cap)
+    return FlowSolution(arcs, flow, uncovered, int(flow @ arcs.cost), u, w, cap)
 
 
 def _potentials(
@@ -245,8 +264,11 @@ def solve_split(problem: Problem, options: SolverOptions | None = None) -> FlowS
     options = options or SolverOptions()
     arcs = problem.arcs
     penalty = penalty_for(problem, arcs)
+    # Once the arcs cover every centre, more arcs keep them covered: no penalty needed.
+    covered = covers_all(problem, arcs)
     for round_ in range(options.max_pricing_rounds):
-        sol = solve_transport(problem, arcs, penalty=penalty)
+        sol = solve_transport(problem, arcs, penalty=None if covered else penalty)
+        covered = sol.shortfall == 0
         if problem.oracle is None:
             return sol
         new = price(problem, sol, max_per_center=options.candidate_k)
@@ -258,6 +280,16 @@ def solve_split(problem: Problem, options: SolverOptions | None = None) -> FlowS
         arcs = arcs.union(new)
     msg = f"pricing did not converge in {options.max_pricing_rounds} rounds"
     raise SolverError(msg)
+
+
+def _next_nearest(problem: Problem, sol: FlowSolution, rows: np.ndarray, count: int) -> Arcs:
+    """Return the ``count`` nearest allowed garrisons of each row beyond those it has."""
+    assert problem.oracle is not None  # noqa: S101
+    have = np.bincount(sol.arcs.center, minlength=problem.n_centers)
+    r, c, cost = problem.oracle.nearest(
+        int(have[rows].max()) + count, rows, max_cost=problem.max_cost
+    )
+    return Arcs.from_arrays(r, c, cost)
 
 
 def price(
@@ -278,10 +310,16 @@ def price(
     w_active = sol.garrison_potential[problem.oracle.garrison_index]
     w_min = int(w_active.min()) if len(w_active) else 0
     radius = sol.center_potential - w_min + slack_per
-    rows = np.flatnonzero((problem.demand > 0) & (radius > 0))
-    if not len(rows):
-        return Arcs.from_arrays(np.zeros(0), np.zeros(0), np.zeros(0))
+    # A centre whose dual is the uncovered penalty would make every allowed garrison a
+    # candidate; give it its next nearest ones instead (it stays "violated" until covered
+    # or out of garrisons, so pricing still only stops at the optimum).
+    short = (problem.demand > 0) & (sol.center_potential >= sol.penalty)
+    rows = np.flatnonzero((problem.demand > 0) & (radius > 0) & ~short)
     found = problem.oracle_arcs(radius[rows].astype(float) + 0.5, rows)
+    if short.any():
+        found = found.union(_next_nearest(problem, sol, np.flatnonzero(short), max_per_center))
+    if not len(found):
+        return found
     known = sol.arcs.keys(problem.n_garrisons)
     fresh = ~np.isin(found.keys(problem.n_garrisons), known, assume_unique=True)
     rc = sol.reduced_cost(found)
