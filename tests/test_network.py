@@ -534,3 +534,34 @@ def test_baghdad_plan_matches_networkx(baghdad):
     assert costs.unreachable == ()
     plan = es.solve_assignment(served, garrisons, costs)
     check_travel_time_plan(plan, served, garrisons, costs)
+
+
+def test_max_time_s_limits_a_travel_time_plan():
+    rng = np.random.default_rng(31)
+    side = 7
+    g = grid_graph(rng, side)
+    centers, garrisons = layers(
+        random_points(rng, 60, side), random_points(rng, 6, side), capacity=14
+    )
+    costs = es.distance_matrix(centers, garrisons, metric="travel_time", network=g)
+    free = es.solve_assignment(centers, garrisons, costs, split=True)
+    limit = float(free.assignments["time_s"].max())
+    plan = es.solve_assignment(centers, garrisons, costs, split=True, max_time_s=limit)
+    assert plan.objective == free.objective
+    assert plan.parameters["max_time_s"] == limit
+    tight = limit / 3
+    with pytest.raises(es.InfeasibleError) as info:
+        es.solve_assignment(centers, garrisons, costs, split=True, max_time_s=tight)
+    assert info.value.diagnosis["shortfall"] > 0
+    assert (info.value.partial.assignments["time_s"] <= tight).all()
+
+
+def test_time_and_distance_limits_need_matching_costs():
+    rng = np.random.default_rng(32)
+    g = grid_graph(rng, 5)
+    centers, garrisons = layers(random_points(rng, 8, 5), random_points(rng, 3, 5), capacity=9)
+    costs = es.distance_matrix(centers, garrisons, metric="travel_time", network=g)
+    with pytest.raises(es.InputError, match="max_time_s"):
+        es.solve_assignment(centers, garrisons, costs, max_distance_m=1000)
+    with pytest.raises(es.InputError, match="travel-time costs"):
+        es.solve_assignment(centers, garrisons, max_time_s=600)

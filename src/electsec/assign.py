@@ -41,6 +41,7 @@ def solve_assignment(  # noqa: PLR0913 - the public contract (DESIGN.md §4)
     split: bool = False,
     objective: Literal["total", "max"] = "total",
     max_distance_m: float | dict[str, float] | str | None = None,
+    max_time_s: float | dict[str, float] | str | None = None,
     k: int | None = None,
     time_limit_s: float | None = None,
     seed: int = 0,
@@ -73,6 +74,9 @@ def solve_assignment(  # noqa: PLR0913 - the public contract (DESIGN.md §4)
         Response limit: pairs farther apart are never used. One number, a mapping
         ``{tier: metres}`` applied through the centres' ``tier`` column (tiers not named
         are unlimited), or the name of a column of ``centers`` with each centre's limit.
+    max_time_s
+        The same in seconds, for travel-time ``costs`` (from
+        ``distance_matrix(..., metric="travel_time", network=...)``).
     k
         Only the ``k`` nearest garrisons of each centre are allowed.
     time_limit_s
@@ -126,15 +130,20 @@ def solve_assignment(  # noqa: PLR0913 - the public contract (DESIGN.md §4)
         centers,
         garrisons,
         _argument_issues(split=split, objective=objective, time_limit_s=time_limit_s, seed=seed)
-        + limit_issues(k=k, max_distance_m=max_distance_m, per_center=True),
+        + limit_issues(k=k, max_distance_m=max_distance_m, per_center=True)
+        + _time_limit_issues(costs, max_distance_m, max_time_s),
     )
     options = options or SolverOptions()
-    limits = response_limits(centers, max_distance_m)
+    if max_time_s is not None:
+        limits = response_limits(centers, max_time_s, name="max_time_s")
+    else:
+        limits = response_limits(centers, max_distance_m)
     problem, lookup, unit = _build_problem(centers, garrisons, costs, limits, k, options)
     params = {
         "split": split,
         "objective": objective,
         "max_distance_m": max_distance_m,
+        "max_time_s": max_time_s,
         "k": k,
         "time_limit_s": time_limit_s,
         "seed": seed,
@@ -189,6 +198,38 @@ def _fastest_worst_case(
     arcs = Arcs.from_arrays(arcs.center, arcs.garrison, arcs.cost)  # sorted, each pair once
     restricted = Problem(problem.demand, problem.capacity, arcs)
     return restricted, solve_split(restricted, options)
+
+
+def _time_limit_issues(
+    costs: CostMatrix | None, max_distance_m: object, max_time_s: object
+) -> list[Issue]:
+    """Check that a time limit comes with travel times and a distance limit with metres."""
+    unit = costs.unit if isinstance(costs, CostMatrix) else "m"
+    issues = []
+    if max_time_s is not None and max_distance_m is not None:
+        issues.append(
+            Issue("arguments", "max_time_s", (), "give max_time_s or max_distance_m, not both")
+        )
+    elif max_time_s is not None and unit != "s":
+        issues.append(
+            Issue(
+                "arguments",
+                "max_time_s",
+                (),
+                "needs travel-time costs: pass "
+                "costs=distance_matrix(..., metric='travel_time', network=...)",
+            )
+        )
+    elif max_distance_m is not None and unit != "m":
+        issues.append(
+            Issue(
+                "arguments",
+                "max_distance_m",
+                (),
+                "the costs are travel times (s); use max_time_s instead",
+            )
+        )
+    return issues
 
 
 def _validated(
@@ -302,17 +343,6 @@ def _problem_from_costs(
         )
     keep = np.ones(len(r), dtype=bool)
     if limits is not None:
-        if costs.unit != "m":
-            raise InputError(
-                [
-                    Issue(
-                        "arguments",
-                        "max_distance_m",
-                        (),
-                        "the costs are travel times (s); a distance limit does not apply to them",
-                    )
-                ]
-            )
         keep &= value <= limits[r]
     arcs = Arcs.from_arrays(r[keep], c[keep], value[keep])
     if k is not None:
