@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import math
@@ -45,6 +46,7 @@ def solve_assignment(  # noqa: PLR0913 - the public contract (DESIGN.md §4)
     k: int | None = None,
     time_limit_s: float | None = None,
     seed: int = 0,
+    coverage: Literal["full", "max"] = "full",
     options: SolverOptions | None = None,
 ) -> AssignmentResult:
     r"""Assign teams from garrisons to polling centres at least total cost.
@@ -85,6 +87,11 @@ def solve_assignment(  # noqa: PLR0913 - the public contract (DESIGN.md §4)
         Split plans are exact and ignore it.
     seed
         Seed for the search; the same inputs and seed give the same plan.
+    coverage
+        ``"full"``: every centre must be covered, else :class:`InfeasibleError`.
+        ``"max"``: return the plan covering the most teams instead — high-tier centres
+        first, then medium, then low (by the ``tier`` column), then least cost — with
+        ``.uncovered`` listing the centres left short and why.
     options
         Solver tuning (:class:`electsec.config.SolverOptions`).
 
@@ -129,7 +136,13 @@ def solve_assignment(  # noqa: PLR0913 - the public contract (DESIGN.md §4)
     centers, garrisons = _validated(
         centers,
         garrisons,
-        _argument_issues(split=split, objective=objective, time_limit_s=time_limit_s, seed=seed)
+        _argument_issues(
+            split=split,
+            objective=objective,
+            time_limit_s=time_limit_s,
+            seed=seed,
+            coverage=coverage,
+        )
         + limit_issues(k=k, max_distance_m=max_distance_m, per_center=True)
         + _time_limit_issues(costs, max_distance_m, max_time_s),
     )
@@ -139,6 +152,7 @@ def solve_assignment(  # noqa: PLR0913 - the public contract (DESIGN.md §4)
     else:
         limits = response_limits(centers, max_distance_m)
     problem, lookup, unit = _build_problem(centers, garrisons, costs, limits, k, options)
+    problem = dataclasses.replace(problem, priority=_tier_priority(centers))
     params = {
         "split": split,
         "objective": objective,
@@ -147,13 +161,18 @@ def solve_assignment(  # noqa: PLR0913 - the public contract (DESIGN.md §4)
         "k": k,
         "time_limit_s": time_limit_s,
         "seed": seed,
+        "coverage": coverage,
         "costs": "given" if costs is not None else "geodesic",
     }
     context = _Context(centers, garrisons, problem, lookup, unit, split, params, started)
     lp = solve_split(problem, options)
     if lp.shortfall:
+        found = diagnose(problem, lp)
+        context.unreachable = found.unreachable
         partial = context.from_flow(lp, status="optimal") if split else context.whole_only(lp)
-        diagnosis = context.diagnosis(diagnose(problem, lp))
+        if coverage == "max":
+            return partial
+        diagnosis = context.diagnosis(found)
         fix = smallest_uniform_limit(problem) if unit == "m" else None
         # Costs are whole metres inside; every pair rounding to ``fix`` lies within +0.5 m.
         diagnosis["smallest_feasible_max_distance_m"] = None if fix is None else fix + 0.5
@@ -198,6 +217,18 @@ def _fastest_worst_case(
     arcs = Arcs.from_arrays(arcs.center, arcs.garrison, arcs.cost)  # sorted, each pair once
     restricted = Problem(problem.demand, problem.capacity, arcs)
     return restricted, solve_split(restricted, options)
+
+
+#: Cover order when forces are short: a team of a higher tier is covered first.
+TIER_PRIORITY = {"high": 3, "medium": 2, "low": 1}
+
+
+def _tier_priority(centers: gpd.GeoDataFrame) -> np.ndarray | None:
+    if "tier" not in centers.columns:
+        return None
+    tiers = centers["tier"].astype(str).str.lower()
+    priority: np.ndarray = tiers.map(TIER_PRIORITY).fillna(1).to_numpy(np.int64)
+    return priority
 
 
 def _time_limit_issues(
@@ -247,7 +278,9 @@ def _validated(
     return layers[0], layers[1]
 
 
-def _argument_issues(*, split: Any, objective: Any, time_limit_s: Any, seed: Any) -> list[Issue]:
+def _argument_issues(
+    *, split: Any, objective: Any, time_limit_s: Any, seed: Any, coverage: Any = "full"
+) -> list[Issue]:
     issues = []
     if not isinstance(split, bool):
         issues.append(Issue("arguments", "split", (), f"must be True or False, got {split!r}"))
@@ -268,6 +301,10 @@ def _argument_issues(*, split: Any, objective: Any, time_limit_s: Any, seed: Any
                 (),
                 f"must be a positive number of seconds or None, got {time_limit_s!r}",
             )
+        )
+    if coverage not in ("full", "max"):
+        issues.append(
+            Issue("arguments", "coverage", (), f"must be 'full' or 'max', got {coverage!r}")
         )
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
         issues.append(Issue("arguments", "seed", (), f"must be an integer, got {seed!r}"))
@@ -414,6 +451,8 @@ class _Context:
         self.split = split
         self.params = params
         self.started = started
+        self.unreachable = np.zeros(0, dtype=np.int64)
+        self.split_only = np.zeros(0, dtype=np.int64)
 
     def from_flow(self, lp: FlowSolution, *, status: str) -> AssignmentResult:
         used = lp.flow > 0
@@ -445,6 +484,8 @@ class _Context:
         rows, cols = lp.arcs.center[whole], lp.arcs.garrison[whole]
         uncovered = demand.copy()
         uncovered[rows] = 0
+        uncovered[demand == 0] = 0
+        self.split_only = np.flatnonzero((lp.uncovered == 0) & (uncovered > 0))
         objective = float(demand[rows] @ lp.arcs.cost[whole])
         return self._result(
             rows,
@@ -544,11 +585,21 @@ class _Context:
             }
         )
         short = np.flatnonzero(uncovered > 0)
+        reason = np.where(
+            np.isin(short, self.unreachable),
+            "no garrison within the limits",
+            "not enough teams within reach",
+        )
+        reason = np.where(
+            np.isin(short, self.split_only),
+            "the split plan covers it, but not whole from one garrison",
+            reason,
+        )
         uncovered_table = pd.DataFrame(
             {
                 "center_id": self.centers.index[short].to_numpy(),
                 "teams": uncovered[short].astype(np.int64),
-                "reason": "not enough teams within reach",
+                "reason": reason,
             }
         )
         gap = (objective - bound) / objective if objective > 0 else 0.0

@@ -76,6 +76,9 @@ class Problem:
         the solvers price arcs beyond ``arcs`` exactly instead of trusting the candidates.
     max_cost
         Largest allowed cost per centre for oracle arcs (``inf``: no limit), or None.
+    priority
+        Positive integer weight per centre for covering it when not everyone can be
+        covered (a team of weight 3 is covered before any team of weight 2), or None.
     """
 
     demand: np.ndarray
@@ -83,6 +86,7 @@ class Problem:
     arcs: Arcs
     oracle: ArcOracle | None = field(default=None, repr=False)
     max_cost: np.ndarray | None = None
+    priority: np.ndarray | None = None
 
     @property
     def n_centers(self) -> int:

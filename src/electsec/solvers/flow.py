@@ -50,7 +50,8 @@ class FlowSolution:
     center_potential, garrison_potential
         Duals ``u`` (free) and ``w`` (≥ 0; ``_INF`` for garrisons with no capacity).
     penalty
-        Cost per uncovered team used in the model.
+        Cost per uncovered team of each centre used in the model (``_INF`` when the
+        model had no "uncovered" node).
     """
 
     arcs: Arcs
@@ -59,7 +60,7 @@ class FlowSolution:
     cost: int
     center_potential: np.ndarray
     garrison_potential: np.ndarray
-    penalty: int
+    penalty: np.ndarray
 
     @property
     def shortfall(self) -> int:
@@ -114,7 +115,9 @@ def covers_all(problem: Problem, arcs: Arcs) -> bool:
     return int(solver.optimal_flow()) == int(demand.sum())
 
 
-def solve_transport(problem: Problem, arcs: Arcs, *, penalty: int | None) -> FlowSolution:
+def solve_transport(
+    problem: Problem, arcs: Arcs, *, penalty: np.ndarray | int | None
+) -> FlowSolution:
     """Solve the transportation LP on ``arcs`` exactly with OR-Tools min-cost flow.
 
     Parameters
@@ -124,8 +127,9 @@ def solve_transport(problem: Problem, arcs: Arcs, *, penalty: int | None) -> Flo
     arcs
         Arcs to use.
     penalty
-        Cost per uncovered team. None when ``arcs`` are known to cover every centre: the
-        model then has no "uncovered" node, and its costs stay small (faster to scale).
+        Cost per uncovered team (one number, or one per centre). None when ``arcs`` are
+        known to cover every centre: the model then has no "uncovered" node, and its
+        costs stay small (faster to scale).
 
     Returns
     -------
@@ -177,7 +181,7 @@ def solve_transport(problem: Problem, arcs: Arcs, *, penalty: int | None) -> Flo
             arcs.cost,
             np.zeros(m, np.int64),
             [0] * uncovered_node,
-            np.full(k, penalty or 0, np.int64),
+            np.broadcast_to(np.asarray(penalty if penalty is not None else 0, np.int64), (k,)),
             np.zeros(n, np.int64),
         ]
     ).astype(np.int64)
@@ -192,13 +196,13 @@ def solve_transport(problem: Problem, arcs: Arcs, *, penalty: int | None) -> Flo
     flow = all_flow[: len(arcs)]
     start = len(arcs) + m + 1
     uncovered = all_flow[start : start + k] if uncovered_node else np.zeros(n, np.int64)
-    cap = int(_INF) if penalty is None else penalty
+    cap = np.broadcast_to(np.asarray(_INF if penalty is None else penalty, np.int64), (n,))
     u, w = _potentials(problem, arcs, flow, uncovered, cap)
     return FlowSolution(arcs, flow, uncovered, int(flow @ arcs.cost), u, w, cap)
 
 
 def _potentials(
-    problem: Problem, arcs: Arcs, flow: np.ndarray, uncovered: np.ndarray, penalty: int
+    problem: Problem, arcs: Arcs, flow: np.ndarray, uncovered: np.ndarray, penalty: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Shortest-path distances from the source in the residual graph (vectorised B-F)."""
     n, m = problem.n_centers, problem.n_garrisons
@@ -219,12 +223,12 @@ def _potentials(
         if len(used)
         else np.zeros(0, np.int64)
     )
-    u = np.full(n, penalty, dtype=np.int64)
+    u = penalty.astype(np.int64)
     for _ in range(n + m + 2):
-        u_new = np.full(n, penalty, dtype=np.int64)
+        u_new = penalty.astype(np.int64)
         if len(arcs):
             via = np.minimum.reduceat(np.minimum(w[arcs.garrison], _INF) + arcs.cost, starts)
-            u_new[rows] = np.minimum(via, penalty)
+            u_new[rows] = np.minimum(via, penalty[rows])
         w_new = w0.copy()
         if len(used):
             back = np.minimum.reduceat(u_new[arcs.center[used]] - arcs.cost[used], g_starts)
@@ -236,7 +240,7 @@ def _potentials(
     else:  # pragma: no cover - would mean a negative cycle, i.e. a non-optimal flow
         msg = "dual computation did not converge; the flow is not optimal"
         raise SolverError(msg)
-    if (w < 0).any() or (u[uncovered > 0] < penalty).any():  # pragma: no cover
+    if (w < 0).any() or (u < penalty)[uncovered > 0].any():  # pragma: no cover
         msg = "inconsistent duals; the flow is not optimal"
         raise SolverError(msg)
     return u, w
@@ -263,7 +267,8 @@ def solve_split(problem: Problem, options: SolverOptions | None = None) -> FlowS
     """
     options = options or SolverOptions()
     arcs = problem.arcs
-    penalty = penalty_for(problem, arcs)
+    weight = problem.priority if problem.priority is not None else np.ones(1, np.int64)
+    penalty = penalty_for(problem, arcs) * weight.astype(np.int64)
     # Once the arcs cover every centre, more arcs keep them covered: no penalty needed.
     covered = covers_all(problem, arcs)
     for round_ in range(options.max_pricing_rounds):
