@@ -330,7 +330,8 @@ def _build_problem(
         arcs = Arcs.from_arrays(*everyone.nearest(k, max_cost=limits))
         problem = Problem(demand, capacity, arcs)
     else:
-        first = Arcs.from_arrays(*oracle.nearest(options.candidate_k, max_cost=limits))
+        k_first = options.first_candidates(len(demand))
+        first = Arcs.from_arrays(*oracle.candidates(k_first, max_cost=limits))
         problem = Problem(demand, capacity, first, oracle=oracle, max_cost=limits)
 
     def lookup(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:

@@ -235,6 +235,26 @@ class ArcOracle:
             kq = min(2 * kq, self.n_garrisons)
         return self._concat(parts)
 
+    def candidates(
+        self, k: int, *, max_cost: float | np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return about ``k`` near arcs per centre, cheaply (not exactly the k nearest).
+
+        The ``k`` nearest on the sphere (or plane), with exact costs, within ``max_cost``:
+        a starting set for exact pricing, which adds whatever else matters.
+        """
+        n = len(self.center_xy)
+        k = min(k, self.n_garrisons)
+        if k == 0 or n == 0:
+            return self._concat([])
+        _, idx = self._query(np.arange(n), k)
+        r = np.repeat(np.arange(n), k)
+        cost = self.cost(r, idx.ravel())
+        keep = np.ones(len(r), dtype=bool)
+        if max_cost is not None:
+            keep = cost <= np.broadcast_to(np.asarray(max_cost, dtype=float), (n,))[r]
+        return self._concat([(r[keep], idx.ravel()[keep], cost[keep])])
+
     def all_pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Return every pair (the dense matrix, only when asked for)."""
         n, m = len(self.center_xy), self.n_garrisons

@@ -276,7 +276,7 @@ def solve_split(problem: Problem, options: SolverOptions | None = None) -> FlowS
         covered = sol.shortfall == 0
         if problem.oracle is None:
             return sol
-        new = price(problem, sol, max_per_center=options.candidate_k)
+        new = price(problem, sol, max_per_center=options.first_candidates(problem.n_centers))
         logger.debug(
             "pricing round %d: %d arcs, cost %d, %d new", round_, len(arcs), sol.cost, len(new)
         )

@@ -168,7 +168,7 @@ def _repair(state: _State, options: SolverOptions, seed: int) -> None:
             options,
             seed,
             None,
-            arcs_per_center=None,
+            arcs_per_center=2 * options.lns_arcs_per_center,
         )
         size[i] *= 2
 
@@ -227,7 +227,8 @@ def _search(
         if stall >= options.lns_max_stall or _out_of_time(deadline):
             return
         if step % 2 == 0:
-            free, arcs_per_center = _garrison_cluster(state, neighbours, rng, options), None
+            free = _garrison_cluster(state, neighbours, rng, options)
+            arcs_per_center = 2 * options.lns_arcs_per_center
         else:
             seed_center = _pick_seed(state, rng)
             if seed_center < 0:
