@@ -82,9 +82,10 @@ def solve_assignment(  # noqa: PLR0913 - the public contract (DESIGN.md §4)
     k
         Only the ``k`` nearest garrisons of each centre are allowed.
     time_limit_s
-        Wall-clock budget for improving a single-sourcing plan (None: the deterministic
-        budget in ``options``). Finding the first whole-team plan is not cut short by it.
-        Split plans are exact and ignore it.
+        Wall-clock budget for the whole call, validation and the exact split LP included
+        (None: the deterministic budget in ``options``). Only the single-sourcing search
+        is cut short by it: split plans are exact, and finding the first whole-team plan
+        is never given up for time.
     seed
         Seed for the search; the same inputs and seed give the same plan.
     coverage
@@ -183,12 +184,18 @@ def solve_assignment(  # noqa: PLR0913 - the public contract (DESIGN.md §4)
         context.problem = problem
     if split:
         return context.from_flow(lp, status="optimal")
-    single = solve_single(problem, lp, options=options, time_limit_s=time_limit_s, seed=seed)
+    single = solve_single(
+        problem, lp, options=options, time_limit_s=_remaining(time_limit_s, started), seed=seed
+    )
     if objective == "max" and ((single.assign < 0) & (problem.demand > 0)).any():
         # Whole teams do not pack within the worst-case limit: fall back to the total plan.
         context.problem = problem = total_problem
         single = solve_single(
-            problem, total_lp, options=options, time_limit_s=time_limit_s, seed=seed
+            problem,
+            total_lp,
+            options=options,
+            time_limit_s=_remaining(time_limit_s, started),
+            seed=seed,
         )
         single = SingleSolution(
             single.assign, single.cost, single.objective, single.bound, optimal=False
@@ -221,6 +228,13 @@ def _fastest_worst_case(
 
 #: Cover order when forces are short: a team of a higher tier is covered first.
 TIER_PRIORITY = {"high": 3, "medium": 2, "low": 1}
+
+
+def _remaining(time_limit_s: float | None, started: float) -> float | None:
+    """Return what is left of the caller's budget for the single-sourcing search."""
+    if time_limit_s is None:
+        return None
+    return max(0.01, time_limit_s - (time.perf_counter() - started))
 
 
 def _tier_priority(centers: gpd.GeoDataFrame) -> np.ndarray | None:

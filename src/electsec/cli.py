@@ -83,8 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         metavar="S",
-        help="seconds for the single-sourcing search (default: until it "
-        "stalls; split plans are exact and fast)",
+        help="seconds for the whole solve; only the single-sourcing search is cut short "
+        "(default: until it stalls; split plans are exact and fast)",
     )
     plan.add_argument("--seed", type=int, default=0, help="search seed (default 0)")
     plan.add_argument("--no-map", action="store_true", help="skip the HTML map")
