@@ -189,9 +189,7 @@ def _diagnose(args: argparse.Namespace) -> int:
         _emit(args, exc.to_dict(), str(exc), stream=sys.stderr)
         return EXIT_INPUT
     except InfeasibleError as exc:
-        if args.out is not None:
-            args.out.mkdir(parents=True, exist_ok=True)
-            (args.out / "diagnosis.json").write_text(json.dumps(exc.to_dict(), indent=2))
+        _write_diagnosis(args.out, exc)
         _emit(args, exc.to_dict(), _diagnosis_text(exc.diagnosis), stream=sys.stdout)
         return EXIT_INFEASIBLE
     teams = int(plan.assignments["teams"].sum())
@@ -238,6 +236,15 @@ def _report(args: argparse.Namespace) -> int:
         stream=sys.stdout,
     )
     return code
+
+
+def _write_diagnosis(out: Path | None, exc: InfeasibleError) -> bool:
+    """Write ``diagnosis.json`` into ``out`` when a folder was given; tell whether it was."""
+    if out is None:
+        return False
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "diagnosis.json").write_text(json.dumps(exc.to_dict(), indent=2))
+    return True
 
 
 def _diagnosis_text(d: dict[str, Any]) -> str:
@@ -303,11 +310,8 @@ def _plan(args: argparse.Namespace) -> int:
         _emit(args, exc.to_dict(), str(exc), stream=sys.stderr)
         return EXIT_INPUT
     except InfeasibleError as exc:
-        if args.out is not None:
-            args.out.mkdir(parents=True, exist_ok=True)
-            (args.out / "diagnosis.json").write_text(json.dumps(exc.to_dict(), indent=2))
-            if exc.partial is not None:
-                _write(exc.partial, args.out, with_map=not args.no_map)
+        if _write_diagnosis(args.out, exc) and exc.partial is not None:
+            _write(exc.partial, args.out, with_map=not args.no_map)
         _emit(
             args,
             exc.to_dict(),
