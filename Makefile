@@ -17,6 +17,8 @@ $(STAMP): pyproject.toml | $(BIN)/python
 demo: $(STAMP)
 	$(BIN)/electsec plan data/sample/centers.geojson data/sample/garrisons.geojson \
 		--out out --time-limit 20
+	$(BIN)/electsec plan data/sample/centers.geojson data/sample/garrisons.geojson \
+		--roads data/sample/roads.gpkg --split --out out/roads --no-map
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --nbmake --nbmake-timeout=900 tests src/electsec notebooks

@@ -100,3 +100,27 @@ def test_report_command_writes_an_offline_page(tiny_paths, tmp_path, repo_root):
     page = out.read_text()
     assert "Diagnosis" in page
     assert "cdn." not in page
+
+
+def test_plan_on_road_travel_times(tiny_paths, tmp_path, repo_root, capsys):
+    roads = repo_root / "data" / "sample" / "roads.gpkg"
+    code = main(
+        [
+            "plan",
+            *tiny_paths,
+            "--roads",
+            str(roads),
+            "--split",
+            "--out",
+            str(tmp_path),
+            "--no-map",
+            "--json",
+        ]
+    )
+    assert code == EXIT_OK
+    data = json.loads(capsys.readouterr().out)
+    assert data["unit"] == "s"
+    assert all(a["time_s"] > 0 for a in data["assignments"])
+    code = main(["diagnose", *tiny_paths, "--roads", str(roads), "--tier-limit-km", "high=1"])
+    assert code == EXIT_INFEASIBLE
+    assert "min" in capsys.readouterr().out

@@ -174,9 +174,18 @@ def solve_assignment(  # noqa: PLR0913 - the public contract (DESIGN.md §4)
         if coverage == "max":
             return partial
         diagnosis = context.diagnosis(found)
-        fix = smallest_uniform_limit(problem) if unit == "m" else None
-        # Costs are whole metres inside; every pair rounding to ``fix`` lies within +0.5 m.
-        diagnosis["smallest_feasible_max_distance_m"] = None if fix is None else fix + 0.5
+        if unit == "m":
+            fix = smallest_uniform_limit(problem)
+            # Costs are whole metres inside; every pair rounding to ``fix`` is within +0.5 m.
+            diagnosis["smallest_feasible_max_distance_m"] = None if fix is None else fix + 0.5
+        elif costs is not None:
+            unlimited = _problem_from_costs(
+                centers, garrisons, costs, None, k, problem.demand, problem.capacity
+            )[0]
+            found_limit = bottleneck(unlimited)
+            diagnosis["smallest_feasible_max_time_s"] = (
+                None if found_limit is None else found_limit[0] + 0.5
+            )
         raise InfeasibleError(diagnosis, partial=partial)
     total_problem, total_lp = problem, lp
     if objective == "max":

@@ -140,7 +140,19 @@ def _common_arguments(parser: argparse.ArgumentParser) -> None:
         help="garrisons: same formats (garrison_id, capacity)",
     )
     parser.add_argument(
-        "--max-distance-km", type=float, default=None, help="never send teams farther than this"
+        "--max-distance-km",
+        type=float,
+        default=None,
+        help="never send teams farther than this (with --roads: minutes of travel)",
+    )
+    parser.add_argument(
+        "--roads",
+        type=Path,
+        default=None,
+        metavar="ROADS",
+        help="plan on road travel times over this road layer (LineStrings with highway, "
+        "maxspeed_kmh and oneway columns, e.g. data/sample/roads.gpkg); limits are then "
+        "minutes",
     )
     parser.add_argument(
         "--tier-limit-km",
@@ -167,16 +179,37 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _limits(args: argparse.Namespace) -> float | dict[str, float] | None:
+    """Return the response limit in metres, or in seconds when planning on roads."""
+    scale = 60.0 if args.roads is not None else 1000.0
     if args.tier_limit_km:
         limits = {}
         for item in args.tier_limit_km:
-            tier, _, km = item.partition("=")
+            tier, _, value = item.partition("=")
             try:
-                limits[tier] = float(km) * 1000.0
+                limits[tier] = float(value) * scale
             except ValueError:
                 limits[tier] = float("nan")  # reported by the library as a bad limit
         return limits
-    return None if args.max_distance_km is None else args.max_distance_km * 1000.0
+    return None if args.max_distance_km is None else args.max_distance_km * scale
+
+
+def _road_costs(centers: Any, garrisons: Any, roads: Path, limit: Any) -> Any:
+    """Travel-time costs over the road layer at ``roads``, cut at the largest limit."""
+    from electsec.costs import distance_matrix  # noqa: PLC0415
+    from electsec.network import RoadNetwork  # noqa: PLC0415
+
+    try:
+        network = RoadNetwork.from_roads(gpd.read_file(roads))
+    except (OSError, ValueError) as exc:
+        raise InputError(
+            [Issue("arguments", "--roads", (), f"cannot read {roads}: {exc}")]
+        ) from exc
+    values = list(limit.values()) if isinstance(limit, dict) else [limit]
+    finite = [v for v in values if v is not None]
+    cut = max(finite) if finite and not isinstance(limit, dict) else None
+    return distance_matrix(
+        centers, garrisons, metric="travel_time", network=network, max_time_s=cut
+    )
 
 
 def _diagnose(args: argparse.Namespace) -> int:
@@ -256,6 +289,9 @@ def _diagnosis_text(d: dict[str, Any]) -> str:
     if d.get("smallest_feasible_max_distance_m") is not None:
         km = d["smallest_feasible_max_distance_m"] / 1000
         lines.append(f"  smallest single limit that would work: {km:.1f} km")
+    if d.get("smallest_feasible_max_time_s") is not None:
+        minutes = d["smallest_feasible_max_time_s"] / 60
+        lines.append(f"  smallest single limit that would work: {minutes:.1f} min")
     lines.append("  blocking regions (largest deficit first):")
     lines.append(f"    {'governorates':<28} {'centres':>7} {'need':>6} {'reach':>6} {'short':>6}")
     for r in d["blocking_regions"][:25]:
@@ -299,7 +335,12 @@ def _request(args: argparse.Namespace, *, needs_out: bool) -> tuple[Any, Any, di
         "time_limit_s": args.time_limit,
         "seed": args.seed,
     }
-    return str(args.centers), str(args.garrisons), options
+    centers, garrisons = str(args.centers), str(args.garrisons)
+    if args.roads is not None:
+        centers, garrisons = read_polling_centers(centers), read_garrisons(garrisons)
+        options["max_time_s"] = options.pop("max_distance_m")
+        options["costs"] = _road_costs(centers, garrisons, args.roads, options["max_time_s"])
+    return centers, garrisons, options
 
 
 def _plan(args: argparse.Namespace) -> int:

@@ -120,6 +120,11 @@ class InfeasibleError(ElectsecError):
         if d.get("smallest_feasible_max_distance_m") is not None:
             fix_km = d["smallest_feasible_max_distance_m"] / 1000
             parts.append(f"A uniform limit of {fix_km:.1f} km for every centre would be feasible.")
+        if d.get("smallest_feasible_max_time_s") is not None:
+            fix_min = d["smallest_feasible_max_time_s"] / 60
+            parts.append(
+                f"A uniform limit of {fix_min:.1f} minutes for every centre would be feasible."
+            )
         return " ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
