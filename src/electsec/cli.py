@@ -11,10 +11,12 @@ Exit codes
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -217,7 +219,8 @@ def _diagnose(args: argparse.Namespace) -> int:
     try:
         centers, garrisons, options = _request(args, needs_out=False)
         options.update(split=True, objective="total")
-        plan = solve_assignment(centers, garrisons, **options)
+        with _progress(args, "solving the assignment"):
+            plan = solve_assignment(centers, garrisons, **options)
     except InputError as exc:
         _emit(args, exc.to_dict(), str(exc), stream=sys.stderr)
         return EXIT_INPUT
@@ -246,7 +249,8 @@ def _report(args: argparse.Namespace) -> int:
         return EXIT_INPUT
     code, diagnosis = EXIT_OK, None
     try:
-        plan = solve_assignment(centers, garrisons, **options)
+        with _progress(args, "solving the assignment"):
+            plan = solve_assignment(centers, garrisons, **options)
     except InfeasibleError as exc:
         if exc.partial is None:  # pragma: no cover - partial plans always come with it
             raise
@@ -269,6 +273,37 @@ def _report(args: argparse.Namespace) -> int:
         stream=sys.stdout,
     )
     return code
+
+
+@contextlib.contextmanager
+def _progress(args: argparse.Namespace, what: str) -> Iterator[None]:
+    """Show a spinner on a terminal while a long step runs (never in JSON mode or pipes)."""
+    if args.json or not sys.stderr.isatty():
+        yield
+        return
+    from rich.console import Console  # noqa: PLC0415
+
+    with Console(stderr=True).status(f"{what}…"):
+        yield
+
+
+def _table(summary: Any) -> str:
+    """Render key figures as a readable two-column table."""
+    from rich import box  # noqa: PLC0415
+    from rich.console import Console  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
+    table = Table(show_header=False, box=box.SIMPLE, pad_edge=False)
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    for key, value in summary.items():
+        shown = str(value)
+        if isinstance(value, float):
+            shown = f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+        table.add_row(str(key).replace("_", " "), shown)
+    console = Console(file=io.StringIO(), width=72, record=True, color_system=None)
+    console.print(table)
+    return console.export_text().rstrip()
 
 
 def _write_diagnosis(out: Path | None, exc: InfeasibleError) -> bool:
@@ -346,7 +381,8 @@ def _request(args: argparse.Namespace, *, needs_out: bool) -> tuple[Any, Any, di
 def _plan(args: argparse.Namespace) -> int:
     try:
         centers, garrisons, options = _request(args, needs_out=True)
-        plan = solve_assignment(centers, garrisons, **options)
+        with _progress(args, "solving the assignment"):
+            plan = solve_assignment(centers, garrisons, **options)
     except InputError as exc:
         _emit(args, exc.to_dict(), str(exc), stream=sys.stderr)
         return EXIT_INPUT
@@ -369,10 +405,10 @@ def _plan(args: argparse.Namespace) -> int:
         )
         return EXIT_SOLVER
     if args.out is None:
-        _emit(args, plan.to_dict(), plan.summary().to_string(), stream=sys.stdout)
+        _emit(args, plan.to_dict(), _table(plan.summary()), stream=sys.stdout)
         return EXIT_OK
     written = _write(plan, args.out, with_map=not args.no_map)
-    text = plan.summary().to_string() + "\n\nwritten:\n" + "\n".join(f"  {p}" for p in written)
+    text = _table(plan.summary()) + "\n\nwritten:\n" + "\n".join(f"  {p}" for p in written)
     _emit(args, plan.to_dict(), text, stream=sys.stdout)
     return EXIT_OK
 

@@ -129,13 +129,18 @@ def _add_plan_layers(
     short = centers[centers["uncovered"]]
     if len(short):
         short.explore(m=fmap, color="red", name="uncovered centres", marker_kwds={"radius": 6})
+    top = max(int(garrisons["used"].to_numpy().max(initial=0)), 1)
     garrisons.explore(
         m=fmap,
         color="black",
         name="garrisons",
         marker_type="circle_marker",
         marker_kwds={"radius": 4},
-        style_kwds={"fillOpacity": 0.6},
+        style_kwds={
+            "fillOpacity": 0.6,
+            # sized by the teams a garrison sends
+            "style_function": lambda f: {"radius": 3 + 12 * f["properties"]["used"] / top},
+        },
         popup=["garrison_id", "capacity", "used", "utilization"],
     )
 
