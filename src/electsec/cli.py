@@ -222,8 +222,7 @@ def _diagnose(args: argparse.Namespace) -> int:
         with _progress(args, "solving the assignment"):
             plan = solve_assignment(centers, garrisons, **options)
     except InputError as exc:
-        _emit(args, exc.to_dict(), str(exc), stream=sys.stderr)
-        return EXIT_INPUT
+        return _failed(args, exc)
     except InfeasibleError as exc:
         _write_diagnosis(args.out, exc)
         _emit(args, exc.to_dict(), _diagnosis_text(exc.diagnosis), stream=sys.stdout)
@@ -245,8 +244,7 @@ def _report(args: argparse.Namespace) -> int:
         centers, garrisons = read_polling_centers(centers), read_garrisons(garrisons)
         basemap = None if args.basemap is None else gpd.read_file(args.basemap)
     except InputError as exc:
-        _emit(args, exc.to_dict(), str(exc), stream=sys.stderr)
-        return EXIT_INPUT
+        return _failed(args, exc)
     code, diagnosis = EXIT_OK, None
     try:
         with _progress(args, "solving the assignment"):
@@ -256,13 +254,7 @@ def _report(args: argparse.Namespace) -> int:
             raise
         plan, diagnosis, code = exc.partial, exc.diagnosis, EXIT_INFEASIBLE
     except SolverError as exc:
-        _emit(
-            args,
-            {"error": "SolverError", "message": str(exc)},
-            f"SOLVER: {exc}",
-            stream=sys.stderr,
-        )
-        return EXIT_SOLVER
+        return _failed(args, exc)
     path = plan.report(
         args.out, centers=centers, garrisons=garrisons, diagnosis=diagnosis, basemap=basemap
     )
@@ -304,6 +296,15 @@ def _table(summary: Any) -> str:
     console = Console(file=io.StringIO(), width=72, record=True, color_system=None)
     console.print(table)
     return console.export_text().rstrip()
+
+
+def _failed(args: argparse.Namespace, exc: InputError | SolverError) -> int:
+    """Report bad input or a solver failure on stderr (JSON on stdout) and pick the code."""
+    if isinstance(exc, InputError):
+        _emit(args, exc.to_dict(), str(exc), stream=sys.stderr)
+        return EXIT_INPUT
+    _emit(args, {"error": "SolverError", "message": str(exc)}, f"SOLVER: {exc}", stream=sys.stderr)
+    return EXIT_SOLVER
 
 
 def _write_diagnosis(out: Path | None, exc: InfeasibleError) -> bool:
@@ -384,8 +385,7 @@ def _plan(args: argparse.Namespace) -> int:
         with _progress(args, "solving the assignment"):
             plan = solve_assignment(centers, garrisons, **options)
     except InputError as exc:
-        _emit(args, exc.to_dict(), str(exc), stream=sys.stderr)
-        return EXIT_INPUT
+        return _failed(args, exc)
     except InfeasibleError as exc:
         if _write_diagnosis(args.out, exc) and exc.partial is not None:
             _write(exc.partial, args.out, with_map=not args.no_map)
@@ -397,13 +397,7 @@ def _plan(args: argparse.Namespace) -> int:
         )
         return EXIT_INFEASIBLE
     except SolverError as exc:
-        _emit(
-            args,
-            {"error": "SolverError", "message": str(exc)},
-            f"SOLVER: {exc}",
-            stream=sys.stderr,
-        )
-        return EXIT_SOLVER
+        return _failed(args, exc)
     if args.out is None:
         _emit(args, plan.to_dict(), _table(plan.summary()), stream=sys.stdout)
         return EXIT_OK
