@@ -36,10 +36,10 @@ def outlines(centers: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return merged.sort_values("governorate", ignore_index=True)
 
 
-def main() -> None:
+def main(folder: Path = HERE) -> None:
     """Build the outlines from ``centers.geojson`` and write ``governorates.geojson``."""
-    centers = gpd.read_file(HERE / "centers.geojson")
-    out = HERE / "governorates.geojson"
+    centers = gpd.read_file(folder / "centers.geojson")
+    out = folder / "governorates.geojson"
     out.unlink(missing_ok=True)
     outlines(centers).to_file(out, driver="GeoJSON", COORDINATE_PRECISION=4)
     print(f"wrote {out}")

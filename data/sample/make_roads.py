@@ -275,15 +275,17 @@ def build_roads(
     return roads.to_crs("EPSG:4326")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     """Write ``roads.gpkg`` and print a connectivity check."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--street-spacing-m", type=float, default=1_500.0)
-    parser.add_argument("--out", type=Path, default=HERE / "roads.gpkg")
-    args = parser.parse_args()
-    centers = gpd.read_file(HERE / "centers.geojson")
-    garrisons = gpd.read_file(HERE / "garrisons.geojson")
+    parser.add_argument("--dir", type=Path, default=HERE, help="folder of the sample layers")
+    parser.add_argument("--out", type=Path, default=None, help="default: DIR/roads.gpkg")
+    args = parser.parse_args(argv)
+    args.out = args.out or args.dir / "roads.gpkg"
+    centers = gpd.read_file(args.dir / "centers.geojson")
+    garrisons = gpd.read_file(args.dir / "garrisons.geojson")
     roads = build_roads(centers, garrisons, seed=args.seed, street_spacing_m=args.street_spacing_m)
     roads["geometry"] = shapely.set_precision(roads.geometry.to_numpy(), 1e-6)
     args.out.unlink(missing_ok=True)

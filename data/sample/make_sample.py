@@ -1064,8 +1064,19 @@ def main(argv: list[str] | None = None) -> None:
         default=Path(__file__).resolve().parent,
         help="output folder (default: this script's folder)",
     )
+    parser.add_argument(
+        "--no-roads",
+        action="store_true",
+        help="skip the road network and basemap (make_roads.py, make_basemap.py)",
+    )
     args = parser.parse_args(argv)
     print(generate(args.seed, args.out_dir))
+    if not args.no_roads:
+        import make_basemap  # noqa: PLC0415 - scripts beside this one, same seed
+        import make_roads  # noqa: PLC0415
+
+        make_roads.main(["--seed", str(args.seed), "--dir", str(args.out_dir)])
+        make_basemap.main(args.out_dir)
 
 
 if __name__ == "__main__":
