@@ -230,7 +230,6 @@ def _fastest_worst_case(
     assert found is not None  # noqa: S101 - the plan ``lp`` covers everything within ``upper``
     limit, arcs = found
     params["worst_case_limit"] = limit
-    arcs = Arcs.from_arrays(arcs.center, arcs.garrison, arcs.cost)  # sorted, each pair once
     restricted = Problem(problem.demand, problem.capacity, arcs)
     return restricted, solve_split(restricted, options)
 

@@ -21,6 +21,7 @@ from scipy.spatial import cKDTree
 
 from electsec.config import WGS84_MAX_RADIUS_M, WGS84_MIN_RADIUS_M
 from electsec.errors import InputError, Issue
+from electsec.io import read_garrisons, read_polling_centers
 
 __all__ = ["ArcOracle", "CostMatrix", "distance_matrix"]
 
@@ -332,8 +333,6 @@ def distance_matrix(
     >>> costs.nnz == 3 * len(centers)
     True
     """
-    from electsec.io import read_garrisons, read_polling_centers  # noqa: PLC0415
-
     centers = read_polling_centers(centers) if _needs_reading(centers, "demand") else centers
     garrisons = read_garrisons(garrisons) if _needs_reading(garrisons, "capacity") else garrisons
     check_limits(k=k, max_distance_m=max_distance_m)

@@ -6,6 +6,7 @@ Imported lazily by :meth:`AssignmentResult.explore`, so ``import electsec`` stay
 from __future__ import annotations
 
 import base64
+import importlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,13 +20,13 @@ if TYPE_CHECKING:
 __all__ = ["charts", "explore", "plot"]
 
 
-def _folium() -> Any:
+def _optional(module: str) -> Any:
+    """Import a module of the ``plot`` extra, saying how to install it when missing."""
     try:
-        import folium  # noqa: PLC0415
+        return importlib.import_module(module)
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        msg = "maps need folium: pip install 'electsec[plot]'"
+        msg = f"{module} is needed here: pip install 'electsec[plot]'"
         raise ImportError(msg) from exc
-    return folium
 
 
 def explore(
@@ -64,7 +65,7 @@ def explore(
     -------
     folium.Map
     """
-    folium = _folium()
+    folium = _optional("folium")
     scale, label = (1000.0, "km") if plan.unit == "m" else (60.0, "min")
     centers = _centers(plan, scale, label)
     garrisons = _garrisons(plan)
@@ -183,15 +184,6 @@ def _garrisons(plan: AssignmentResult) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(load, geometry=points, crs="EPSG:4326")
 
 
-def _pyplot() -> Any:
-    try:
-        import matplotlib.pyplot as plt  # noqa: PLC0415
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        msg = "static plots need matplotlib: pip install 'electsec[plot]'"
-        raise ImportError(msg) from exc
-    return plt
-
-
 def plot(plan: AssignmentResult, *, ax: Any = None) -> Any:
     """Draw a plan as a static matplotlib map (for reports and PDFs).
 
@@ -206,7 +198,7 @@ def plot(plan: AssignmentResult, *, ax: Any = None) -> Any:
     -------
     matplotlib.axes.Axes
     """
-    plt = _pyplot()
+    plt = _optional("matplotlib.pyplot")
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 8))
     scale, label = (1000.0, "km") if plan.unit == "m" else (60.0, "min")
@@ -253,7 +245,7 @@ def charts(plan: AssignmentResult, centers: gpd.GeoDataFrame | None = None) -> A
     -------
     matplotlib.figure.Figure
     """
-    plt = _pyplot()
+    plt = _optional("matplotlib.pyplot")
     fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(15, 4))
     util = plan.garrison_load["utilization"].sort_values(ascending=False).to_numpy()
     ax1.bar(np.arange(len(util)), util, width=1.0, color="#4c72b0")

@@ -15,7 +15,7 @@ import pandas as pd
 import pyproj
 import shapely
 
-from electsec.errors import Issue
+from electsec.errors import InputError, Issue
 
 __all__ = ["validate_layer"]
 
@@ -294,8 +294,6 @@ def response_limits(
         For negative, non-finite or non-numeric limits, a missing column, or a mapping
         without a ``tier`` column.
     """
-    from electsec.errors import InputError  # noqa: PLC0415
-
     if limit is None:
         return None
     if isinstance(limit, str):

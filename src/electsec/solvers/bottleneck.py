@@ -30,8 +30,8 @@ def bottleneck(problem: Problem, upper: int | None = None) -> tuple[int, Arcs] |
     Returns
     -------
     tuple or None
-        ``T*`` and every allowed arc with cost ≤ ``T*``; None when even all allowed arcs
-        cannot cover the demand.
+        ``T*`` and every allowed arc with cost ≤ ``T*`` (sorted, each pair once); None
+        when even all allowed arcs cannot cover the demand.
     """
     rows = np.flatnonzero(problem.demand > 0)
     if problem.oracle is not None and upper is not None:
@@ -47,7 +47,7 @@ def bottleneck(problem: Problem, upper: int | None = None) -> tuple[int, Arcs] |
         if upper is not None:
             arcs = _cheaper(arcs, upper)
     if not len(rows):
-        return 0, arcs
+        return 0, Arcs.from_arrays(arcs.center, arcs.garrison, arcs.cost)
     if not covers_all(problem, arcs):
         return None
     return _bisect(problem, arcs, rows)
@@ -67,7 +67,8 @@ def _bisect(problem: Problem, arcs: Arcs, rows: np.ndarray) -> tuple[int, Arcs]:
         else:
             lo = mid + 1
     limit = int(values[lo])
-    return limit, _cheaper(arcs, limit)
+    kept = _cheaper(arcs, limit)  # unsorted, maybe with duplicates: normalise once here
+    return limit, Arcs.from_arrays(kept.center, kept.garrison, kept.cost)
 
 
 def _oracle_arcs(problem: Problem, rows: np.ndarray, limit: float) -> Arcs:
