@@ -70,6 +70,19 @@ def test_the_browser_check_fails_for_a_page_that_needs_the_web(tiny, tmp_path):
     assert not re.search(r'class="[^"]*leaflet-container', dom)
 
 
+@pytest.fixture
+def report_path(tiny, short_plan, tmp_path, basemap):
+    """The report of the tiny sample's partial plan, with its diagnosis and basemap."""
+    centers, garrisons = tiny
+    return short_plan.partial.report(
+        tmp_path / "report.html",
+        centers=centers,
+        garrisons=garrisons,
+        diagnosis=short_plan.diagnosis,
+        basemap=basemap,
+    )
+
+
 def test_offline_map_needs_no_web_asset(tiny, tmp_path, basemap):
     plan = es.solve_assignment(*tiny)
     path = tmp_path / "map.html"
@@ -77,15 +90,8 @@ def test_offline_map_needs_no_web_asset(tiny, tmp_path, basemap):
     assert not WEB_ASSET.search(path.read_text())
 
 
-def test_report_is_one_self_contained_file(tiny, short_plan, tmp_path, basemap):
-    centers, garrisons = tiny
-    path = short_plan.partial.report(
-        tmp_path / "report.html",
-        centers=centers,
-        garrisons=garrisons,
-        diagnosis=short_plan.diagnosis,
-        basemap=basemap,
-    )
+def test_report_is_one_self_contained_file(report_path):
+    path = report_path
     page = path.read_text()
     assert not WEB_ASSET.search(page)
     for heading in (
@@ -113,15 +119,8 @@ def test_offline_map_renders_in_a_browser_without_network(tiny, tmp_path, basema
 
 
 @needs_browser
-def test_report_renders_in_a_browser_without_network(tiny, short_plan, tmp_path, basemap):
-    centers, garrisons = tiny
-    path = short_plan.partial.report(
-        tmp_path / "report.html",
-        centers=centers,
-        garrisons=garrisons,
-        diagnosis=short_plan.diagnosis,
-        basemap=basemap,
-    )
+def test_report_renders_in_a_browser_without_network(report_path, tmp_path):
+    path = report_path
     shot = tmp_path / "report.png"
     result = _chromium(tmp_path, path.as_uri(), "--window-size=1200,1600", f"--screenshot={shot}")
     assert shot.exists(), result.stderr[-2000:]
