@@ -91,3 +91,19 @@ def test_reading_a_geojson_dict_keeps_the_ids(tiny_json):
     centers = es.read_polling_centers(tiny_json[0])
     assert isinstance(centers, gpd.GeoDataFrame)
     assert centers.index[0] == tiny_json[0]["features"][0]["properties"]["center_id"]
+
+
+def test_backup_and_agency_dicts_follow_the_schema(tiny):
+    centers, garrisons = tiny
+    centers = centers.assign(agency="police")
+    garrisons = garrisons.assign(agency="police", reserve=1)
+    backup = es.Backup(max_distance_m=100_000, centers_per_team=20)
+    plan = es.solve_assignment(centers, garrisons, backup=backup)
+    data = plan.to_dict()
+    _validate(data)
+    assert data["backups"]
+    assert {r["agency"] for r in data["assignments"]} == {"police"}
+    with pytest.raises(es.InfeasibleError) as infeasible:
+        es.solve_assignment(centers, garrisons, backup=es.Backup(max_distance_m=1))
+    _validate(infeasible.value.to_dict())
+    assert infeasible.value.to_dict()["kind"] == "backup"

@@ -17,7 +17,7 @@ import logging
 from importlib.metadata import PackageNotFoundError, version
 
 from electsec.assign import solve_assignment
-from electsec.config import SolverOptions
+from electsec.config import Backup, SolverOptions
 from electsec.costs import CostMatrix, distance_matrix
 from electsec.errors import ElectsecError, InfeasibleError, InputError, Issue, SolverError
 from electsec.io import read_garrisons, read_polling_centers
@@ -32,6 +32,7 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
     "AssignmentResult",
+    "Backup",
     "CostMatrix",
     "ElectsecError",
     "InfeasibleError",

@@ -7,7 +7,7 @@ import hashlib
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Literal
 
@@ -15,15 +15,17 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from electsec.config import SolverOptions
-from electsec.costs import CostMatrix, build_oracle, limit_issues
+from electsec.config import Backup, SolverOptions
+from electsec.costs import ArcOracle, CostMatrix, GroupedOracle, build_oracle, limit_issues
 from electsec.errors import InfeasibleError, InputError, Issue, SolverError
+from electsec.forces import Forces, Jurisdiction, jurisdiction_mapping, read_forces
 from electsec.io import Source, read_garrisons, read_polling_centers
 from electsec.problem import Arcs, Problem
 from electsec.result import AssignmentResult
+from electsec.solvers.backup import Plan, assign_backups, choose_jointly
 from electsec.solvers.bottleneck import bottleneck, smallest_uniform_limit
-from electsec.solvers.diagnose import Diagnosis, diagnose
-from electsec.solvers.flow import FlowSolution, solve_split
+from electsec.solvers.diagnose import Diagnosis, allowed_arcs, diagnose
+from electsec.solvers.flow import FlowSolution, solve_split, solve_transport
 from electsec.solvers.single import SingleSolution, solve_single
 from electsec.validation import response_limits
 
@@ -47,6 +49,8 @@ def solve_assignment(  # noqa: PLR0913 - the public contract (DESIGN.md §4)
     time_limit_s: float | None = None,
     seed: int = 0,
     coverage: Literal["full", "max"] = "full",
+    backup: Backup | Mapping[str, Any] | None = None,
+    jurisdiction: Jurisdiction | None = None,
     options: SolverOptions | None = None,
 ) -> AssignmentResult:
     r"""Assign teams from garrisons to polling centres at least total cost.
@@ -93,6 +97,18 @@ def solve_assignment(  # noqa: PLR0913 - the public contract (DESIGN.md §4)
         ``"max"``: return the plan covering the most teams instead — high-tier centres
         first, then medium, then low (by the ``tier`` column), then least cost — with
         ``.uncovered`` listing the centres left short and why.
+    backup
+        Backup coverage (:class:`electsec.config.Backup`, or a mapping of its fields):
+        every covered centre also gets a backup garrison, different from the garrisons
+        serving it and within the backup limit, drawn from the garrisons' ``reserve``
+        teams; ``.backups`` lists them and ``.garrison_load`` the reserve load. Reserves
+        are always held back from the plan, with or without this option.
+    jurisdiction
+        Where each agency may operate, when garrisons have an ``agency`` column:
+        ``{agency: [governorates]}`` (through the centres' ``governorate`` column), a
+        table with ``agency`` and ``governorate`` columns, or such pairs; agencies not
+        named operate anywhere. Centres say which agencies they need with
+        ``demand_<agency>`` columns (summing to ``demand``) or an ``agency`` column.
     options
         Solver tuning (:class:`electsec.config.SolverOptions`).
 
@@ -148,13 +164,20 @@ def solve_assignment(  # noqa: PLR0913 - the public contract (DESIGN.md §4)
         + _time_limit_issues(costs, max_distance_m, max_time_s),
     )
     options = options or SolverOptions()
+    forces = read_forces(centers, garrisons, jurisdiction)
+    backup = _backup_option(backup, costs)
     if max_time_s is not None:
         limits = response_limits(centers, max_time_s, name="max_time_s")
     else:
         limits = response_limits(centers, max_distance_m)
-    problem, lookup, unit = _build_problem(centers, garrisons, costs, limits, k, options)
-    problem = dataclasses.replace(problem, priority=_tier_priority(centers))
-    params = {
+    if limits is not None:
+        limits = limits[forces.row_center]
+    problem, lookup, unit = _build_problem(centers, garrisons, forces, costs, limits, k, options)
+    priority = _tier_priority(centers)
+    problem = dataclasses.replace(
+        problem, priority=None if priority is None else priority[forces.row_center]
+    )
+    params: dict[str, Any] = {
         "split": split,
         "objective": objective,
         "max_distance_m": max_distance_m,
@@ -165,34 +188,27 @@ def solve_assignment(  # noqa: PLR0913 - the public contract (DESIGN.md §4)
         "coverage": coverage,
         "costs": "given" if costs is not None else "geodesic",
     }
-    context = _Context(centers, garrisons, problem, lookup, unit, split, params, started)
+    if backup is not None:
+        params["backup"] = dataclasses.asdict(backup)
+    if jurisdiction is not None:
+        params["jurisdiction"] = {
+            a: sorted(places) for a, places in jurisdiction_mapping(jurisdiction).items()
+        }
+    context = _Context(centers, garrisons, forces, problem, lookup, unit, split, params, started)
+    if backup is not None:
+        context.backups = _BackupStage(backup, centers, garrisons, forces, costs, seed)
     lp = solve_split(problem, options)
     if lp.shortfall:
-        found = diagnose(problem, lp)
-        context.unreachable = found.unreachable
-        partial = context.from_flow(lp, status="optimal") if split else context.whole_only(lp)
+        partial = _short(context, lp, costs, k)
         if coverage == "max":
             return partial
-        diagnosis = context.diagnosis(found)
-        if unit == "m":
-            fix = smallest_uniform_limit(problem)
-            # Costs are whole metres inside; every pair rounding to ``fix`` is within +0.5 m.
-            diagnosis["smallest_feasible_max_distance_m"] = None if fix is None else fix + 0.5
-        elif costs is not None:
-            unlimited = _problem_from_costs(
-                centers, garrisons, costs, None, k, problem.demand, problem.capacity
-            )[0]
-            found_limit = bottleneck(unlimited)
-            diagnosis["smallest_feasible_max_time_s"] = (
-                None if found_limit is None else found_limit[0] + 0.5
-            )
-        raise InfeasibleError(diagnosis, partial=partial)
+        raise InfeasibleError(context.infeasible, partial=partial)
     total_problem, total_lp = problem, lp
     if objective == "max":
         problem, lp = _fastest_worst_case(problem, lp, options, params)
         context.problem = problem
     if split:
-        return context.from_flow(lp, status="optimal")
+        return _finish(context, context.from_flow(lp, status="optimal"), coverage)
     single = solve_single(
         problem, lp, options=options, time_limit_s=_remaining(time_limit_s, started), seed=seed
     )
@@ -211,14 +227,50 @@ def solve_assignment(  # noqa: PLR0913 - the public contract (DESIGN.md §4)
         )
     unplaced = np.flatnonzero((single.assign < 0) & (problem.demand > 0))
     if len(unplaced):
-        ids = [str(centers.index[i]) for i in unplaced]
+        ids = [str(i) for i in dict.fromkeys(context.center_ids(unplaced))]
         msg = (
             f"{len(ids)} centre(s) could not be served whole by one garrison within the "
             f"limits, though a split plan exists (use split=True, or raise capacity "
             f"near them): {', '.join(ids[:10])}"
         )
         raise SolverError(msg)
-    return context.from_single(single)
+    return _finish(context, context.from_single(single, lp), coverage)
+
+
+def _short(
+    context: _Context, lp: FlowSolution, costs: CostMatrix | None, k: int | None
+) -> AssignmentResult:
+    """Return the plan covering the most teams; ``context.infeasible`` says why not all."""
+    problem = context.problem
+    found = diagnose(problem, lp)
+    context.unreachable = found.unreachable
+    partial = context.from_flow(lp, status="optimal") if context.split else context.whole_only(lp)
+    if context.params["coverage"] == "max":
+        return partial
+    diagnosis = context.diagnosis(found)
+    if context.unit == "m":
+        fix = smallest_uniform_limit(problem)
+        # Costs are whole metres inside; every pair rounding to ``fix`` is within +0.5 m.
+        diagnosis["smallest_feasible_max_distance_m"] = None if fix is None else fix + 0.5
+    elif costs is not None:
+        unlimited = _problem_from_costs(
+            context.centers, context.garrisons, context.forces, costs, None, k
+        )[0]
+        found_limit = bottleneck(unlimited)
+        diagnosis["smallest_feasible_max_time_s"] = (
+            None if found_limit is None else found_limit[0] + 0.5
+        )
+    context.infeasible = diagnosis
+    return partial
+
+
+def _finish(context: _Context, plan: AssignmentResult, coverage: str) -> AssignmentResult:
+    """Raise when centres were left without a backup and full coverage was asked for."""
+    if context.backups is None or not len(context.backup_missing) or coverage == "max":
+        return plan
+    covered = plan.assignments["center_id"].unique()
+    need = context.centers.index.isin(covered)
+    raise InfeasibleError(context.backups.diagnosis(context, need), partial=plan)
 
 
 def _fastest_worst_case(
@@ -336,42 +388,84 @@ def _argument_issues(
 def _build_problem(
     centers: gpd.GeoDataFrame,
     garrisons: gpd.GeoDataFrame,
+    forces: Forces,
     costs: CostMatrix | None,
     limits: np.ndarray | None,
     k: int | None,
     options: SolverOptions,
 ) -> tuple[Problem, CostLookup, str]:
-    demand = centers["demand"].to_numpy(np.int64)
-    capacity = garrisons["capacity"].to_numpy(np.int64)
+    demand, capacity = forces.demand, forces.capacity
     if costs is not None:
-        return _problem_from_costs(centers, garrisons, costs, limits, k, demand, capacity)
-    oracle = build_oracle(centers, garrisons, garrison_mask=capacity > 0)
+        return _problem_from_costs(centers, garrisons, forces, costs, limits, k)
+    oracle = _oracle(centers, garrisons, forces, capacity > 0)
+    everyone = oracle
     if k is not None:
-        # k counts every garrison, as distance_matrix(k=...) does, empty ones included.
-        everyone = build_oracle(centers, garrisons)
+        # k counts every garrison (of the row's agency), as distance_matrix(k=...) does.
+        everyone = _oracle(centers, garrisons, forces, np.ones(len(capacity), dtype=bool))
         arcs = Arcs.from_arrays(*everyone.nearest(k, max_cost=limits))
         problem = Problem(demand, capacity, arcs)
     else:
         k_first = options.first_candidates(len(demand))
         first = Arcs.from_arrays(*oracle.candidates(k_first, max_cost=limits))
         problem = Problem(demand, capacity, first, oracle=oracle, max_cost=limits)
+    return problem, everyone.pair_cost, "m"
 
-    def lookup(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        position = np.searchsorted(oracle.garrison_index, cols)
-        return oracle.cost(rows, position)
 
-    return problem, lookup, "m"
+def _oracle(
+    centers: gpd.GeoDataFrame,
+    garrisons: gpd.GeoDataFrame,
+    forces: Forces,
+    garrison_mask: np.ndarray,
+) -> ArcOracle | GroupedOracle:
+    """Build the geodesic query engine over demand rows (one tree per agency)."""
+    if forces.identity:
+        return build_oracle(centers, garrisons, garrison_mask=garrison_mask)
+    base = build_oracle(centers, garrisons)
+    groups = [
+        (
+            rows,
+            ArcOracle(
+                base.center_xy[forces.row_center[rows]],
+                base.garrison_xy[cols],
+                garrison_index=cols,
+            ),
+        )
+        for rows, cols in forces.groups(garrison_mask)
+    ]
+    return GroupedOracle(len(forces.demand), groups)
 
 
 def _problem_from_costs(
     centers: gpd.GeoDataFrame,
     garrisons: gpd.GeoDataFrame,
+    forces: Forces,
     costs: CostMatrix,
     limits: np.ndarray | None,
     k: int | None,
-    demand: np.ndarray,
-    capacity: np.ndarray,
 ) -> tuple[Problem, CostLookup, str]:
+    i, g, value = _matrix_arcs(centers, garrisons, costs)
+    r, keep = _rows_of_arcs(forces, i, g)
+    r, g, value = r[keep], g[keep], value[keep]
+    if limits is not None:
+        within = value <= limits[r]
+        r, g, value = r[within], g[within], value[within]
+    arcs = Arcs.from_arrays(r, g, value)
+    if k is not None:
+        arcs = _k_cheapest(arcs, k)
+    m = len(garrisons)
+    table = pd.Series(value, index=r.astype(np.int64) * m + g)
+
+    def lookup(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        found: np.ndarray = table.loc[rows.astype(np.int64) * m + cols].to_numpy(float)
+        return found
+
+    return Problem(forces.demand, forces.capacity, arcs), lookup, costs.unit
+
+
+def _matrix_arcs(
+    centers: gpd.GeoDataFrame, garrisons: gpd.GeoDataFrame, costs: CostMatrix
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the (centre, garrison, cost) entries of a cost matrix, checked and aligned."""
     if not isinstance(costs, CostMatrix):
         raise InputError(
             [
@@ -401,19 +495,36 @@ def _problem_from_costs(
                 )
             ]
         )
-    keep = np.ones(len(r), dtype=bool)
-    if limits is not None:
-        keep &= value <= limits[r]
-    arcs = Arcs.from_arrays(r[keep], c[keep], value[keep])
-    if k is not None:
-        arcs = _k_cheapest(arcs, k)
-    table = pd.Series(value, index=r.astype(np.int64) * len(capacity) + c)
+    return r.astype(np.int64), c.astype(np.int64), value
 
-    def lookup(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        found: np.ndarray = table.loc[rows.astype(np.int64) * len(capacity) + cols].to_numpy(float)
-        return found
 
-    return Problem(demand, capacity, arcs), lookup, costs.unit
+def _rows_of_arcs(
+    forces: Forces, center: np.ndarray, garrison: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Map centre arcs to demand-row arcs: the row of the garrison's agency, if allowed."""
+    if forces.identity:
+        return center, np.ones(len(center), dtype=bool)
+    codes = {a: j for j, a in enumerate(forces.agencies)}
+    n_a = max(len(codes), 1)
+    row_code = (
+        np.zeros(len(forces.row_center), np.int64)
+        if forces.row_agency is None
+        else np.array([codes[a] for a in forces.row_agency], dtype=np.int64)
+    )
+    g_code = (
+        np.zeros(len(garrison), np.int64)
+        if forces.garrison_agency is None
+        else np.array([codes[a] for a in forces.garrison_agency], dtype=np.int64)[garrison]
+    )
+    row_key = forces.row_center * n_a + row_code  # sorted: rows are by centre, then agency
+    key = center * n_a + g_code
+    pos = np.minimum(np.searchsorted(row_key, key), max(len(row_key) - 1, 0))
+    keep = (
+        (row_key[pos] == key) & forces.allowed[pos]
+        if len(row_key)
+        else np.zeros(len(key), dtype=bool)
+    )
+    return pos, keep
 
 
 def _align(labels: pd.Index, ids: pd.Index, table: str) -> np.ndarray:
@@ -453,12 +564,13 @@ def _k_cheapest(arcs: Arcs, k: int) -> Arcs:
 
 
 class _Context:
-    """What is needed to turn solver arrays back into labelled results."""
+    """What is needed to turn solver arrays (over demand rows) back into labelled results."""
 
     def __init__(
         self,
         centers: gpd.GeoDataFrame,
         garrisons: gpd.GeoDataFrame,
+        forces: Forces,
         problem: Problem,
         lookup: CostLookup,
         unit: str,
@@ -468,6 +580,7 @@ class _Context:
     ) -> None:
         self.centers = centers
         self.garrisons = garrisons
+        self.forces = forces
         self.problem = problem
         self.lookup = lookup
         self.unit = unit
@@ -476,11 +589,21 @@ class _Context:
         self.started = started
         self.unreachable = np.zeros(0, dtype=np.int64)
         self.split_only = np.zeros(0, dtype=np.int64)
+        self.backups: _BackupStage | None = None
+        self.pool: Arcs = problem.arcs
+        self.backup_missing = np.zeros(0, dtype=np.int64)
+        self.infeasible: dict[str, Any] = {}
+
+    def center_ids(self, rows: np.ndarray) -> np.ndarray:
+        """Centre id of each demand row."""
+        ids: np.ndarray = self.centers.index[self.forces.row_center[rows]].to_numpy()
+        return ids
 
     def from_flow(self, lp: FlowSolution, *, status: str) -> AssignmentResult:
         used = lp.flow > 0
         rows, cols, teams = lp.arcs.center[used], lp.arcs.garrison[used], lp.flow[used]
         objective = float(teams @ lp.arcs.cost[used])
+        self.pool = lp.arcs
         return self._result(
             rows,
             cols,
@@ -501,7 +624,7 @@ class _Context:
         }
 
     def whole_only(self, lp: FlowSolution) -> AssignmentResult:
-        """Single-sourced partial plan: centres the flow serves whole from one garrison."""
+        """Single-sourced partial plan: rows the flow serves whole from one garrison."""
         demand = self.problem.demand
         whole = (lp.flow > 0) & (lp.flow == demand[lp.arcs.center])
         rows, cols = lp.arcs.center[whole], lp.arcs.garrison[whole]
@@ -510,6 +633,7 @@ class _Context:
         uncovered[demand == 0] = 0
         self.split_only = np.flatnonzero((lp.uncovered == 0) & (uncovered > 0))
         objective = float(demand[rows] @ lp.arcs.cost[whole])
+        self.pool = lp.arcs
         return self._result(
             rows,
             cols,
@@ -520,11 +644,12 @@ class _Context:
             bound=objective,
         )
 
-    def from_single(self, single: SingleSolution) -> AssignmentResult:
+    def from_single(self, single: SingleSolution, lp: FlowSolution) -> AssignmentResult:
         rows = np.flatnonzero(single.assign >= 0)
         teams = self.problem.demand[rows]
         uncovered = np.zeros(self.problem.n_centers, dtype=np.int64)
         status = "optimal" if single.optimal else "feasible"
+        self.pool = lp.arcs
         return self._result(
             rows,
             single.assign[rows],
@@ -536,43 +661,49 @@ class _Context:
         )
 
     def diagnosis(self, diag: Diagnosis) -> dict[str, Any]:
-        c_ids, g_ids = self.centers.index, self.garrisons.index
         demand = int(self.problem.demand.sum())
         capacity = int(self.problem.capacity.sum())
-        governorate = (
-            self.centers["governorate"].astype(str).to_numpy()
-            if "governorate" in self.centers.columns
-            else None
-        )
-        regions = [
-            {
-                "centers": [str(c_ids[i]) for i in r.centers],
-                "garrisons": [str(g_ids[g]) for g in r.garrisons],
-                "demand": r.demand,
-                "capacity": r.capacity,
-                "deficit": r.deficit,
-                "extra_teams_needed": r.deficit,
-                "governorates": sorted(set(governorate[r.centers]))
-                if governorate is not None
-                else [],
-            }
-            for r in diag.regions
-        ]
         if demand > capacity:
             reason = f"total demand {demand} exceeds total capacity {capacity}"
         else:
             reason = (
                 f"{diag.shortfall} team(s) cannot reach their centres within the "
-                f"limits ({len(regions)} blocking region(s))"
+                f"limits ({len(diag.regions)} blocking region(s))"
             )
         return {
             "total_demand": demand,
             "total_capacity": capacity,
             "shortfall": diag.shortfall,
-            "unreachable_centers": [str(c_ids[i]) for i in diag.unreachable],
-            "blocking_regions": regions,
+            "unreachable_centers": list(dict.fromkeys(self.center_ids(diag.unreachable))),
+            "blocking_regions": self.regions(diag),
             "reason": reason,
         }
+
+    def regions(self, diag: Diagnosis, *, rows_are_centers: bool = False) -> list[dict[str, Any]]:
+        """Blocking regions with ids, governorates and (with agencies) the agencies."""
+        governorate = (
+            self.centers["governorate"].astype(str).to_numpy()
+            if "governorate" in self.centers.columns
+            else None
+        )
+        out = []
+        for r in diag.regions:
+            centers = r.centers if rows_are_centers else self.forces.row_center[r.centers]
+            region: dict[str, Any] = {
+                "centers": list(dict.fromkeys(map(str, self.centers.index[centers]))),
+                "garrisons": [str(g) for g in self.garrisons.index[r.garrisons]],
+                "demand": r.demand,
+                "capacity": r.capacity,
+                "deficit": r.deficit,
+                "extra_teams_needed": r.deficit,
+                "governorates": sorted(set(governorate[centers]))
+                if governorate is not None
+                else [],
+            }
+            if self.forces.row_agency is not None and not rows_are_centers:
+                region["agencies"] = sorted(set(self.forces.row_agency[r.centers]))
+            out.append(region)
+        return out
 
     def _result(
         self,
@@ -585,28 +716,77 @@ class _Context:
         objective: float,
         bound: float,
     ) -> AssignmentResult:
+        backups = None
+        if self.backups is not None:
+            plan = self.backups.attach(self, Plan(rows, cols, teams, np.zeros(0, np.int64)))
+            if not np.array_equal(plan.row, rows) or not np.array_equal(plan.garrison, cols):
+                rows, cols, teams = plan.row, plan.garrison, plan.teams
+                new = float(teams @ np.rint(self.lookup(rows, cols)))
+                status = status if new == objective else "feasible"
+                objective = new
+            backups = self.backups.table(self, plan.backup)
+            self.backup_missing = np.flatnonzero(self.backups.need(self, plan) & (plan.backup < 0))
         cost_col = "distance_m" if self.unit == "m" else "time_s"
-        assignments = pd.DataFrame(
-            {
-                "center_id": self.centers.index[rows].to_numpy(),
-                "garrison_id": self.garrisons.index[cols].to_numpy(),
-                "teams": np.asarray(teams, dtype=np.int64),
-                cost_col: self.lookup(np.asarray(rows), np.asarray(cols)),
-            }
+        table = {
+            "center_id": self.center_ids(np.asarray(rows)),
+            "garrison_id": self.garrisons.index[cols].to_numpy(),
+            "teams": np.asarray(teams, dtype=np.int64),
+            cost_col: self.lookup(np.asarray(rows), np.asarray(cols)),
+        }
+        if self.forces.row_agency is not None:
+            table["agency"] = self.forces.row_agency[rows]
+        assignments = pd.DataFrame(table).sort_values(
+            ["center_id", "garrison_id"], ignore_index=True
         )
-        assignments = assignments.sort_values(["center_id", "garrison_id"], ignore_index=True)
+        gap = (objective - bound) / objective if objective > 0 else 0.0
+        return AssignmentResult(
+            status=status,
+            objective=objective,
+            bound=bound,
+            gap=max(gap, 0.0),
+            assignments=assignments,
+            garrison_load=self._load(cols, teams, backups),
+            uncovered=self._uncovered(uncovered),
+            unit=self.unit,
+            split=self.split,
+            solve_time_s=time.perf_counter() - self.started,
+            parameters=self.params,
+            provenance=self.provenance(),
+            center_points=_points(self.centers),
+            garrison_points=_points(self.garrisons),
+            backups=backups,
+        )
+
+    def _load(
+        self, cols: np.ndarray, teams: np.ndarray, backups: pd.DataFrame | None
+    ) -> pd.DataFrame:
         used = np.bincount(cols, weights=teams, minlength=self.problem.n_garrisons)
-        capacity = self.problem.capacity
+        capacity = self.garrisons["capacity"].to_numpy(np.int64)
+        available = self.forces.capacity
         load = pd.DataFrame(
             {
                 "garrison_id": self.garrisons.index.to_numpy(),
                 "capacity": capacity,
                 "used": used.astype(np.int64),
                 "utilization": np.divide(
-                    used, capacity, out=np.zeros(len(capacity)), where=capacity > 0
+                    used, available, out=np.zeros(len(available)), where=available > 0
                 ),
             }
         )
+        if self.forces.garrison_agency is not None:
+            load.insert(1, "agency", self.forces.garrison_agency)
+        if self.forces.reserve.any() or backups is not None:
+            load["reserve"] = self.forces.reserve
+        if backups is not None:
+            backed = backups["garrison_id"].dropna().value_counts()
+            load["backup_centers"] = (
+                load["garrison_id"].map(backed).fillna(0).astype(np.int64).to_numpy()
+            )
+            assert self.backups is not None  # noqa: S101
+            load["backup_capacity"] = self.backups.capacity
+        return load
+
+    def _uncovered(self, uncovered: np.ndarray) -> pd.DataFrame:
         short = np.flatnonzero(uncovered > 0)
         reason = np.where(
             np.isin(short, self.unreachable),
@@ -618,30 +798,198 @@ class _Context:
             "the split plan covers it, but not whole from one garrison",
             reason,
         )
-        uncovered_table = pd.DataFrame(
+        table = {
+            "center_id": self.center_ids(short),
+            "teams": uncovered[short].astype(np.int64),
+            "reason": reason,
+        }
+        if self.forces.row_agency is not None:
+            agency = self.forces.row_agency[short]
+            barred = ~self.forces.allowed[short]
+            table["reason"] = np.where(
+                barred,
+                [f"{a} may not operate in this governorate (jurisdiction)" for a in agency],
+                reason,
+            )
+            table["agency"] = agency
+        return pd.DataFrame(table)
+
+
+class _BackupStage:
+    """Backups for a finished primary plan (see :mod:`electsec.solvers.backup`)."""
+
+    def __init__(
+        self,
+        option: Backup,
+        centers: gpd.GeoDataFrame,
+        garrisons: gpd.GeoDataFrame,
+        forces: Forces,
+        costs: CostMatrix | None,
+        seed: int,
+    ) -> None:
+        self.seed = seed
+        self.capacity = forces.reserve * option.centers_per_team
+        limit = option.max_distance_m if option.max_distance_m is not None else option.max_time_s
+        self.limit = math.inf if limit is None else float(limit)
+        if costs is None:
+            oracle = build_oracle(centers, garrisons, garrison_mask=self.capacity > 0)
+            r, c, cost = oracle.within(self.limit)
+            self.lookup: CostLookup = oracle.pair_cost
+        else:
+            r, c, cost = _matrix_arcs(centers, garrisons, costs)
+            keep = (cost <= self.limit) & (self.capacity[c] > 0)
+            r, c, cost = r[keep], c[keep], cost[keep]
+            m = len(garrisons)
+            table = pd.Series(cost, index=r * m + c)
+
+            def lookup(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+                found: np.ndarray = table.loc[rows.astype(np.int64) * m + cols].to_numpy(float)
+                return found
+
+            self.lookup = lookup
+        self.arcs = Arcs.from_arrays(r, c, cost)
+
+    def need(self, context: _Context, plan: Plan) -> np.ndarray:
+        """Centres that need a backup: those the plan sends any team to."""
+        need = np.zeros(len(context.centers), dtype=bool)
+        need[context.forces.row_center[plan.row[plan.teams > 0]]] = True
+        return need
+
+    def attach(self, context: _Context, plan: Plan) -> Plan:
+        """Give the plan its backups, re-choosing primaries nearby only where needed."""
+        need = self.need(context, plan)
+        row_center = context.forces.row_center
+        primary = (row_center[plan.row], plan.garrison)
+        backup = assign_backups(need, primary, self.arcs, self.capacity)
+        plan = Plan(plan.row, plan.garrison, plan.teams, backup)
+        if not (need & (backup < 0)).any():
+            return plan
+        rows, cols = plan.row, plan.garrison
+        pool = context.pool.union(Arcs.from_arrays(rows, cols, context.lookup(rows, cols)))
+        if context.problem.n_centers * context.problem.n_garrisons <= _EXACT_JOINT_PAIRS:
+            # Small enough to offer every allowed pair: "no joint plan" is then proven.
+            every = np.arange(context.problem.n_centers)
+            pool = pool.union(allowed_arcs(context.problem, every))
+        problem = Problem(context.problem.demand, context.problem.capacity, pool)
+        joint = choose_jointly(
+            problem,
+            plan,
+            row_center,
+            self.arcs,
+            self.capacity,
+            split=context.split,
+            seed=self.seed,
+        )
+        return plan if joint is None else _sorted(joint)
+
+    def table(self, context: _Context, backup: np.ndarray) -> pd.DataFrame:
+        """One row per centre with a backup (or needing one and left without)."""
+        cost_col = "distance_m" if context.unit == "m" else "time_s"
+        have = np.flatnonzero(backup >= 0)
+        out = pd.DataFrame(
             {
-                "center_id": self.centers.index[short].to_numpy(),
-                "teams": uncovered[short].astype(np.int64),
-                "reason": reason,
+                "center_id": context.centers.index[have].to_numpy(),
+                "garrison_id": context.garrisons.index[backup[have]].to_numpy(),
+                cost_col: self.lookup(have, backup[have]),
             }
         )
-        gap = (objective - bound) / objective if objective > 0 else 0.0
-        return AssignmentResult(
-            status=status,
-            objective=objective,
-            bound=bound,
-            gap=max(gap, 0.0),
-            assignments=assignments,
-            garrison_load=load,
-            uncovered=uncovered_table,
-            unit=self.unit,
-            split=self.split,
-            solve_time_s=time.perf_counter() - self.started,
-            parameters=self.params,
-            provenance=self.provenance(),
-            center_points=_points(self.centers),
-            garrison_points=_points(self.garrisons),
+        return out.sort_values("center_id", ignore_index=True)
+
+    def diagnosis(self, context: _Context, plan_need: np.ndarray) -> dict[str, Any]:
+        """Why some centres have no backup: a Hall check on the reserves (verifiable)."""
+        missing = context.backup_missing
+        demand = plan_need.astype(np.int64)
+        problem = Problem(demand, self.capacity, self.arcs)
+        penalty = (int(self.arcs.cost.max(initial=0)) + 1) * (len(demand) + 2)
+        found = diagnose(problem, solve_transport(problem, self.arcs, penalty=penalty))
+        ids = context.centers.index
+        if found.shortfall:
+            reason = (
+                f"{len(missing)} centre(s) get no backup: the reserves within "
+                f"{self.limit:g} {context.unit} cannot back up all of them "
+                f"({len(found.regions)} blocking region(s))"
+            )
+        else:
+            reason = (
+                f"{len(missing)} centre(s) get no backup: the only reserves within reach "
+                "sit at garrisons that must serve them"
+            )
+        return {
+            "kind": "backup",
+            "total_demand": int(demand.sum()),
+            "total_capacity": int(self.capacity.sum()),
+            "shortfall": len(missing),
+            "unreachable_centers": [str(ids[i]) for i in found.unreachable],
+            "blocking_regions": context.regions(found, rows_are_centers=True),
+            "centers_without_backup": [str(ids[i]) for i in missing],
+            "reason": reason,
+        }
+
+
+#: Up to this many (row, garrison) pairs, joint backup choice sees every allowed pair.
+_EXACT_JOINT_PAIRS = 200_000
+
+
+def _sorted(plan: Plan) -> Plan:
+    order = np.lexsort((plan.garrison, plan.row))
+    return Plan(plan.row[order], plan.garrison[order], plan.teams[order], plan.backup)
+
+
+def _backup_option(option: Any, costs: CostMatrix | None) -> Backup | None:
+    """Validate the ``backup`` argument (a :class:`Backup` or a mapping of its fields)."""
+    if option is None:
+        return None
+    if isinstance(option, Mapping):
+        try:
+            option = Backup(**option)
+        except TypeError as exc:
+            raise InputError([Issue("arguments", "backup", (), f"unknown field: {exc}")]) from exc
+    if not isinstance(option, Backup):
+        raise InputError(
+            [Issue("arguments", "backup", (), f"must be a Backup or a dict, got {option!r}")]
         )
+    unit = costs.unit if isinstance(costs, CostMatrix) else "m"
+    issues = []
+    per_team = option.centers_per_team
+    if isinstance(per_team, bool) or not isinstance(per_team, int | np.integer) or per_team < 1:
+        issues.append(
+            Issue(
+                "arguments",
+                "backup",
+                (),
+                f"centers_per_team must be an integer ≥ 1, got {per_team!r}",
+            )
+        )
+    for name, value in (
+        ("max_distance_m", option.max_distance_m),
+        ("max_time_s", option.max_time_s),
+    ):
+        if value is not None and not (
+            isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
+        ):
+            issues.append(
+                Issue("arguments", "backup", (), f"{name} must be a number ≥ 0, got {value!r}")
+            )
+    wanted = "max_distance_m" if unit == "m" else "max_time_s"
+    other = "max_time_s" if unit == "m" else "max_distance_m"
+    if getattr(option, other) is not None:
+        issues.append(
+            Issue(
+                "arguments", "backup", (), f"the costs are in {unit!r}: give {wanted}, not {other}"
+            )
+        )
+    elif costs is None and option.max_distance_m is None:
+        issues.append(
+            Issue(
+                "arguments",
+                "backup",
+                (),
+                "needs a backup response limit: Backup(max_distance_m=...)",
+            )
+        )
+    if issues:
+        raise InputError(issues)
+    return option
 
 
 def input_hash(centers: gpd.GeoDataFrame, garrisons: gpd.GeoDataFrame) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["SolverOptions"]
+__all__ = ["Backup", "SolverOptions"]
 
 #: Smallest radius of curvature of the WGS84 ellipsoid (meridional, at the equator), in
 #: metres. Any geodesic is at least this radius times the central angle between the two
@@ -62,3 +62,33 @@ class SolverOptions:
         if self.candidate_k is not None:
             return self.candidate_k
         return int(min(25, max(8, 220_000 // max(n_centers, 1))))
+
+
+@dataclass(frozen=True)
+class Backup:
+    """Backup coverage: every covered centre also gets a second garrison's reserve.
+
+    A garrison's ``reserve`` teams (a column of the garrisons) are held back from the
+    plan as quick-reaction forces. Each covered centre is given a backup garrison,
+    different from every garrison that serves it, within the backup response limit; a
+    garrison backs up at most ``reserve × centers_per_team`` centres.
+
+    Parameters
+    ----------
+    max_distance_m
+        Backup response limit in metres (geodesic or the given metre costs), or None.
+    max_time_s
+        Backup response limit in seconds, for travel-time costs, or None.
+    centers_per_team
+        Centres one reserve team may back up (≥ 1).
+
+    Examples
+    --------
+    >>> import electsec as es
+    >>> es.Backup(max_distance_m=25_000, centers_per_team=4)
+    Backup(max_distance_m=25000, max_time_s=None, centers_per_team=4)
+    """
+
+    max_distance_m: float | None = None
+    max_time_s: float | None = None
+    centers_per_team: int = 1

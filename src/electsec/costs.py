@@ -23,7 +23,7 @@ from electsec.config import WGS84_MAX_RADIUS_M, WGS84_MIN_RADIUS_M
 from electsec.errors import InputError, Issue
 from electsec.io import read_garrisons, read_polling_centers
 
-__all__ = ["ArcOracle", "CostMatrix", "distance_matrix"]
+__all__ = ["ArcOracle", "CostMatrix", "GroupedOracle", "distance_matrix"]
 
 logger = logging.getLogger(__name__)
 
@@ -263,6 +263,10 @@ class ArcOracle:
         c = np.tile(np.arange(m), n)
         return r, self.garrison_index[c], self.cost(r, c)
 
+    def pair_cost(self, rows: np.ndarray, garrisons: np.ndarray) -> np.ndarray:
+        """Exact cost from centres ``rows`` to garrisons ``garrisons`` (problem indices)."""
+        return self.cost(rows, np.searchsorted(self.garrison_index, garrisons))
+
     def _query(self, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         chord, idx = self._tree.query(self._center_pts[rows], k=k)
         if k == 1:
@@ -278,6 +282,116 @@ class ArcOracle:
         c = np.concatenate([p[1] for p in parts])
         cost = np.concatenate([p[2] for p in parts])
         return r, self.garrison_index[c] if len(c) else c.astype(np.int32), cost
+
+
+class GroupedOracle:
+    """Several oracles side by side: each demand row asks only its own group's garrisons.
+
+    Used when centres need teams of several agencies: the row (centre, agency) may only be
+    served by that agency's garrisons, and a row outside every group (a force not allowed
+    to operate there) has no arcs at all. Answers the same queries as :class:`ArcOracle`,
+    with rows and garrisons as problem indices.
+
+    Parameters
+    ----------
+    n_rows
+        Number of demand rows.
+    groups
+        ``(rows, oracle)`` pairs: the problem rows of the group, in the order of the
+        oracle's own centres.
+    """
+
+    def __init__(self, n_rows: int, groups: list[tuple[np.ndarray, ArcOracle]]) -> None:
+        self.groups = groups
+        self.metric: Metric = groups[0][1].metric if groups else "geodesic"
+        self._group = np.full(n_rows, -1, dtype=np.int64)
+        self._local = np.full(n_rows, -1, dtype=np.int64)
+        self.center_xy = np.zeros((n_rows, 2))
+        for g, (rows, oracle) in enumerate(groups):
+            self._group[rows] = g
+            self._local[rows] = np.arange(len(rows))
+            self.center_xy[rows] = oracle.center_xy
+        tree = [o.garrison_index for _, o in groups]
+        self.garrison_index = np.unique(np.concatenate(tree)) if tree else np.zeros(0, np.int32)
+        xy = [o.garrison_xy for _, o in groups]
+        self.garrison_xy = np.vstack(xy) if xy else np.zeros((0, 2))
+
+    def _split(
+        self, rows: np.ndarray | None
+    ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, ArcOracle]]:
+        """Positions in ``rows``, global rows and local rows per group."""
+        rows = np.arange(len(self._group)) if rows is None else np.asarray(rows)
+        group = self._group[rows]
+        out = []
+        for g, (members, oracle) in enumerate(self.groups):
+            pos = np.flatnonzero(group == g)
+            if len(pos):
+                out.append((pos, members, self._local[rows[pos]], oracle))
+        return out
+
+    @staticmethod
+    def _gather(
+        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if not parts:
+            return np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0)
+        return (
+            np.concatenate([p[0] for p in parts]).astype(np.int64),
+            np.concatenate([p[1] for p in parts]).astype(np.int32),
+            np.concatenate([p[2] for p in parts]),
+        )
+
+    def within(
+        self, radius: np.ndarray | float, rows: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return every allowed arc with cost ≤ ``radius`` (see :meth:`ArcOracle.within`)."""
+        n = len(self._group) if rows is None else len(rows)
+        radius = np.broadcast_to(np.asarray(radius, dtype=float), (n,))
+        parts = []
+        for pos, members, local, oracle in self._split(rows):
+            r, c, cost = oracle.within(radius[pos], local)
+            parts.append((members[r], c, cost))
+        return self._gather(parts)
+
+    def nearest(
+        self,
+        k: int,
+        rows: np.ndarray | None = None,
+        *,
+        max_cost: float | np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return the ``k`` cheapest allowed arcs of each row (see :meth:`ArcOracle.nearest`)."""
+        parts = []
+        for _, members, local, oracle in self._split(rows):
+            limit = _rows_of(max_cost, members)
+            r, c, cost = oracle.nearest(k, local, max_cost=limit)
+            parts.append((members[r], c, cost))
+        return self._gather(parts)
+
+    def candidates(
+        self, k: int, *, max_cost: float | np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return about ``k`` near allowed arcs per row (see :meth:`ArcOracle.candidates`)."""
+        parts = []
+        for members, oracle in self.groups:
+            r, c, cost = oracle.candidates(k, max_cost=_rows_of(max_cost, members))
+            parts.append((members[r], c, cost))
+        return self._gather(parts)
+
+    def pair_cost(self, rows: np.ndarray, garrisons: np.ndarray) -> np.ndarray:
+        """Return the exact cost of (row, garrison) pairs; each must be allowed."""
+        out = np.zeros(len(rows))
+        for pos, _, local, oracle in self._split(rows):
+            out[pos] = oracle.pair_cost(local, np.asarray(garrisons)[pos])
+        return out
+
+
+def _rows_of(value: float | np.ndarray | None, members: np.ndarray) -> float | np.ndarray | None:
+    """Restrict a per-row array to ``members`` (scalars pass through)."""
+    if value is None or np.ndim(value) == 0:
+        return value
+    out: np.ndarray = np.asarray(value)[members]
+    return out
 
 
 def distance_matrix(

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from electsec.costs import ArcOracle
+from electsec.costs import ArcOracle, GroupedOracle
 
 __all__ = ["Arcs", "Problem"]
 
@@ -84,7 +84,7 @@ class Problem:
     demand: np.ndarray
     capacity: np.ndarray
     arcs: Arcs
-    oracle: ArcOracle | None = field(default=None, repr=False)
+    oracle: ArcOracle | GroupedOracle | None = field(default=None, repr=False)
     max_cost: np.ndarray | None = None
     priority: np.ndarray | None = None
 

@@ -50,6 +50,10 @@ class AssignmentResult:
         The options the plan was solved with.
     provenance
         Library and solver versions, a SHA-256 hash of the validated inputs, and timings.
+    backups
+        With backup coverage: one row per covered centre, ``center_id, garrison_id`` and
+        the cost of its backup garrison; ``garrison_load`` then also holds ``reserve``,
+        ``backup_centers`` and ``backup_capacity``. None otherwise.
     """
 
     status: str
@@ -66,6 +70,7 @@ class AssignmentResult:
     provenance: dict[str, Any] = field(default_factory=dict, repr=False)
     center_points: gpd.GeoSeries = field(default=None, repr=False)
     garrison_points: gpd.GeoSeries = field(default=None, repr=False)
+    backups: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
     def cost_column(self) -> str:
@@ -137,7 +142,7 @@ class AssignmentResult:
             "garrison_load": _records(self.garrison_load),
             "uncovered": _records(self.uncovered),
             "provenance": dict(self.provenance),
-        }
+        } | ({} if self.backups is None else {"backups": _records(self.backups)})
 
     def raise_for_status(self) -> AssignmentResult:
         """Return self; kept for services that check plans uniformly.

@@ -17,7 +17,7 @@ import shapely
 
 from electsec.errors import InputError, Issue
 
-__all__ = ["validate_layer"]
+__all__ = ["response_limits", "team_counts", "validate_layer"]
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ def validate_layer(
     layer_crs = _crs(frame, table, crs, issues)
     labels = ids if ids is not None else pd.Index(frame.index.astype(str))
     _geometry_issues(frame, labels, layer_crs, table, issues)
-    values = _values(frame, labels, table, value_col, issues)
+    values = team_counts(frame, labels, table, value_col, issues)
     if issues:
         return None, issues
     assert ids is not None  # noqa: S101 - no issues means ids and values were built
@@ -216,13 +216,17 @@ def _area_issues(
         )
 
 
-def _values(
-    frame: gpd.GeoDataFrame,
+def team_counts(
+    frame: pd.DataFrame,
     labels: pd.Index,
     table: str,
     value_col: str,
     issues: list[Issue],
 ) -> np.ndarray | None:
+    """Read a column of whole, non-negative team counts, adding any problem to ``issues``.
+
+    Returns the int64 counts, or None when the column is missing or any value is bad.
+    """
     if value_col not in frame.columns:
         issues.append(
             Issue(

@@ -104,7 +104,9 @@ def smallest_uniform_limit(problem: Problem) -> int | None:
     rows = np.flatnonzero(problem.demand > 0)
     if not len(rows):
         return 0
-    _, _, nearest = problem.oracle.nearest(1, rows)
+    reached, _, nearest = problem.oracle.nearest(1, rows)
+    if len(np.unique(reached)) < len(rows):
+        return None  # some centre has no allowed garrison at any distance
     upper = float(np.rint(nearest.max()))  # no smaller limit reaches every centre
     while True:
         arcs = _oracle_arcs(unlimited, rows, upper)

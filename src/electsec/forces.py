@@ -1,0 +1,348 @@
+"""Who may serve where: agencies, jurisdictions and reserves, turned into arrays.
+
+A centre may need teams of several agencies (an ``agency`` column on the garrisons, and
+``demand_<agency>`` columns, or one ``agency`` column, on the centres). Each (centre,
+agency) pair with teams to place becomes one *demand row*; a row can only be served by
+garrisons of its agency, and only where a jurisdiction lets that agency operate. The
+solvers see rows exactly as they see centres, so agencies that share no garrison fall
+apart into independent problems by themselves.
+
+Garrisons may hold back a ``reserve`` of teams (quick-reaction forces): those teams are
+not sent to centres; they back centres up (see :class:`electsec.config.Backup`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from electsec.errors import InputError, Issue
+from electsec.validation import team_counts
+
+__all__ = ["Forces", "Jurisdiction", "jurisdiction_mapping", "read_forces"]
+
+#: Allowed governorates per agency, as a mapping, a table or (agency, governorate) pairs.
+Jurisdiction = Mapping[str, Iterable[str] | str] | pd.DataFrame | Iterable[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class Forces:
+    """Demand rows and the garrison teams that may serve them.
+
+    Attributes
+    ----------
+    row_center
+        Centre index of each demand row (int64, sorted).
+    demand
+        Teams each row needs (int64).
+    row_agency
+        Agency of each row (object array), or None when agencies are not in use.
+    allowed
+        Whether a row's agency may operate at its centre (its jurisdiction).
+    garrison_agency
+        Agency of each garrison (object array), or None.
+    capacity
+        Teams each garrison can send to centres: its capacity less its reserve.
+    reserve
+        Teams each garrison holds back (int64; zeros without a ``reserve`` column).
+    """
+
+    row_center: np.ndarray
+    demand: np.ndarray
+    row_agency: np.ndarray | None
+    allowed: np.ndarray
+    garrison_agency: np.ndarray | None
+    capacity: np.ndarray
+    reserve: np.ndarray
+
+    @property
+    def agencies(self) -> list[str]:
+        """The agencies in use (empty when centres do not ask for particular agencies)."""
+        if self.garrison_agency is None or self.row_agency is None:
+            return []
+        return sorted(set(self.garrison_agency) | set(self.row_agency))
+
+    @property
+    def identity(self) -> bool:
+        """True when rows are simply the centres (one agency, no jurisdiction)."""
+        return self.row_agency is None and bool(self.allowed.all())
+
+    def groups(self, garrison_mask: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """``(rows, garrisons)`` per agency: allowed rows and the masked garrisons."""
+        if self.row_agency is None or self.garrison_agency is None:
+            return [(np.flatnonzero(self.allowed), np.flatnonzero(garrison_mask))]
+        return [
+            (
+                np.flatnonzero(self.allowed & (self.row_agency == agency)),
+                np.flatnonzero(garrison_mask & (self.garrison_agency == agency)),
+            )
+            for agency in self.agencies
+        ]
+
+
+def read_forces(
+    centers: gpd.GeoDataFrame,
+    garrisons: gpd.GeoDataFrame,
+    jurisdiction: Jurisdiction | None = None,
+) -> Forces:
+    """Build the demand rows of two validated layers.
+
+    Parameters
+    ----------
+    centers, garrisons
+        Validated layers. Optional columns: ``agency`` on garrisons; ``demand_<agency>``
+        (teams of each agency, summing to ``demand``) or ``agency`` on centres;
+        ``governorate`` on centres (for ``jurisdiction``); ``reserve`` on garrisons.
+        Agencies are used only when the centres say which they need; otherwise any
+        garrison may serve any centre.
+    jurisdiction
+        Where each agency may operate: ``{"police": ["Baghdad", "Basra"]}``, a table with
+        ``agency`` and ``governorate`` columns, or (agency, governorate) pairs. Agencies
+        not named may operate anywhere.
+
+    Returns
+    -------
+    Forces
+
+    Raises
+    ------
+    InputError
+        Listing every problem with the offending ids.
+    """
+    issues: list[Issue] = []
+    reserve = _reserve(garrisons, issues)
+    garrison_agency = _garrison_agency(garrisons, issues) if _needs_agencies(centers) else None
+    rows = _rows(centers, garrison_agency, issues)
+    allowed_by = _jurisdiction(jurisdiction, centers, garrison_agency, issues)
+    if issues:
+        raise InputError(issues)
+    assert rows is not None  # noqa: S101 - no issues means the rows were built
+    row_center, demand, row_agency = rows
+    allowed = np.ones(len(row_center), dtype=bool)
+    if allowed_by and row_agency is not None:
+        governorate = centers["governorate"].astype(str).to_numpy()[row_center]
+        for agency, places in allowed_by.items():
+            mine = row_agency == agency
+            allowed[mine] = np.isin(governorate[mine], sorted(places))
+    return Forces(
+        row_center=row_center,
+        demand=demand,
+        row_agency=row_agency,
+        allowed=allowed,
+        garrison_agency=garrison_agency,
+        capacity=garrisons["capacity"].to_numpy(np.int64) - reserve,
+        reserve=reserve,
+    )
+
+
+def _needs_agencies(centers: gpd.GeoDataFrame) -> bool:
+    """Whether centres say which agencies they need (else any garrison may serve)."""
+    return "agency" in centers.columns or any(
+        str(c).startswith("demand_") for c in centers.columns
+    )
+
+
+def _reserve(garrisons: gpd.GeoDataFrame, issues: list[Issue]) -> np.ndarray:
+    if "reserve" not in garrisons.columns:
+        return np.zeros(len(garrisons), dtype=np.int64)
+    found = team_counts(garrisons, garrisons.index, "garrisons", "reserve", issues)
+    if found is None:
+        return np.zeros(len(garrisons), dtype=np.int64)
+    over = found > garrisons["capacity"].to_numpy(np.int64)
+    if over.any():
+        issues.append(
+            Issue(
+                "garrisons",
+                "reserve",
+                tuple(garrisons.index[over]),
+                "reserve must not exceed capacity (the reserve is held back from it)",
+            )
+        )
+    return found
+
+
+def _garrison_agency(garrisons: gpd.GeoDataFrame, issues: list[Issue]) -> np.ndarray | None:
+    if "agency" not in garrisons.columns:
+        return None
+    raw = garrisons["agency"]
+    missing = raw.isna().to_numpy() | (raw.astype(str).str.strip() == "").to_numpy()
+    if missing.any():
+        issues.append(
+            Issue(
+                "garrisons",
+                "agency",
+                tuple(garrisons.index[missing]),
+                "is empty; every garrison belongs to one agency",
+            )
+        )
+    agency: np.ndarray = raw.astype(str).str.strip().to_numpy(dtype=object)
+    return agency
+
+
+def _rows(
+    centers: gpd.GeoDataFrame, garrison_agency: np.ndarray | None, issues: list[Issue]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
+    demand = centers["demand"].to_numpy(np.int64)
+    if garrison_agency is None:
+        per_agency = [c for c in centers.columns if str(c).startswith("demand_")]
+        if per_agency:
+            issues.append(
+                Issue(
+                    "garrisons",
+                    "agency",
+                    (),
+                    f"centres give teams per agency ({', '.join(map(str, per_agency))}) but "
+                    "garrisons have no 'agency' column; add one",
+                )
+            )
+            return None
+        return np.arange(len(centers), dtype=np.int64), demand, None
+    named = {
+        str(c).removeprefix("demand_") for c in centers.columns if str(c).startswith("demand_")
+    }
+    agencies = sorted(set(garrison_agency) | named)
+    table = _agency_table(centers, agencies, issues)
+    if table is None:
+        return None
+    center, agency = np.nonzero(table > 0)
+    return (
+        center.astype(np.int64),
+        table[center, agency],
+        np.asarray(agencies, dtype=object)[agency],
+    )
+
+
+def _agency_table(
+    centers: gpd.GeoDataFrame, agencies: list[str], issues: list[Issue]
+) -> np.ndarray | None:
+    """Teams per centre (rows) and agency (columns)."""
+    demand = centers["demand"].to_numpy(np.int64)
+    columns = [f"demand_{a}" for a in agencies]
+    if any(c in centers.columns for c in columns):
+        table = np.zeros((len(centers), len(agencies)), dtype=np.int64)
+        before = len(issues)
+        for j, column in enumerate(columns):
+            if column in centers.columns:
+                found = team_counts(centers, centers.index, "centers", column, issues)
+                table[:, j] = 0 if found is None else found
+        if len(issues) > before:
+            return None
+        wrong = table.sum(axis=1) != demand
+        if wrong.any():
+            issues.append(
+                Issue(
+                    "centers",
+                    "demand",
+                    tuple(centers.index[wrong]),
+                    f"must equal {' + '.join(c for c in columns if c in centers.columns)}",
+                )
+            )
+            return None
+        return table
+    return _one_agency_each(centers, agencies, demand, issues)
+
+
+def _one_agency_each(
+    centers: gpd.GeoDataFrame, agencies: list[str], demand: np.ndarray, issues: list[Issue]
+) -> np.ndarray | None:
+    named = centers["agency"].astype(str).str.strip().to_numpy(dtype=object)
+    unknown = (demand > 0) & ~np.isin(named, agencies)
+    if unknown.any():
+        issues.append(
+            Issue(
+                "centers",
+                "agency",
+                tuple(centers.index[unknown]),
+                f"names no agency of the garrisons (they have: {', '.join(agencies)})",
+            )
+        )
+        return None
+    table = np.zeros((len(centers), len(agencies)), dtype=np.int64)
+    known = np.isin(named, agencies)
+    col = np.searchsorted(np.asarray(agencies, dtype=object), named[known])
+    table[np.flatnonzero(known), col] = demand[known]
+    return table
+
+
+def _jurisdiction(
+    jurisdiction: Jurisdiction | None,
+    centers: gpd.GeoDataFrame,
+    garrison_agency: np.ndarray | None,
+    issues: list[Issue],
+) -> dict[str, set[str]]:
+    if jurisdiction is None:
+        return {}
+    try:
+        allowed = jurisdiction_mapping(jurisdiction)
+    except (TypeError, ValueError, KeyError) as exc:
+        issues.append(
+            Issue(
+                "arguments",
+                "jurisdiction",
+                (),
+                f"give {{agency: [governorates]}}, a table with 'agency' and 'governorate' "
+                f"columns, or (agency, governorate) pairs ({exc})",
+            )
+        )
+        return {}
+    if garrison_agency is None:
+        issues.append(
+            Issue(
+                "arguments",
+                "jurisdiction",
+                (),
+                "needs agencies: an 'agency' column on the garrisons, and on the centres "
+                "demand_<agency> columns (teams of each) or an 'agency' column",
+            )
+        )
+        return {}
+    unknown = sorted(set(allowed) - set(garrison_agency))
+    if unknown:
+        issues.append(
+            Issue(
+                "arguments",
+                "jurisdiction",
+                tuple(unknown),
+                "names agencies that no garrison belongs to",
+            )
+        )
+    if "governorate" not in centers.columns:
+        issues.append(
+            Issue(
+                "centers",
+                "governorate",
+                (),
+                "is missing; jurisdiction needs each centre's governorate",
+            )
+        )
+    return allowed
+
+
+def jurisdiction_mapping(jurisdiction: Any) -> dict[str, set[str]]:
+    """Normalise a jurisdiction to ``{agency: {governorates}}``.
+
+    Raises
+    ------
+    TypeError, ValueError, KeyError
+        When ``jurisdiction`` is none of the accepted forms.
+    """
+    pairs: Iterable[tuple[Any, Any]]
+    if isinstance(jurisdiction, pd.DataFrame):
+        pairs = zip(jurisdiction["agency"], jurisdiction["governorate"], strict=True)
+    elif isinstance(jurisdiction, Mapping):
+        pairs = (
+            (agency, place)
+            for agency, places in jurisdiction.items()
+            for place in ([places] if isinstance(places, str) else places)
+        )
+    else:
+        pairs = ((agency, place) for agency, place in jurisdiction)
+    allowed: dict[str, set[str]] = {}
+    for agency, place in pairs:
+        allowed.setdefault(str(agency), set()).add(str(place))
+    return allowed
