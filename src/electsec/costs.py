@@ -169,12 +169,18 @@ class ArcOracle:
         )
 
     def within(
-        self, radius: np.ndarray | float, rows: np.ndarray | None = None
+        self,
+        radius: np.ndarray | float,
+        rows: np.ndarray | None = None,
+        *,
+        exact: bool = True,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Return every arc with cost ≤ ``radius`` (per row) as (rows, garrisons, costs).
 
         Garrisons are problem indices. Works by doubling ``k`` per row until the
         ``k``-th neighbour's lower bound exceeds the radius, so there is no n × m scan.
+        With ``exact=False`` only membership is exact: pairs whose upper bound is within
+        the radius are kept without computing their cost (NaN), which saves the geodesics.
         """
         rows = np.arange(len(self.center_xy)) if rows is None else np.asarray(rows)
         radius = np.broadcast_to(np.asarray(radius, dtype=float), rows.shape)
@@ -189,8 +195,12 @@ class ArcOracle:
             keep = lower[done] <= radius[sel, None]
             r = np.repeat(rows[sel], keep.sum(axis=1))
             c = idx[done][keep]
-            cost = self.cost(r, c)
-            ok = cost <= np.repeat(radius[sel], keep.sum(axis=1))
+            cost = np.full(len(r), np.nan)
+            band = np.ones(len(r), dtype=bool)
+            if not exact:
+                band = self._bounds(chord[done][keep])[1] > np.repeat(radius[sel], keep.sum(1))
+            cost[band] = self.cost(r[band], c[band])
+            ok = ~band | (cost <= np.repeat(radius[sel], keep.sum(axis=1)))
             parts.append((r[ok], c[ok], cost[ok]))
             pending = pending[~done]
             k = min(4 * k, self.n_garrisons)
@@ -342,14 +352,18 @@ class GroupedOracle:
         )
 
     def within(
-        self, radius: np.ndarray | float, rows: np.ndarray | None = None
+        self,
+        radius: np.ndarray | float,
+        rows: np.ndarray | None = None,
+        *,
+        exact: bool = True,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Return every allowed arc with cost ≤ ``radius`` (see :meth:`ArcOracle.within`)."""
         n = len(self._group) if rows is None else len(rows)
         radius = np.broadcast_to(np.asarray(radius, dtype=float), (n,))
         parts = []
         for pos, members, local, oracle in self._split(rows):
-            r, c, cost = oracle.within(radius[pos], local)
+            r, c, cost = oracle.within(radius[pos], local, exact=exact)
             parts.append((members[r], c, cost))
         return self._gather(parts)
 

@@ -97,6 +97,11 @@ def smallest_uniform_limit(problem: Problem) -> int | None:
 
     Ignores the problem's own limits (that is the point: what limit *would* work). Needs an
     oracle; returns None without one or when even unlimited pairs cannot cover demand.
+
+    The search first bisects over the few nearest garrisons of each centre (doubling how
+    many until they cover the demand), which gives a feasible limit ``U ≥ T*``; only then
+    are all arcs up to ``U`` listed, and one max-flow usually shows ``U`` is already
+    ``T*`` (the bottleneck arcs are nearly always among the nearest).
     """
     if problem.oracle is None or problem.capacity.sum() < problem.demand.sum():
         return None
@@ -104,14 +109,26 @@ def smallest_uniform_limit(problem: Problem) -> int | None:
     rows = np.flatnonzero(problem.demand > 0)
     if not len(rows):
         return 0
-    reached, _, nearest = problem.oracle.nearest(1, rows)
-    if len(np.unique(reached)) < len(rows):
-        return None  # some centre has no allowed garrison at any distance
-    upper = float(np.rint(nearest.max()))  # no smaller limit reaches every centre
+    oracle = problem.oracle
+    k = _FIRST_NEAREST
     while True:
-        arcs = _oracle_arcs(unlimited, rows, upper)
-        if covers_all(unlimited, arcs):
-            return _bisect(unlimited, arcs, rows)[0]
-        if upper > 4.1e7:  # pragma: no cover - beyond any distance on Earth
+        r, c, cost = oracle.nearest(k, rows)
+        if len(np.unique(r)) < len(rows):
+            return None  # some centre has no allowed garrison at any distance
+        near = Arcs(r.astype(np.int32), c.astype(np.int32), np.rint(cost).astype(np.int64))
+        if covers_all(unlimited, near):
+            break
+        if k >= problem.n_garrisons:
             return None
-        upper *= 1.25
+        k *= 2
+    upper, _ = _bisect(unlimited, near, rows)
+    # Every arc under ``upper`` (costs rounded as the solvers see them), membership only.
+    r, c, _ = oracle.within(np.full(len(rows), upper - 0.5), rows, exact=False)
+    below = Arcs(r.astype(np.int32), c.astype(np.int32), np.zeros(len(r), np.int64))
+    if not covers_all(unlimited, below):
+        return upper  # the usual case: the nearest garrisons already set the limit
+    return _bisect(unlimited, _oracle_arcs(unlimited, rows, upper - 1), rows)[0]
+
+
+#: Nearest garrisons per centre in the first bound of :func:`smallest_uniform_limit`.
+_FIRST_NEAREST = 16
