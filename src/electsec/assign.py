@@ -862,7 +862,13 @@ class _BackupStage:
         primary = (row_center[plan.row], plan.garrison)
         backup = assign_backups(need, primary, self.arcs, self.capacity)
         plan = Plan(plan.row, plan.garrison, plan.teams, backup)
-        if not (need & (backup < 0)).any():
+        missing = int((need & (backup < 0)).sum())
+        if not missing:
+            return plan
+        # Without the "not a primary" rule: no plan can leave fewer centres without backup.
+        relaxed = assign_backups(need, (primary[0][:0], primary[1][:0]), self.arcs, self.capacity)
+        least = int((need & (relaxed < 0)).sum())
+        if missing == least:
             return plan
         rows, cols = plan.row, plan.garrison
         pool = context.pool.union(Arcs.from_arrays(rows, cols, context.lookup(rows, cols)))
@@ -878,9 +884,38 @@ class _BackupStage:
             self.arcs,
             self.capacity,
             split=context.split,
+            least_missing=least,
             seed=self.seed,
         )
-        return plan if joint is None else _sorted(joint)
+        if context.split:
+            joint = self._polish(joint, problem, row_center, need)
+        return _sorted(joint)
+
+    def _polish(
+        self, plan: Plan, problem: Problem, row_center: np.ndarray, need: np.ndarray
+    ) -> Plan:
+        """Split plans: best primaries given the backups, then best backups given those.
+
+        Both steps are exact min-cost flows and the plan before each is feasible for it,
+        so neither can make the plan worse.
+        """
+        pool = problem.arcs
+        allowed = plan.backup[row_center[pool.center]] != pool.garrison
+        arcs = Arcs(pool.center[allowed], pool.garrison[allowed], pool.cost[allowed])
+        n = problem.n_centers
+        covered = np.bincount(plan.row, weights=plan.teams, minlength=n).astype(np.int64)
+        sol = solve_transport(Problem(covered, problem.capacity, arcs), arcs, penalty=None)
+        on = sol.flow > 0
+        primary = (row_center[arcs.center[on]], arcs.garrison[on])
+        backup = assign_backups(need, primary, self.arcs, self.capacity)
+        if ((backup < 0) & need & (plan.backup >= 0)).any():  # pragma: no cover - cannot happen
+            return plan
+        return Plan(
+            arcs.center[on].astype(np.int64),
+            arcs.garrison[on].astype(np.int64),
+            sol.flow[on],
+            backup,
+        )
 
     def table(self, context: _Context, backup: np.ndarray) -> pd.DataFrame:
         """One row per centre with a backup (or needing one and left without)."""

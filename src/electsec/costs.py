@@ -273,6 +273,11 @@ class ArcOracle:
         c = np.tile(np.arange(m), n)
         return r, self.garrison_index[c], self.cost(r, c)
 
+    def floor(self, values: np.ndarray, n_rows: int) -> np.ndarray:
+        """Smallest of ``values`` (one per problem garrison) over the tree, for every row."""
+        low = values[self.garrison_index].min() if len(self.garrison_index) else 0
+        return np.full(n_rows, low)
+
     def pair_cost(self, rows: np.ndarray, garrisons: np.ndarray) -> np.ndarray:
         """Exact cost from centres ``rows`` to garrisons ``garrisons`` (problem indices)."""
         return self.cost(rows, np.searchsorted(self.garrison_index, garrisons))
@@ -391,6 +396,13 @@ class GroupedOracle:
             r, c, cost = oracle.candidates(k, max_cost=_rows_of(max_cost, members))
             parts.append((members[r], c, cost))
         return self._gather(parts)
+
+    def floor(self, values: np.ndarray, n_rows: int) -> np.ndarray:
+        """Smallest of ``values`` (one per problem garrison) over each row's own group."""
+        out = np.zeros(n_rows, dtype=values.dtype)
+        for rows, oracle in self.groups:
+            out[rows] = oracle.floor(values, len(rows))
+        return out
 
     def pair_cost(self, rows: np.ndarray, garrisons: np.ndarray) -> np.ndarray:
         """Return the exact cost of (row, garrison) pairs; each must be allowed."""

@@ -103,18 +103,29 @@ class InfeasibleError(ElectsecError):
 
     def _explain(self) -> str:
         d = self.diagnosis
-        parts = [f"No plan covers every centre: {d.get('reason', 'limits conflict')}."]
+        backup = d.get("kind") == "backup"
+        what = "gives every centre a backup" if backup else "covers every centre"
+        parts = [f"No plan {what}: {d.get('reason', 'limits conflict')}."]
         unreachable = d.get("unreachable_centers") or []
         if unreachable:
             shown = ", ".join(map(str, unreachable[:_SHOWN_IDS]))
-            parts.append(f"{len(unreachable)} centre(s) have no allowed garrison, e.g. {shown}.")
-        for region in (d.get("blocking_regions") or [])[:3]:
+            none = "no reserve within the backup limit" if backup else "no allowed garrison"
+            parts.append(f"{len(unreachable)} centre(s) have {none}, e.g. {shown}.")
+        # Regions without any garrison are the unreachable centres above.
+        regions = [r for r in d.get("blocking_regions") or [] if r.get("garrisons")]
+        for region in regions[:3]:
             shown = ", ".join(map(str, region["centers"][:_SHOWN_IDS]))
             where = ", ".join(region.get("governorates") or [])
             where = f" in {where}" if where else ""
+            teams = " ".join([*(region.get("agencies") or []), "teams"])
+            need, have = (
+                ("backups", "the reserves in reach can back up only")
+                if backup
+                else (teams, "can reach only")
+            )
             parts.append(
                 f"Centres {shown} ({len(region['centers'])} in all{where}) need "
-                f"{region['demand']} teams but can reach only {region['capacity']} "
+                f"{region['demand']} {need} but {have} {region['capacity']} "
                 f"(short {region['deficit']})."
             )
         if d.get("smallest_feasible_max_distance_m") is not None:

@@ -16,16 +16,20 @@ from dataclasses import dataclass
 import numpy as np
 from ortools.sat.python import cp_model
 
-from electsec.errors import SolverError
 from electsec.problem import Arcs, Problem
 from electsec.solvers.flow import solve_transport
 
 __all__ = ["Plan", "assign_backups", "choose_jointly"]
 
-#: Centres in the first joint neighbourhood; it grows fourfold while that is infeasible.
+#: Centres in the first joint neighbourhood; it grows fourfold while backups are missing.
 _FIRST_NEIGHBOURHOOD = 200
-#: CP-SAT deterministic time per joint model (machine independent).
-_DETERMINISTIC_TIME = 20.0
+#: Largest joint neighbourhood (all centres when there are no more than this).
+_MAX_NEIGHBOURHOOD = 3200
+#: Alternatives per freed centre (primary and backup) in a large joint model.
+_ARCS_PER_CENTER = 12
+#: CP-SAT deterministic time of the two joint stages: (most backups, then least primary
+#: cost) as one weighted objective, then least backup cost.
+_DETERMINISTIC_TIME = (5.0, 2.0)
 
 
 @dataclass(frozen=True)
@@ -91,9 +95,14 @@ def choose_jointly(
     capacity: np.ndarray,
     *,
     split: bool,
+    least_missing: int = 0,
     seed: int = 0,
-) -> Plan | None:
+) -> Plan:
     """Re-choose primaries and backups together around the centres left without backup.
+
+    Each joint model first gives backups to as many centres as it can, then keeps the
+    primary cost least, then the backup cost. Neighbourhoods grow fourfold until no more
+    than ``least_missing`` centres lack a backup or every centre was free.
 
     Parameters
     ----------
@@ -107,28 +116,34 @@ def choose_jointly(
         Backup arcs and backup capacities, as for :func:`assign_backups`.
     split
         Whether a row's teams may come from several garrisons.
+    least_missing
+        A lower bound on the centres that cannot get a backup in any plan (from the
+        backup flow without the "not a primary" rule); reaching it stops the search.
     seed
         CP-SAT seed (one worker: repeatable).
 
     Returns
     -------
-    Plan or None
-        A plan in which every centre that needs one has a backup, or None when there is
-        none (proven on the whole instance).
+    Plan
+        The best plan found (never worse than ``plan``).
     """
     need = _needs(plan, row_center, len(plan.backup))
-    missing = np.flatnonzero(need & (plan.backup < 0))
+    hopeful = np.zeros(len(need), dtype=bool)
+    hopeful[arcs.center] = True
     size, before = _FIRST_NEIGHBOURHOOD, -1
     while True:
+        missing = np.flatnonzero(need & (plan.backup < 0) & hopeful)
+        if int((need & (plan.backup < 0)).sum()) <= least_missing or not len(missing):
+            return plan
         free = _neighbourhood(problem, plan, row_center, arcs, missing, size)
-        if len(free) == before:  # nothing more is connected: free every centre
+        small = int(need.sum()) <= _MAX_NEIGHBOURHOOD
+        if len(free) == before and small:  # nothing more is connected: free every centre
             free = np.union1d(free, np.flatnonzero(need))
         everything = bool(np.isin(np.flatnonzero(need), free).all())
-        found = _JointModel(problem, plan, row_center, arcs, capacity, free, split).solve(seed)
-        if found is not None:
-            return found
+        everything |= len(free) == before or size >= _MAX_NEIGHBOURHOOD
+        plan = _JointModel(problem, plan, row_center, arcs, capacity, free, split).solve(seed)
         if everything:
-            return None
+            return plan
         size, before = size * 4, len(free)
 
 
@@ -190,8 +205,17 @@ class _JointModel:
         backed_fixed = backed[~np.isin(np.flatnonzero(plan.backup >= 0), free)]
         b_load = np.bincount(backed_fixed, minlength=m)
 
+        need = _needs(plan, row_center, len(plan.backup))
+        small = int(need.sum()) <= _MAX_NEIGHBOURHOOD and bool(
+            np.isin(np.flatnonzero(need), free).all()
+        )
         p = problem.arcs
-        self.p_arcs = np.flatnonzero(np.isin(p.center, self.rows))
+        current = np.full(problem.n_centers, -1, dtype=np.int64)
+        current[plan.row] = plan.garrison  # one of each row's garrisons (all, when single)
+        sent = np.isin(p.keys(m), plan.row.astype(np.int64) * m + plan.garrison)
+        self.p_arcs = _nearest(
+            p, np.isin(p.center, self.rows), np.where(sent, p.garrison, -1), small
+        )
         demand = problem.demand[p.center[self.p_arcs]]
         self.teams = [
             model.new_int_var(0, int(d), f"t{a}") for a, d in zip(self.p_arcs, demand, strict=True)
@@ -210,15 +234,14 @@ class _JointModel:
                 model.add_exactly_one(self.use[k] for k in ks)
 
         self.arcs = arcs
-        self.b_arcs = np.flatnonzero(np.isin(arcs.center, free))
+        self.b_arcs = _nearest(arcs, np.isin(arcs.center, free), plan.backup[arcs.center], small)
         self.back = [model.new_bool_var(f"y{b}") for b in self.b_arcs]
-        need = _needs(plan, row_center, len(plan.backup))
         covered_rows = set(plan.row[plan.teams > 0].tolist())
         by_center = _group(arcs.center[self.b_arcs])
         for i in free:
             ks = by_center.get(int(i), [])
             if need[i]:
-                model.add_exactly_one(self.back[k] for k in ks)
+                model.add(sum(self.back[k] for k in ks) <= 1)
             else:
                 model.add(sum(self.back[k] for k in ks) == 0)
         # A backup differs from every primary garrison of the centre.
@@ -238,10 +261,11 @@ class _JointModel:
         self.backup_cost = sum(
             int(arcs.cost[b]) * y for b, y in zip(self.b_arcs, self.back, strict=True)
         )
+        self._values: list[int] = []
         self._hint(covered_rows)
 
     def _hint(self, covered_rows: set[int]) -> None:
-        p, plan = self.problem.arcs, self.plan
+        p, plan, arcs = self.problem.arcs, self.plan, self.arcs
         sent = {
             (int(r), int(g)): int(t)
             for r, g, t in zip(plan.row, plan.garrison, plan.teams, strict=True)
@@ -251,39 +275,47 @@ class _JointModel:
             t = sent.get((int(p.center[a]), int(p.garrison[a])), 0)
             self.model.add_hint(self.teams[k], t)
             self.model.add_hint(self.use[k], t > 0)
+        for k, b in enumerate(self.b_arcs):
+            self.model.add_hint(self.back[k], plan.backup[arcs.center[b]] == arcs.garrison[b])
 
-    def solve(self, seed: int) -> Plan | None:
+    def solve(self, seed: int) -> Plan:
+        """Most backups, then least primary cost, then least backup cost (lexicographic).
+
+        The first two are one weighted objective (a missing backup outweighs any primary
+        cost), so every solution CP-SAT finds from the hint trades them correctly.
+        """
         solver = cp_model.CpSolver()
         solver.parameters.num_workers = 1
         solver.parameters.random_seed = seed
-        solver.parameters.max_deterministic_time = _DETERMINISTIC_TIME
-        self.model.minimize(self.primary_cost)
-        status = solver.solve(self.model)
-        if status == cp_model.INFEASIBLE:
-            return None
-        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            msg = "backup coverage: CP-SAT found no joint plan within its time"
-            raise SolverError(msg)
-        # Lexicographic: keep the primary cost, then make the backups as near as possible.
-        self.model.add(self.primary_cost <= round(solver.objective_value))
-        self.model.clear_hints()  # type: ignore[no-untyped-call]
-        for var in [*self.teams, *self.use, *self.back]:
-            self.model.add_hint(var, solver.value(var))
-        self.model.minimize(self.backup_cost)
-        second = solver.solve(self.model)
-        if second in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            return self._plan(solver)
-        msg = "backup coverage: CP-SAT lost the joint plan it had found"  # pragma: no cover
-        raise SolverError(msg)  # pragma: no cover
+        p = self.problem.arcs
+        weight = int((p.cost[self.p_arcs] * self.problem.demand[p.center[self.p_arcs]]).sum()) + 1
+        missing = len(self.back) - sum(self.back)  # a constant offset does not matter
+        found = False
+        for k, objective in enumerate((weight * missing + self.primary_cost, self.backup_cost)):
+            self.model.minimize(objective)
+            solver.parameters.max_deterministic_time = _DETERMINISTIC_TIME[k]
+            status = solver.solve(self.model)
+            if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+                break  # keep what the previous stage found (or the plan as it was)
+            found = True
+            values = [solver.value(v) for v in [*self.teams, *self.use, *self.back]]
+            if k == 0:
+                self.model.add(objective <= round(solver.objective_value))
+            self.model.clear_hints()  # type: ignore[no-untyped-call]
+            for var, value in zip([*self.teams, *self.use, *self.back], values, strict=True):
+                self.model.add_hint(var, value)
+            self._values = values
+        return self._plan() if found else self.plan
 
-    def _plan(self, solver: cp_model.CpSolver) -> Plan:
+    def _plan(self) -> Plan:
         p, plan = self.problem.arcs, self.plan
         keep = ~np.isin(plan.row, self.rows)
-        teams = np.array([solver.value(t) for t in self.teams], dtype=np.int64)
+        n_t = len(self.teams)
+        teams = np.array(self._values[:n_t], dtype=np.int64)
         on = teams > 0
         backup = plan.backup.copy()
         backup[self.free] = -1
-        chosen = np.array([solver.value(y) for y in self.back], dtype=bool)
+        chosen = np.array(self._values[2 * n_t :], dtype=bool)
         backup[self.arcs.center[self.b_arcs[chosen]]] = self.arcs.garrison[self.b_arcs[chosen]]
         return Plan(
             row=np.concatenate([plan.row[keep], p.center[self.p_arcs[on]]]).astype(np.int64),
@@ -293,6 +325,22 @@ class _JointModel:
             teams=np.concatenate([plan.teams[keep], teams[on]]),
             backup=backup,
         )
+
+
+def _nearest(arcs: Arcs, mask: np.ndarray, current: np.ndarray, small: bool) -> np.ndarray:  # noqa: FBT001
+    """Pick the arcs under ``mask`` a joint model may use.
+
+    All of them when ``small``; else the nearest few per centre (or row), plus those in use
+    (``arcs.garrison == current``).
+    """
+    mine = np.flatnonzero(mask)
+    if small:
+        return mine
+    order = mine[np.lexsort((arcs.cost[mine], arcs.center[mine]))]
+    center = arcs.center[order]
+    rank = np.arange(len(order)) - np.searchsorted(center, center)
+    used = current[order] == arcs.garrison[order]
+    return np.sort(order[(rank < _ARCS_PER_CENTER) | used])
 
 
 def _group(keys: np.ndarray) -> dict[int, list[int]]:

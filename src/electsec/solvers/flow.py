@@ -312,8 +312,8 @@ def price(
     """
     assert problem.oracle is not None  # noqa: S101
     slack_per = np.broadcast_to(np.asarray(slack, dtype=np.int64), (problem.n_centers,))
-    w_active = sol.garrison_potential[problem.oracle.garrison_index]
-    w_min = int(w_active.min()) if len(w_active) else 0
+    # The cheapest garrison potential each row could pair with (its agency's, if any).
+    w_min = problem.oracle.floor(sol.garrison_potential, problem.n_centers)
     radius = sol.center_potential - w_min + slack_per
     # A centre whose dual is the uncovered penalty would make every allowed garrison a
     # candidate; give it its next nearest ones instead (it stays "violated" until covered

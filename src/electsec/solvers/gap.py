@@ -546,6 +546,8 @@ class _Search:
         self.bound = -_NONE
         spread = int(np.ptp(inst.arc_cost)) if len(inst.arc_cost) else 0
         self.penalty: int = spread * max(int(inst.n), 1) + 1
+        self.phase = "start"
+        self.trace: list[tuple[float, int, str]] = []
 
     def left(self) -> float:
         return self.deadline - time.monotonic()
@@ -580,6 +582,7 @@ class _Search:
             msg = "no feasible assignment found within the time limit"
             raise SolverError(msg)
         self.stats["wall_s"] = round(self.budget - self.left(), 3)
+        self.stats["trace"] = self.trace
         return self.assign.copy(), self.best, min(self.bound, self.best), self.lp.value, self.stats
 
     def done(self) -> bool:
@@ -589,6 +592,7 @@ class _Search:
         obj = self.value(assign)
         if obj < self.best:
             self.assign, self.best = assign.copy(), obj
+            self.trace.append((round(self.budget - self.left(), 2), obj, self.phase))
             return True
         return False
 
@@ -611,6 +615,7 @@ class _Search:
         inst = self.inst
         if seconds <= 0.01:
             return
+        self.phase = tag
         upper = self.best if self.complete else None
         arcs = self._core_arcs()
         self.stats[f"core_arcs_{tag}"] = len(arcs)
@@ -649,6 +654,7 @@ class _Search:
         jobs = min(inst.n, _LNS_JOBS)
         proofs = 0
         while self.left() > reserve and not self.done():
+            self.phase = "lns"
             if stall >= _PROOF_AFTER_STALL and self.complete:
                 # the search has stalled: try to prove (or beat) the incumbent on the core
                 proofs += 1
