@@ -206,3 +206,34 @@ def test_backup_arguments_are_checked() -> None:
     with pytest.raises(es.InputError, match="near") as info:
         es.solve_assignment(centers, garrisons)
     assert "reserve must not exceed capacity" in str(info.value)
+
+
+@pytest.mark.slow
+def test_readme_agencies_and_backups_example() -> None:
+    """The README's example, verbatim in substance, on the full sample."""
+    centers = es.read_polling_centers("data/sample/centers.geojson")
+    garrisons = es.read_garrisons("data/sample/garrisons.geojson")
+    kurdistan = centers["governorate"].isin(["Erbil", "Duhok", "Al-Sulaymaniyah"])
+    centers["demand_police"] = (centers["demand"] > 0).astype(int)
+    rest = centers["demand"] - centers["demand_police"]
+    centers["demand_peshmerga"] = rest.where(kurdistan, 0)
+    centers["demand_army"] = rest.where(~kurdistan & (centers["tier"] != "low"), 0)
+    centers["demand_federal_police"] = rest.where(~kurdistan & (centers["tier"] == "low"), 0)
+    garrisons["reserve"] = (garrisons["capacity"] // 10).where(garrisons["agency"] != "police", 0)
+    plan = es.solve_assignment(
+        centers,
+        garrisons,
+        split=True,
+        jurisdiction={"peshmerga": ["Erbil", "Duhok", "Al-Sulaymaniyah"]},
+        backup=es.Backup(max_distance_m=150_000, centers_per_team=10),
+    )
+    check_backups(
+        plan, centers.reset_index(), garrisons.reset_index(), limit_m=150_000, per_team=10
+    )
+    a = plan.assignments
+    agency_of = garrisons["agency"]
+    assert (agency_of.loc[a["garrison_id"]].to_numpy() == a["agency"].to_numpy()).all()
+    pesh = a[a["agency"] == "peshmerga"]
+    assert len(pesh)
+    assert kurdistan.loc[pesh["center_id"]].all(), "peshmerga outside their jurisdiction"
+    assert plan.bound <= plan.objective
