@@ -8,6 +8,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Literal
 
@@ -24,9 +25,10 @@ from electsec.problem import Arcs, Problem
 from electsec.result import AssignmentResult
 from electsec.solvers.backup import Plan, assign_backups, choose_jointly
 from electsec.solvers.bottleneck import bottleneck, smallest_uniform_limit
+from electsec.solvers.decompose import solve_regions
 from electsec.solvers.diagnose import Diagnosis, allowed_arcs, diagnose
 from electsec.solvers.flow import FlowSolution, solve_split, solve_transport
-from electsec.solvers.single import SingleSolution, solve_single
+from electsec.solvers.single import SingleSolution
 from electsec.validation import response_limits
 
 __all__ = ["solve_assignment"]
@@ -51,6 +53,7 @@ def solve_assignment(  # noqa: PLR0913 - the public contract (DESIGN.md §4)
     coverage: Literal["full", "max"] = "full",
     backup: Backup | Mapping[str, Any] | None = None,
     jurisdiction: Jurisdiction | None = None,
+    executor: Executor | None = None,
     options: SolverOptions | None = None,
 ) -> AssignmentResult:
     r"""Assign teams from garrisons to polling centres at least total cost.
@@ -109,6 +112,12 @@ def solve_assignment(  # noqa: PLR0913 - the public contract (DESIGN.md §4)
         table with ``agency`` and ``governorate`` columns, or such pairs; agencies not
         named operate anywhere. Centres say which agencies they need with
         ``demand_<agency>`` columns (summing to ``demand``) or an ``agency`` column.
+    executor
+        A :class:`concurrent.futures.Executor` (a process pool, or a Dask client's
+        ``get_executor()``) that runs the single-sourcing search of independent regions
+        in parallel. Regions are the connected parts of the allowed pairs (agencies never
+        share a garrison; finite response limits cut the country apart). The plan does not
+        depend on it.
     options
         Solver tuning (:class:`electsec.config.SolverOptions`).
 
@@ -209,18 +218,24 @@ def solve_assignment(  # noqa: PLR0913 - the public contract (DESIGN.md §4)
         context.problem = problem
     if split:
         return _finish(context, context.from_flow(lp, status="optimal"), coverage)
-    single = solve_single(
-        problem, lp, options=options, time_limit_s=_remaining(time_limit_s, started), seed=seed
+    single = solve_regions(
+        problem,
+        lp,
+        options=options,
+        time_limit_s=_remaining(time_limit_s, started),
+        seed=seed,
+        executor=executor,
     )
     if objective == "max" and ((single.assign < 0) & (problem.demand > 0)).any():
         # Whole teams do not pack within the worst-case limit: fall back to the total plan.
         context.problem = problem = total_problem
-        single = solve_single(
+        single = solve_regions(
             problem,
             total_lp,
             options=options,
             time_limit_s=_remaining(time_limit_s, started),
             seed=seed,
+            executor=executor,
         )
         single = SingleSolution(
             single.assign, single.cost, single.objective, single.bound, optimal=False

@@ -44,6 +44,9 @@ class SolverOptions:
         Largest reduced-cost core that a final exact CP-SAT proof is attempted on.
     proof_deterministic_time
         CP-SAT deterministic time for that proof.
+    region_min_centers
+        Independent regions are packed into parts of at least this many demand rows
+        before they are solved one by one (or handed to an executor).
     """
 
     candidate_k: int | None = None
@@ -56,6 +59,7 @@ class SolverOptions:
     subproblem_deterministic_time: float = 2.0
     proof_max_arcs: int = 30_000
     proof_deterministic_time: float = 30.0
+    region_min_centers: int = 2_000
 
     def first_candidates(self, n_centers: int) -> int:
         """Size of the first candidate set per centre for ``n_centers`` centres."""
