@@ -304,3 +304,19 @@ def test_a_tiny_time_limit_still_gives_a_whole_team_plan():
     plan = es.solve_assignment(centers, garrisons, time_limit_s=1e-3, seed=1)
     check_plan(plan, centers, garrisons, split=False)
     assert plan.bound <= plan.objective
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_slimmed_pricing_pools_stay_exact(seed, monkeypatch):
+    """Between pricing rounds big pools are cut to the arcs in use and the best few per
+    centre; pricing must bring back whatever matters (forced here on small instances)."""
+    from electsec.solvers import flow
+
+    monkeypatch.setattr(flow, "SLIM_ABOVE_ARCS", 0)
+    monkeypatch.setattr(flow, "SLIM_PER_ROW", 1)
+    rng = np.random.default_rng(seed)
+    centers, garrisons = make_instance(rng, 40, 9, capacity_ratio=1.05)
+    options = es.SolverOptions(candidate_k=2)
+    plan = es.solve_assignment(centers, garrisons, split=True, options=options)
+    check_plan(plan, centers, garrisons, split=True)
+    assert plan.objective == reference_optimum(centers, garrisons, split=True)

@@ -282,9 +282,34 @@ def solve_split(problem: Problem, options: SolverOptions | None = None) -> FlowS
         )
         if not len(new):
             return sol
-        arcs = arcs.union(new)
+        # Slim the first candidate set once; priced arcs are never dropped (no cycling).
+        arcs = (_slim(sol, arcs, SLIM_PER_ROW) if round_ == 0 else arcs).union(new)
     msg = f"pricing did not converge in {options.max_pricing_rounds} rounds"
     raise SolverError(msg)
+
+
+#: A first candidate set larger than this is slimmed after the first round (see :func:`_slim`).
+SLIM_ABOVE_ARCS = 1_000_000
+#: Smallest-reduced-cost arcs each row keeps in a slimmed pool.
+SLIM_PER_ROW = 3
+
+
+def _slim(sol: FlowSolution, arcs: Arcs, per_row: int) -> Arcs:
+    """Keep the arcs in use and each row's ``per_row`` smallest reduced costs.
+
+    Every re-solve starts from scratch, so a smaller pool is a faster round. Exactness
+    does not depend on the pool: pricing checks every allowed arc against the oracle and
+    brings back any dropped arc that could improve the plan.
+    """
+    if len(arcs) <= SLIM_ABOVE_ARCS:
+        return arcs
+    rc = sol.reduced_cost(arcs)
+    order = np.lexsort((rc, arcs.center))
+    rank = np.arange(len(order)) - np.searchsorted(arcs.center[order], arcs.center[order])
+    keep = np.zeros(len(arcs), dtype=bool)
+    keep[order[rank < per_row]] = True
+    keep |= sol.flow > 0
+    return Arcs(arcs.center[keep], arcs.garrison[keep], arcs.cost[keep])
 
 
 def _next_nearest(problem: Problem, sol: FlowSolution, rows: np.ndarray, count: int) -> Arcs:
