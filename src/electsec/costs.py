@@ -9,6 +9,7 @@ Euclidean costs need a projected CRS; lon/lat degrees are refused, never used as
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -30,6 +31,8 @@ logger = logging.getLogger(__name__)
 Metric = Literal["geodesic", "euclidean"]
 RoadMetric = Literal["travel_time", "road_distance"]
 _GEOD = pyproj.Geod(ellps="WGS84")
+#: ``admit(rows, garrisons, lower_bound_costs) -> keep mask``, asked before costs are computed.
+Admit = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 _FIRST_K = 16
 #: Rounding slack of the tree-distance bounds (relative, and metres).
 _BOUND_RTOL = 1e-9
@@ -174,6 +177,7 @@ class ArcOracle:
         rows: np.ndarray | None = None,
         *,
         exact: bool = True,
+        admit: Admit | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Return every arc with cost ≤ ``radius`` (per row) as (rows, garrisons, costs).
 
@@ -181,6 +185,8 @@ class ArcOracle:
         ``k``-th neighbour's lower bound exceeds the radius, so there is no n × m scan.
         With ``exact=False`` only membership is exact: pairs whose upper bound is within
         the radius are kept without computing their cost (NaN), which saves the geodesics.
+        ``admit(rows, garrisons, lower)`` may drop pairs before their costs are computed,
+        given a lower bound on each cost (pricing uses it to skip hopeless pairs).
         """
         rows = np.arange(len(self.center_xy)) if rows is None else np.asarray(rows)
         radius = np.broadcast_to(np.asarray(radius, dtype=float), rows.shape)
@@ -195,6 +201,10 @@ class ArcOracle:
             keep = lower[done] <= radius[sel, None]
             r = np.repeat(rows[sel], keep.sum(axis=1))
             c = idx[done][keep]
+            if admit is not None:
+                ok = admit(r, self.garrison_index[c], lower[done][keep])
+                r, c = r[ok], c[ok]
+                keep[keep] = ok
             cost = np.full(len(r), np.nan)
             band = np.ones(len(r), dtype=bool)
             if not exact:
@@ -362,13 +372,15 @@ class GroupedOracle:
         rows: np.ndarray | None = None,
         *,
         exact: bool = True,
+        admit: Admit | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Return every allowed arc with cost ≤ ``radius`` (see :meth:`ArcOracle.within`)."""
         n = len(self._group) if rows is None else len(rows)
         radius = np.broadcast_to(np.asarray(radius, dtype=float), (n,))
         parts = []
         for pos, members, local, oracle in self._split(rows):
-            r, c, cost = oracle.within(radius[pos], local, exact=exact)
+            mine = None if admit is None else _relabel(admit, members)
+            r, c, cost = oracle.within(radius[pos], local, exact=exact, admit=mine)
             parts.append((members[r], c, cost))
         return self._gather(parts)
 
@@ -410,6 +422,15 @@ class GroupedOracle:
         for pos, _, local, oracle in self._split(rows):
             out[pos] = oracle.pair_cost(local, np.asarray(garrisons)[pos])
         return out
+
+
+def _relabel(admit: Admit, members: np.ndarray) -> Admit:
+    """Wrap an ``admit`` test so that it takes a group's own rows."""
+
+    def local(rows: np.ndarray, garrisons: np.ndarray, lower: np.ndarray) -> np.ndarray:
+        return admit(members[rows], garrisons, lower)
+
+    return local
 
 
 def _rows_of(value: float | np.ndarray | None, members: np.ndarray) -> float | np.ndarray | None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from electsec.costs import ArcOracle, GroupedOracle
+from electsec.costs import Admit, ArcOracle, GroupedOracle
 
 __all__ = ["Arcs", "Problem"]
 
@@ -98,10 +98,12 @@ class Problem:
         """Number of garrisons."""
         return len(self.capacity)
 
-    def oracle_arcs(self, radius: np.ndarray, rows: np.ndarray) -> Arcs:
+    def oracle_arcs(
+        self, radius: np.ndarray, rows: np.ndarray, admit: Admit | None = None
+    ) -> Arcs:
         """All allowed arcs of ``rows`` with cost ≤ ``radius`` (needs an oracle)."""
         assert self.oracle is not None  # noqa: S101
         if self.max_cost is not None:
             radius = np.minimum(radius, self.max_cost[rows])
-        r, c, cost = self.oracle.within(radius, rows)
+        r, c, cost = self.oracle.within(radius, rows, admit=admit)
         return Arcs.from_arrays(r, c, cost)

@@ -271,6 +271,7 @@ def solve_split(problem: Problem, options: SolverOptions | None = None) -> FlowS
     penalty = penalty_for(problem, arcs) * weight.astype(np.int64)
     # Once the arcs cover every centre, more arcs keep them covered: no penalty needed.
     covered = covers_all(problem, arcs)
+    first = arcs
     for round_ in range(options.max_pricing_rounds):
         sol = solve_transport(problem, arcs, penalty=None if covered else penalty)
         covered = sol.shortfall == 0
@@ -281,7 +282,7 @@ def solve_split(problem: Problem, options: SolverOptions | None = None) -> FlowS
             "pricing round %d: %d arcs, cost %d, %d new", round_, len(arcs), sol.cost, len(new)
         )
         if not len(new):
-            return sol
+            return _with_arcs(sol, first) if round_ else sol
         # Slim the first candidate set once; priced arcs are never dropped (no cycling).
         arcs = (_slim(sol, arcs, SLIM_PER_ROW) if round_ == 0 else arcs).union(new)
     msg = f"pricing did not converge in {options.max_pricing_rounds} rounds"
@@ -289,7 +290,7 @@ def solve_split(problem: Problem, options: SolverOptions | None = None) -> FlowS
 
 
 #: A first candidate set larger than this is slimmed after the first round (see :func:`_slim`).
-SLIM_ABOVE_ARCS = 1_000_000
+SLIM_ABOVE_ARCS = 100_000
 #: Smallest-reduced-cost arcs each row keeps in a slimmed pool.
 SLIM_PER_ROW = 3
 
@@ -310,6 +311,27 @@ def _slim(sol: FlowSolution, arcs: Arcs, per_row: int) -> Arcs:
     keep[order[rank < per_row]] = True
     keep |= sol.flow > 0
     return Arcs(arcs.center[keep], arcs.garrison[keep], arcs.cost[keep])
+
+
+def _with_arcs(sol: FlowSolution, more: Arcs) -> FlowSolution:
+    """Return the same optimal flow and duals over a larger pool (``more`` has no flow).
+
+    Pricing proved every allowed arc has a non-negative reduced cost, so the duals stay
+    optimal; the single-sourcing search gets the slimmed alternatives back.
+    """
+    arcs = sol.arcs.union(more)
+    flow = np.zeros(len(arcs), dtype=np.int64)
+    m = int(max(arcs.garrison.max(initial=0), sol.arcs.garrison.max(initial=0))) + 1
+    flow[np.searchsorted(arcs.keys(m), sol.arcs.keys(m))] = sol.flow
+    return FlowSolution(
+        arcs,
+        flow,
+        sol.uncovered,
+        sol.cost,
+        sol.center_potential,
+        sol.garrison_potential,
+        sol.penalty,
+    )
 
 
 def _next_nearest(problem: Problem, sol: FlowSolution, rows: np.ndarray, count: int) -> Arcs:
@@ -345,12 +367,22 @@ def price(
     # or out of garrisons, so pricing still only stops at the optimum).
     short = (problem.demand > 0) & (sol.center_potential >= sol.penalty)
     rows = np.flatnonzero((problem.demand > 0) & (radius > 0) & ~short)
-    found = problem.oracle_arcs(radius[rows].astype(float) + 0.5, rows)
+    known = sol.arcs.keys(problem.n_garrisons)
+    u, w = sol.center_potential, sol.garrison_potential
+
+    def hopeful(r: np.ndarray, g: np.ndarray, lower: np.ndarray) -> np.ndarray:
+        # c ≥ lower, so rc = c - u + w < slack needs lower < u - w + slack (+0.5: rounding).
+        ok: np.ndarray = lower < u[r] - w[g] + slack_per[r] + 0.5
+        keys = r[ok] * problem.n_garrisons + g[ok]
+        at = np.minimum(np.searchsorted(known, keys), max(len(known) - 1, 0))
+        ok[ok] = known[at] != keys if len(known) else True  # not in the pool yet
+        return ok
+
+    found = problem.oracle_arcs(radius[rows].astype(float) + 0.5, rows, admit=hopeful)
     if short.any():
         found = found.union(_next_nearest(problem, sol, np.flatnonzero(short), max_per_center))
     if not len(found):
         return found
-    known = sol.arcs.keys(problem.n_garrisons)
     fresh = ~np.isin(found.keys(problem.n_garrisons), known, assume_unique=True)
     rc = sol.reduced_cost(found)
     keep = fresh & (rc < slack_per[found.center])
