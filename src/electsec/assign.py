@@ -935,7 +935,7 @@ class _BackupStage:
         )
 
     def table(self, context: _Context, backup: np.ndarray) -> pd.DataFrame:
-        """One row per centre with a backup (or needing one and left without)."""
+        """One row per centre with a backup: its garrison and the cost to it."""
         cost_col = "distance_m" if context.unit == "m" else "time_s"
         have = np.flatnonzero(backup >= 0)
         out = pd.DataFrame(
