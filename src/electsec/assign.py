@@ -218,25 +218,18 @@ def solve_assignment(  # noqa: PLR0913 - the public contract (DESIGN.md §4)
         context.problem = problem
     if split:
         return _finish(context, context.from_flow(lp, status="optimal"), coverage)
-    single = solve_regions(
-        problem,
-        lp,
-        options=options,
-        time_limit_s=_remaining(time_limit_s, started),
-        seed=seed,
-        executor=executor,
-    )
+
+    def search(problem: Problem, lp: FlowSolution) -> SingleSolution:
+        budget = _remaining(time_limit_s, started)
+        return solve_regions(
+            problem, lp, options=options, time_limit_s=budget, seed=seed, executor=executor
+        )
+
+    single = search(problem, lp)
     if objective == "max" and ((single.assign < 0) & (problem.demand > 0)).any():
         # Whole teams do not pack within the worst-case limit: fall back to the total plan.
         context.problem = problem = total_problem
-        single = solve_regions(
-            problem,
-            total_lp,
-            options=options,
-            time_limit_s=_remaining(time_limit_s, started),
-            seed=seed,
-            executor=executor,
-        )
+        single = search(problem, total_lp)
         single = SingleSolution(
             single.assign, single.cost, single.objective, single.bound, optimal=False
         )
