@@ -948,16 +948,17 @@ class _BackupStage:
         penalty = (int(self.arcs.cost.max(initial=0)) + 1) * (len(demand) + 2)
         found = diagnose(problem, solve_transport(problem, self.arcs, penalty=penalty))
         ids = context.centers.index
+        reason = f"{len(missing)} centre(s) get no backup"
         if found.shortfall:
-            reason = (
-                f"{len(missing)} centre(s) get no backup: the reserves within "
-                f"{self.limit:g} {context.unit} cannot back up all of them "
-                f"({len(found.regions)} blocking region(s))"
+            reason += (
+                f": no plan can back up {found.shortfall} of them with the reserves within "
+                f"{self.limit:g} {context.unit} ({len(found.regions)} blocking region(s))"
             )
-        else:
-            reason = (
-                f"{len(missing)} centre(s) get no backup: the only reserves within reach "
-                "sit at garrisons that must serve them"
+        if len(missing) > found.shortfall:
+            reason += (
+                f"{';' if found.shortfall else ':'} for {len(missing) - found.shortfall}, "
+                "the only reserves in reach sit at garrisons that serve them, and the joint "
+                "search found no other plan"
             )
         return {
             "kind": "backup",

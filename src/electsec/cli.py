@@ -132,7 +132,8 @@ def _common_arguments(parser: argparse.ArgumentParser) -> None:
         help="polling centres: GeoJSON, GeoPackage, Shapefile, GeoParquet or CSV "
         "(center_id, demand, lon/lat); '-' reads a JSON request on stdin instead: "
         '{"centers": FeatureCollection, "garrisons": FeatureCollection, "options": '
-        '{"split", "objective", "max_distance_m", "k", "time_limit_s", "seed"}} and '
+        '{"split", "objective", "max_distance_m", "k", "time_limit_s", "seed", "coverage", '
+        '"backup", "jurisdiction"}} and '
         "answers with JSON on stdout",
     )
     parser.add_argument(
@@ -166,6 +167,30 @@ def _common_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--k", type=int, default=None, help="only consider the K nearest garrisons of each centre"
+    )
+    parser.add_argument(
+        "--backup-km",
+        type=float,
+        default=None,
+        metavar="KM",
+        help="give every covered centre a backup garrison (its reserve column) within KM "
+        "(with --roads: minutes), never one that serves it",
+    )
+    parser.add_argument(
+        "--centers-per-team",
+        type=int,
+        default=1,
+        metavar="N",
+        help="centres one reserve team may back up (default 1; with --backup-km)",
+    )
+    parser.add_argument(
+        "--jurisdiction",
+        action="append",
+        default=[],
+        metavar="AGENCY=GOV[,GOV...]",
+        help="governorates where an agency may operate, e.g. "
+        "--jurisdiction peshmerga=Erbil,Duhok,Al-Sulaymaniyah (repeatable; agencies not "
+        "named operate anywhere)",
     )
     parser.add_argument(
         "--json", action="store_true", help="print the result as JSON instead of a summary"
@@ -371,6 +396,17 @@ def _request(args: argparse.Namespace, *, needs_out: bool) -> tuple[Any, Any, di
         "time_limit_s": args.time_limit,
         "seed": args.seed,
     }
+    if args.backup_km is not None:
+        unit, scale = ("max_time_s", 60.0) if args.roads is not None else ("max_distance_m", 1e3)
+        options["backup"] = {
+            unit: args.backup_km * scale,
+            "centers_per_team": args.centers_per_team,
+        }
+    if args.jurisdiction:
+        options["jurisdiction"] = {
+            agency: [g.strip() for g in places.split(",") if g.strip()]
+            for agency, _, places in (item.partition("=") for item in args.jurisdiction)
+        }
     centers, garrisons = str(args.centers), str(args.garrisons)
     if args.roads is not None:
         centers, garrisons = read_polling_centers(centers), read_garrisons(garrisons)

@@ -11,6 +11,7 @@ succeeds or proves there is no joint plan.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +22,8 @@ from electsec.solvers.flow import solve_transport
 
 __all__ = ["Plan", "assign_backups", "choose_jointly"]
 
+logger = logging.getLogger(__name__)
+
 #: Centres in the first joint neighbourhood; it grows fourfold while backups are missing.
 _FIRST_NEIGHBOURHOOD = 200
 #: Largest joint neighbourhood (all centres when there are no more than this).
@@ -29,7 +32,7 @@ _MAX_NEIGHBOURHOOD = 3200
 _ARCS_PER_CENTER = 12
 #: CP-SAT deterministic time of the two joint stages: (most backups, then least primary
 #: cost) as one weighted objective, then least backup cost.
-_DETERMINISTIC_TIME = (5.0, 2.0)
+_DETERMINISTIC_TIME = (2.0, 1.0)
 
 
 @dataclass(frozen=True)
@@ -130,21 +133,25 @@ def choose_jointly(
     need = _needs(plan, row_center, len(plan.backup))
     hopeful = np.zeros(len(need), dtype=bool)
     hopeful[arcs.center] = True
-    size, before = _FIRST_NEIGHBOURHOOD, -1
-    while True:
-        missing = np.flatnonzero(need & (plan.backup < 0) & hopeful)
-        if int((need & (plan.backup < 0)).sum()) <= least_missing or not len(missing):
-            return plan
-        free = _neighbourhood(problem, plan, row_center, arcs, missing, size)
-        small = int(need.sum()) <= _MAX_NEIGHBOURHOOD
-        if len(free) == before and small:  # nothing more is connected: free every centre
-            free = np.union1d(free, np.flatnonzero(need))
-        everything = bool(np.isin(np.flatnonzero(need), free).all())
-        everything |= len(free) == before or size >= _MAX_NEIGHBOURHOOD
-        plan = _JointModel(problem, plan, row_center, arcs, capacity, free, split).solve(seed)
-        if everything:
-            return plan
-        size, before = size * 4, len(free)
+
+    def done() -> bool:
+        return int((need & (plan.backup < 0)).sum()) <= least_missing
+
+    def joint(free: np.ndarray) -> Plan:
+        return _JointModel(problem, plan, row_center, arcs, capacity, free, split).solve(seed)
+
+    size = _FIRST_NEIGHBOURHOOD
+    while size <= _MAX_NEIGHBOURHOOD and not done():
+        # One neighbourhood per centre still without backup, so each gets its own room.
+        for i in np.flatnonzero(need & (plan.backup < 0) & hopeful):
+            if done():
+                return plan
+            if plan.backup[i] < 0:
+                plan = joint(_neighbourhood(problem, plan, row_center, arcs, np.array([i]), size))
+        size *= 4
+    if not done() and int(need.sum()) <= _MAX_NEIGHBOURHOOD:  # small: free every centre
+        plan = joint(np.flatnonzero(need))
+    return plan
 
 
 def _needs(plan: Plan, row_center: np.ndarray, n_centers: int) -> np.ndarray:
@@ -298,6 +305,13 @@ class _JointModel:
             if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
                 break  # keep what the previous stage found (or the plan as it was)
             found = True
+            logger.debug(
+                "joint stage %d: %d centres, %s, %.2f s",
+                k,
+                len(self.free),
+                solver.status_name(status),
+                solver.wall_time,
+            )
             values = [solver.value(v) for v in [*self.teams, *self.use, *self.back]]
             if k == 0:
                 self.model.add(objective <= round(solver.objective_value))
