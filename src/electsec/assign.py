@@ -157,6 +157,27 @@ def solve_assignment(  # noqa: PLR0913 - the public contract (DESIGN.md §4)
     'optimal'
     >>> int(plan.assignments["teams"].sum()) == int(plan.garrison_load["used"].sum())
     True
+
+    Hold back one team per garrison as a quick-reaction reserve and give every centre a
+    backup garrison within 50 km that is not the one serving it:
+
+    >>> garrisons = es.read_garrisons("data/sample/tiny_garrisons.geojson")
+    >>> garrisons["reserve"] = 1
+    >>> plan = es.solve_assignment("data/sample/tiny_centers.geojson", garrisons,
+    ...                            backup=es.Backup(max_distance_m=50_000, centers_per_team=20))
+    >>> merged = plan.assignments.merge(plan.backups, on="center_id", suffixes=("", "_backup"))
+    >>> bool((merged["garrison_id"] != merged["garrison_id_backup"]).all())
+    True
+
+    Teams of one agency only, and only where it may operate:
+
+    >>> centers = es.read_polling_centers("data/sample/tiny_centers.geojson")
+    >>> centers["agency"] = "police"
+    >>> plan = es.solve_assignment(centers, "data/sample/tiny_garrisons.geojson",
+    ...                            split=True, jurisdiction={"police": ["Baghdad"]},
+    ...                            coverage="max")
+    >>> sorted(plan.assignments["agency"].unique())
+    ['police']
     """
     started = time.perf_counter()
     centers, garrisons = _validated(
