@@ -5,8 +5,10 @@ one backup; a garrison backs up at most ``reserve × centers_per_team`` centres;
 own primary garrisons are excluded), solved exactly as a min-cost flow. Only when that
 fails while backups exist for everyone in principle — a centre's only reachable reserves
 sit at its own primary garrisons — do primaries and backups have to be chosen together:
-a CP-SAT model over the centres concerned and their neighbours, growing until it
-succeeds or proves there is no joint plan.
+a CP-SAT model around each centre concerned (its neighbours by shared garrisons, 200,
+then 800, then 3,200 centres) until a proven lower bound on the centres left without
+backup is met. Small instances are finally solved whole, over every allowed pair, so
+there a remaining shortfall is proven.
 """
 
 from __future__ import annotations
