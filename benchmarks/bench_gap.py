@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import csv
 import fnmatch
+import hashlib
 import os
 import platform
 import sys
@@ -136,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--time-limit", type=float, default=60.0)
     parser.add_argument("--sense", choices=["default", "min", "max", "both"], default="default")
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--baseline", default="", help="fnmatch patterns of instances that also run plain CP-SAT"
@@ -150,9 +151,11 @@ def main(argv: list[str] | None = None) -> int:
     base_patterns = [p.strip() for p in args.baseline.split(",") if p.strip()]
     rows = [r for r in load_rows(args.data) if matches(r, patterns)]
 
-    print(f"# bench_gap  {time.strftime('%Y-%m-%d %H:%M:%S %Z')}")
+    solver_src = ROOT / "src" / "electsec" / "solvers" / "gap.py"
+    digest = hashlib.sha256(solver_src.read_bytes()).hexdigest()[:12]
+    print(f"# bench_gap  {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}")
     print(
-        f"python {platform.python_version()}, {os.cpu_count()} cpus, "
+        f"gap.py sha256 {digest}, python {platform.python_version()}, {os.cpu_count()} cpus, "
         f"load average {os.getloadavg()[0]:.2f}, time limit {args.time_limit:g} s, "
         f"workers {args.workers}, seed {args.seed}, baseline {args.baseline_time_limit:g} s "
         f"on {args.baseline or 'none'}"
@@ -160,9 +163,9 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(
         "| instance | sense | m×n | best known | electsec | % worse | bound | proven gap % "
-        "| time s | status | check | plain CP-SAT | % worse | time s |"
+        "| time s | status | check | plain CP-SAT | % worse | time s | load |"
     )
-    print("|---|---|---|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---:|")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---|---|---:|---:|---:|---:|")
     results: list[dict[str, Any]] = []
     for row in rows:
         senses = {"default": [row["default_sense"]], "both": ["min", "max"]}.get(
@@ -202,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
             print(
                 f"| {row['instance']} | {sense} | {m}×{n} | {fmt(best, 'd')} | {main_cols}| "
-                f"{base_cols} |",
+                f"{base_cols} | {os.getloadavg()[0]:.2f} |",
                 flush=True,
             )
     summarize(results)

@@ -224,12 +224,13 @@ def test_neighbourhood_search_repairs_and_improves():
     search = g._Search(inst, deadline=np.inf, seed=0, workers=1)
     search.lp = g._solve_lp(inst)
     search.bound = g._ceil(search.lp.bound)
+    search.budget, search.reserve = 3.0, 0.0
     search.deadline = time.monotonic() + 3.0
-    search._lns(reserve=0.0)  # from nothing: every job starts unassigned
+    search._lns()  # from nothing: every job starts unassigned
     assert search.complete
     repaired = search.best
     search.deadline = time.monotonic() + 2.0
-    search._lns(reserve=0.0)
+    search._lns()
     assert search.best <= repaired
     best = reference(cost, weight, capacity)
     assert search.bound <= best <= search.best
