@@ -23,7 +23,7 @@ from electsec.forces import Forces, Jurisdiction, jurisdiction_mapping, read_for
 from electsec.io import Source, read_garrisons, read_polling_centers
 from electsec.problem import Arcs, Problem
 from electsec.result import AssignmentResult
-from electsec.solvers.backup import Plan, assign_backups, choose_jointly
+from electsec.solvers.backup import Plan, assign_backups, choose_jointly, needs_backup
 from electsec.solvers.bottleneck import bottleneck, smallest_uniform_limit
 from electsec.solvers.decompose import solve_regions
 from electsec.solvers.diagnose import Diagnosis, allowed_arcs, diagnose
@@ -297,9 +297,7 @@ def _finish(context: _Context, plan: AssignmentResult, coverage: str) -> Assignm
     """Raise when centres were left without a backup and full coverage was asked for."""
     if context.backups is None or not len(context.backup_missing) or coverage == "max":
         return plan
-    covered = plan.assignments["center_id"].unique()
-    need = context.centers.index.isin(covered)
-    raise InfeasibleError(context.backups.diagnosis(context, need), partial=plan)
+    raise InfeasibleError(context.backups.diagnosis(context), partial=plan)
 
 
 def _fastest_worst_case(
@@ -483,14 +481,19 @@ def _problem_from_costs(
     arcs = Arcs.from_arrays(r, g, value)
     if k is not None:
         arcs = _k_cheapest(arcs, k)
-    m = len(garrisons)
-    table = pd.Series(value, index=r.astype(np.int64) * m + g)
+    lookup = _table_lookup(r, g, value, len(garrisons))
+    return Problem(forces.demand, forces.capacity, arcs), lookup, costs.unit
+
+
+def _table_lookup(r: np.ndarray, c: np.ndarray, cost: np.ndarray, m: int) -> CostLookup:
+    """Exact cost of listed (row, garrison) pairs, looked up by key."""
+    table = pd.Series(cost, index=r.astype(np.int64) * m + c)
 
     def lookup(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         found: np.ndarray = table.loc[rows.astype(np.int64) * m + cols].to_numpy(float)
         return found
 
-    return Problem(forces.demand, forces.capacity, arcs), lookup, costs.unit
+    return lookup
 
 
 def _matrix_arcs(
@@ -623,6 +626,7 @@ class _Context:
         self.backups: _BackupStage | None = None
         self.pool: Arcs = problem.arcs
         self.backup_missing = np.zeros(0, dtype=np.int64)
+        self.backup_need = np.zeros(len(centers), dtype=bool)
         self.infeasible: dict[str, Any] = {}
 
     def center_ids(self, rows: np.ndarray) -> np.ndarray:
@@ -756,7 +760,8 @@ class _Context:
                 status = status if new == objective else "feasible"
                 objective = new
             backups = self.backups.table(self, plan.backup)
-            self.backup_missing = np.flatnonzero(self.backups.need(self, plan) & (plan.backup < 0))
+            self.backup_need = needs_backup(plan, self.forces.row_center, len(self.centers))
+            self.backup_missing = np.flatnonzero(self.backup_need & (plan.backup < 0))
         cost_col = "distance_m" if self.unit == "m" else "time_s"
         table = {
             "center_id": self.center_ids(np.asarray(rows)),
@@ -870,26 +875,13 @@ class _BackupStage:
             r, c, cost = _matrix_arcs(centers, garrisons, costs)
             keep = (cost <= self.limit) & (self.capacity[c] > 0)
             r, c, cost = r[keep], c[keep], cost[keep]
-            m = len(garrisons)
-            table = pd.Series(cost, index=r * m + c)
-
-            def lookup(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-                found: np.ndarray = table.loc[rows.astype(np.int64) * m + cols].to_numpy(float)
-                return found
-
-            self.lookup = lookup
+            self.lookup = _table_lookup(r, c, cost, len(garrisons))
         self.arcs = Arcs.from_arrays(r, c, cost)
-
-    def need(self, context: _Context, plan: Plan) -> np.ndarray:
-        """Centres that need a backup: those the plan sends any team to."""
-        need = np.zeros(len(context.centers), dtype=bool)
-        need[context.forces.row_center[plan.row[plan.teams > 0]]] = True
-        return need
 
     def attach(self, context: _Context, plan: Plan) -> Plan:
         """Give the plan its backups, re-choosing primaries nearby only where needed."""
-        need = self.need(context, plan)
         row_center = context.forces.row_center
+        need = needs_backup(plan, row_center, len(context.centers))
         primary = (row_center[plan.row], plan.garrison)
         backup = assign_backups(need, primary, self.arcs, self.capacity)
         plan = Plan(plan.row, plan.garrison, plan.teams, backup)
@@ -961,10 +953,10 @@ class _BackupStage:
         )
         return out.sort_values("center_id", ignore_index=True)
 
-    def diagnosis(self, context: _Context, plan_need: np.ndarray) -> dict[str, Any]:
+    def diagnosis(self, context: _Context) -> dict[str, Any]:
         """Why some centres have no backup: a Hall check on the reserves (verifiable)."""
         missing = context.backup_missing
-        demand = plan_need.astype(np.int64)
+        demand = context.backup_need.astype(np.int64)
         problem = Problem(demand, self.capacity, self.arcs)
         penalty = (int(self.arcs.cost.max(initial=0)) + 1) * (len(demand) + 2)
         found = diagnose(problem, solve_transport(problem, self.arcs, penalty=penalty))

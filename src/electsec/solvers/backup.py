@@ -22,7 +22,7 @@ from ortools.sat.python import cp_model
 from electsec.problem import Arcs, Problem
 from electsec.solvers.flow import solve_transport
 
-__all__ = ["Plan", "assign_backups", "choose_jointly"]
+__all__ = ["Plan", "assign_backups", "choose_jointly", "needs_backup"]
 
 logger = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ def choose_jointly(
     Plan
         The best plan found (never worse than ``plan``).
     """
-    need = _needs(plan, row_center, len(plan.backup))
+    need = needs_backup(plan, row_center, len(plan.backup))
     hopeful = np.zeros(len(need), dtype=bool)
     hopeful[arcs.center] = True
 
@@ -140,7 +140,8 @@ def choose_jointly(
         return int((need & (plan.backup < 0)).sum()) <= least_missing
 
     def joint(free: np.ndarray) -> Plan:
-        return _JointModel(problem, plan, row_center, arcs, capacity, free, split).solve(seed)
+        model = _JointModel(problem, plan, row_center, arcs, capacity, need, free, split)
+        return model.solve(seed)
 
     size = _FIRST_NEIGHBOURHOOD
     while size <= _MAX_NEIGHBOURHOOD and not done():
@@ -149,14 +150,15 @@ def choose_jointly(
             if done():
                 return plan
             if plan.backup[i] < 0:
-                plan = joint(_neighbourhood(problem, plan, row_center, arcs, np.array([i]), size))
+                plan = joint(_neighbourhood(problem, plan, row_center, arcs, need, int(i), size))
         size *= 4
     if not done() and int(need.sum()) <= _MAX_NEIGHBOURHOOD:  # small: free every centre
         plan = joint(np.flatnonzero(need))
     return plan
 
 
-def _needs(plan: Plan, row_center: np.ndarray, n_centers: int) -> np.ndarray:
+def needs_backup(plan: Plan, row_center: np.ndarray, n_centers: int) -> np.ndarray:
+    """Centres that need a backup: those the plan sends any team to."""
     need = np.zeros(n_centers, dtype=bool)
     need[row_center[plan.row[plan.teams > 0]]] = True
     return need
@@ -167,11 +169,12 @@ def _neighbourhood(
     plan: Plan,
     row_center: np.ndarray,
     arcs: Arcs,
-    missing: np.ndarray,
+    need: np.ndarray,
+    seed_center: int,
     size: int,
 ) -> np.ndarray:
-    """Centres to free: the missing ones, then those sharing garrisons with them."""
-    need = _needs(plan, row_center, len(plan.backup))
+    """Centres to free: the seed, then those sharing garrisons with it."""
+    missing = np.array([seed_center], dtype=np.int64)
     free = set(missing.tolist())
     frontier = missing
     while len(frontier) and len(free) < size:
@@ -199,6 +202,7 @@ class _JointModel:
         row_center: np.ndarray,
         arcs: Arcs,
         capacity: np.ndarray,
+        need: np.ndarray,
         free: np.ndarray,
         split: bool,  # noqa: FBT001
     ) -> None:
@@ -214,7 +218,6 @@ class _JointModel:
         backed_fixed = backed[~np.isin(np.flatnonzero(plan.backup >= 0), free)]
         b_load = np.bincount(backed_fixed, minlength=m)
 
-        need = _needs(plan, row_center, len(plan.backup))
         small = int(need.sum()) <= _MAX_NEIGHBOURHOOD and bool(
             np.isin(np.flatnonzero(need), free).all()
         )

@@ -282,7 +282,7 @@ def solve_split(problem: Problem, options: SolverOptions | None = None) -> FlowS
             "pricing round %d: %d arcs, cost %d, %d new", round_, len(arcs), sol.cost, len(new)
         )
         if not len(new):
-            return _with_arcs(sol, first) if round_ else sol
+            return _with_arcs(sol, first, problem.n_garrisons) if round_ else sol
         # Slim the first candidate set once; priced arcs are never dropped (no cycling).
         arcs = (_slim(sol, arcs, SLIM_PER_ROW) if round_ == 0 else arcs).union(new)
     msg = f"pricing did not converge in {options.max_pricing_rounds} rounds"
@@ -313,7 +313,7 @@ def _slim(sol: FlowSolution, arcs: Arcs, per_row: int) -> Arcs:
     return Arcs(arcs.center[keep], arcs.garrison[keep], arcs.cost[keep])
 
 
-def _with_arcs(sol: FlowSolution, more: Arcs) -> FlowSolution:
+def _with_arcs(sol: FlowSolution, more: Arcs, m: int) -> FlowSolution:
     """Return the same optimal flow and duals over a larger pool (``more`` has no flow).
 
     Pricing proved every allowed arc has a non-negative reduced cost, so the duals stay
@@ -321,7 +321,6 @@ def _with_arcs(sol: FlowSolution, more: Arcs) -> FlowSolution:
     """
     arcs = sol.arcs.union(more)
     flow = np.zeros(len(arcs), dtype=np.int64)
-    m = int(max(arcs.garrison.max(initial=0), sol.arcs.garrison.max(initial=0))) + 1
     flow[np.searchsorted(arcs.keys(m), sol.arcs.keys(m))] = sol.flow
     return FlowSolution(
         arcs,
