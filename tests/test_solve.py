@@ -320,3 +320,75 @@ def test_slimmed_pricing_pools_stay_exact(seed, monkeypatch):
     plan = es.solve_assignment(centers, garrisons, split=True, options=options)
     check_plan(plan, centers, garrisons, split=True)
     assert plan.objective == reference_optimum(centers, garrisons, split=True)
+
+
+class _SlowClock:
+    """A clock on which every reading is an hour after the last: no pricing round fits."""
+
+    def __init__(self) -> None:
+        import time
+
+        self.now = time.perf_counter()
+
+    def perf_counter(self) -> float:
+        self.now += 3600.0
+        return self.now
+
+
+@pytest.mark.parametrize("seed", range(8))
+@pytest.mark.parametrize("split", [True, False])
+def test_pricing_stopped_by_the_clock_gives_a_proven_bound(seed, split, monkeypatch):
+    """When another pricing round would not fit in ``time_limit_s``, the covering flow comes
+    back "feasible" with a lower bound that the dense optimum respects."""
+    from electsec.solvers import flow
+
+    monkeypatch.setattr(flow, "time", _SlowClock())
+    rng = np.random.default_rng(seed)
+    centers, garrisons = make_instance(rng, 60, 12, demand_min=1, capacity_ratio=1.05)
+    options = es.SolverOptions(candidate_k=2)
+    plan = es.solve_assignment(
+        centers, garrisons, split=split, options=options, time_limit_s=60, seed=seed
+    )
+    check_plan(plan, centers, garrisons, split=split)
+    dense = reference_optimum(centers, garrisons, split=split)
+    split_optimum = reference_optimum(centers, garrisons, split=True)
+    assert dense is not None
+    assert split_optimum is not None
+    assert plan.bound <= dense <= plan.objective
+    if split:
+        assert plan.status == "feasible", "the first candidates must miss an improving arc"
+        assert plan.gap > 0
+    if plan.status == "feasible":
+        assert plan.bound <= split_optimum  # at most the LP bound, even without whole teams
+    else:  # the whole-team search met the stopped LP's bound
+        assert plan.objective == dense
+
+
+def test_dual_bound_of_the_optimal_flow_is_its_cost():
+    """At the LP optimum the Lagrangian bound of the duals equals the flow's cost."""
+    from electsec.assign import _build_problem
+    from electsec.forces import read_forces
+    from electsec.solvers.flow import dual_bound, solve_split
+
+    centers, garrisons = make_instance(np.random.default_rng(3), 50, 7, capacity_ratio=1.05)
+    c, g = es.read_polling_centers(centers), es.read_garrisons(garrisons)
+    problem = _build_problem(c, g, read_forces(c, g), None, None, None, es.SolverOptions())[0]
+    lp = solve_split(problem)
+    assert lp.optimal
+    u, w = lp.center_potential, lp.garrison_potential
+    assert dual_bound(problem.demand, problem.capacity, u, w) == lp.cost
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_uncovered_centres_gain_garrisons_until_covered(seed):
+    """One candidate each: whole clusters start cut off behind saturated garrisons whose
+    duals are near the penalty. Their centres must keep gaining garrisons (even ones with a
+    non-negative reduced cost) until covered, not stop short of a feasible plan."""
+    rng = np.random.default_rng(seed)
+    centers, garrisons = make_instance(rng, 60, 12, demand_min=1, capacity_ratio=1.2)
+    plan = es.solve_assignment(
+        centers, garrisons, split=True, options=es.SolverOptions(candidate_k=1)
+    )
+    check_plan(plan, centers, garrisons, split=True)
+    assert plan.status == "optimal"
+    assert plan.objective == reference_optimum(centers, garrisons, split=True)

@@ -22,7 +22,7 @@ from scipy.sparse.csgraph import connected_components
 from electsec.config import SolverOptions
 from electsec.costs import ArcOracle, GroupedOracle
 from electsec.problem import Arcs, Problem
-from electsec.solvers.flow import FlowSolution
+from electsec.solvers.flow import FlowSolution, dual_bound
 from electsec.solvers.single import SingleSolution, solve_single
 
 __all__ = ["Part", "regions", "restrict", "solve_regions"]
@@ -129,6 +129,8 @@ def restrict(problem: Problem, lp: FlowSolution, part: Part) -> tuple[Problem, F
     keep = np.isin(lp.arcs.center, rows)
     lp_arcs = _sub_arcs(lp.arcs, rows, gars)
     flow = lp.flow[keep]
+    # Duals restricted to a part stay feasible for it: the part's bound is their share.
+    floor = None if lp.bound_potential is None else lp.bound_potential[rows]
     sub_lp = FlowSolution(
         lp_arcs,
         flow,
@@ -137,6 +139,10 @@ def restrict(problem: Problem, lp: FlowSolution, part: Part) -> tuple[Problem, F
         lp.center_potential[rows],
         lp.garrison_potential[gars],
         lp.penalty[rows],
+        bound=None
+        if floor is None
+        else dual_bound(sub.demand, sub.capacity, floor, lp.garrison_potential[gars]),
+        bound_potential=floor,
     )
     return sub, sub_lp
 

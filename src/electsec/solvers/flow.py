@@ -16,7 +16,9 @@ distances in the residual graph; an arc left out can improve the plan only if
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,7 +28,7 @@ from electsec.config import SolverOptions
 from electsec.errors import SolverError
 from electsec.problem import Arcs, Problem
 
-__all__ = ["FlowSolution", "covers_all", "solve_split", "solve_transport"]
+__all__ = ["FlowSolution", "covers_all", "dual_bound", "solve_split", "solve_transport"]
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +54,10 @@ class FlowSolution:
     penalty
         Cost per uncovered team of each centre used in the model (``_INF`` when the
         model had no "uncovered" node).
+    bound, bound_potential
+        None when the flow is optimal over every allowed arc. When pricing stopped early
+        (out of time), a proven lower bound on the optimum and the centre duals that make
+        it (see :func:`dual_bound`); the flow is then a feasible plan, not an optimal one.
     """
 
     arcs: Arcs
@@ -61,11 +67,23 @@ class FlowSolution:
     center_potential: np.ndarray
     garrison_potential: np.ndarray
     penalty: np.ndarray
+    bound: int | None = None
+    bound_potential: np.ndarray | None = None
 
     @property
     def shortfall(self) -> int:
         """Teams that cannot be covered."""
         return int(self.uncovered.sum())
+
+    @property
+    def optimal(self) -> bool:
+        """True when the flow is optimal over every allowed arc."""
+        return self.bound is None
+
+    @property
+    def lower_bound(self) -> int:
+        """The proven lower bound on the optimal split cost (``cost`` when optimal)."""
+        return self.cost if self.bound is None else self.bound
 
     def load(self, n_garrisons: int) -> np.ndarray:
         """Teams sent by each garrison."""
@@ -246,7 +264,9 @@ def _potentials(
     return u, w
 
 
-def solve_split(problem: Problem, options: SolverOptions | None = None) -> FlowSolution:
+def solve_split(
+    problem: Problem, options: SolverOptions | None = None, *, deadline: float | None = None
+) -> FlowSolution:
     """Solve the split plan exactly over every allowed arc.
 
     When the problem has an oracle, the LP is solved on the candidate arcs, then every
@@ -259,11 +279,15 @@ def solve_split(problem: Problem, options: SolverOptions | None = None) -> FlowS
         The instance.
     options
         Solver options (pricing limits).
+    deadline
+        A :func:`time.perf_counter` time. Once every team is covered, pricing stops when
+        another round (estimated as long as the last) would end after it, and the plan
+        comes back with a proven lower bound (``bound``) instead of an optimality proof.
 
     Returns
     -------
     FlowSolution
-        Optimal over all allowed pairs.
+        Optimal over all allowed pairs, or a covering plan with ``bound`` set.
     """
     options = options or SolverOptions()
     arcs = problem.arcs
@@ -273,6 +297,7 @@ def solve_split(problem: Problem, options: SolverOptions | None = None) -> FlowS
     covered = covers_all(problem, arcs)
     first = arcs
     for round_ in range(options.max_pricing_rounds):
+        tick = time.perf_counter()
         sol = solve_transport(problem, arcs, penalty=None if covered else penalty)
         covered = sol.shortfall == 0
         if problem.oracle is None:
@@ -283,10 +308,41 @@ def solve_split(problem: Problem, options: SolverOptions | None = None) -> FlowS
         )
         if not len(new):
             return _with_arcs(sol, first, problem.n_garrisons) if round_ else sol
+        now = time.perf_counter()
+        if covered and deadline is not None and now + (now - tick) > deadline:
+            return _stopped(problem, sol, first.union(new))
         # Slim the first candidate set once; priced arcs are never dropped (no cycling).
         arcs = (_slim(sol, arcs, SLIM_PER_ROW) if round_ == 0 else arcs).union(new)
     msg = f"pricing did not converge in {options.max_pricing_rounds} rounds"
     raise SolverError(msg)
+
+
+def dual_bound(
+    demand: np.ndarray, capacity: np.ndarray, center: np.ndarray, garrison: np.ndarray
+) -> int:
+    """Lagrangian lower bound ``Σ d_i u_i - Σ k_g w_g`` of dual values.
+
+    It bounds the split optimum from below whenever ``w ≥ 0`` and ``u_i - w_g ≤ c_ig`` for
+    every allowed arc (weak duality), whatever flow the duals came from.
+    """
+    held = capacity > 0
+    return int(demand @ center) - int(capacity[held] @ garrison[held])
+
+
+def _stopped(problem: Problem, sol: FlowSolution, more: Arcs) -> FlowSolution:
+    """Return the covering flow ``sol`` over a larger pool, with a proven lower bound.
+
+    ``more`` must hold, for every centre, its most negative reduced-cost arc among those
+    left out (pricing returns them first). Lowering each centre dual by that arc's
+    violation makes the duals feasible for every allowed arc, hence :func:`dual_bound`.
+    """
+    u = sol.center_potential.copy()
+    rc = sol.reduced_cost(more)
+    np.minimum.at(u, more.center, sol.center_potential[more.center] + rc)
+    bound = dual_bound(problem.demand, problem.capacity, u, sol.garrison_potential)
+    logger.debug("pricing stopped: cost %d, bound %d", sol.cost, bound)
+    wider = _with_arcs(sol, more, problem.n_garrisons)
+    return dataclasses.replace(wider, bound=min(bound, sol.cost), bound_potential=u)
 
 
 #: A first candidate set larger than this is slimmed after the first round (see :func:`_slim`).
@@ -362,8 +418,9 @@ def price(
     w_min = problem.oracle.floor(sol.garrison_potential, problem.n_centers)
     radius = sol.center_potential - w_min + slack_per
     # A centre whose dual is the uncovered penalty would make every allowed garrison a
-    # candidate; give it its next nearest ones instead (it stays "violated" until covered
-    # or out of garrisons, so pricing still only stops at the optimum).
+    # candidate; give it its next nearest ones instead, whatever their reduced cost (it
+    # gains garrisons every round until covered or out of them, so pricing still only
+    # stops at the optimum).
     short = (problem.demand > 0) & (sol.center_potential >= sol.penalty)
     rows = np.flatnonzero((problem.demand > 0) & (radius > 0) & ~short)
     known = sol.arcs.keys(problem.n_garrisons)
@@ -378,16 +435,22 @@ def price(
         return ok
 
     found = problem.oracle_arcs(radius[rows].astype(float) + 0.5, rows, admit=hopeful)
-    if short.any():
-        found = found.union(_next_nearest(problem, sol, np.flatnonzero(short), max_per_center))
-    if not len(found):
-        return found
-    fresh = ~np.isin(found.keys(problem.n_garrisons), known, assume_unique=True)
     rc = sol.reduced_cost(found)
-    keep = fresh & (rc < slack_per[found.center])
+    keep = _fresh(found, known, problem.n_garrisons) & (rc < slack_per[found.center])
     cand = Arcs(found.center[keep], found.garrison[keep], found.cost[keep])
     rc = rc[keep]
     order = np.lexsort((rc, cand.center))
     rank = np.arange(len(order)) - np.searchsorted(cand.center[order], cand.center[order])
     pick = order[rank < max_per_center]
-    return Arcs.from_arrays(cand.center[pick], cand.garrison[pick], cand.cost[pick])
+    picked = Arcs.from_arrays(cand.center[pick], cand.garrison[pick], cand.cost[pick])
+    if not short.any():
+        return picked
+    nearest = _next_nearest(problem, sol, np.flatnonzero(short), max_per_center)
+    keep = _fresh(nearest, known, problem.n_garrisons)
+    return picked.union(Arcs(nearest.center[keep], nearest.garrison[keep], nearest.cost[keep]))
+
+
+def _fresh(arcs: Arcs, known: np.ndarray, m: int) -> np.ndarray:
+    """Mask of ``arcs`` whose sorted keys are not in ``known`` (sorted keys)."""
+    fresh: np.ndarray = ~np.isin(arcs.keys(m), known, assume_unique=True)
+    return fresh

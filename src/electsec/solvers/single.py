@@ -107,8 +107,9 @@ def solve_single(
     problem
         The instance.
     lp
-        Optimal split plan over every allowed arc (from :func:`solve_split`), with no
-        uncovered demand.
+        Split plan from :func:`solve_split`, with no uncovered demand: optimal over every
+        allowed arc, or stopped early with a proven ``bound`` (the plan is then never
+        proven optimal, and its bound is the LP's).
     options
         Search options.
     time_limit_s
@@ -128,7 +129,7 @@ def solve_single(
     _round(state)
     _repair(state, options, seed)
     if not (state.assign[problem.demand > 0] >= 0).all():  # whole teams do not pack
-        return _result(state, bound=lp.cost, optimal=False)
+        return _result(state, bound=lp.lower_bound, optimal=False)
     _search(state, options, rng, seed, deadline)
     return _prove(state, options, seed, deadline)
 
@@ -217,7 +218,7 @@ def _search(
     same centres (a sub-GAP over those garrisons); odd steps free the centres reached from
     a high-regret centre through its cheapest garrisons.
     """
-    lp_cost = state.lp.cost
+    lp_cost = state.lp.lower_bound
     neighbours = _garrison_neighbours(state)
     stall = 0
     for step in range(options.lns_max_neighbourhoods):
@@ -485,9 +486,11 @@ def _prove(
     """Reduced-cost fixing, then one exact CP-SAT model on the core if it is small."""
     problem, lp = state.problem, state.lp
     upper = state.objective()
-    gap = upper - lp.cost
+    gap = upper - lp.lower_bound
     if gap <= 0:
-        return _result(state, bound=lp.cost, optimal=True)
+        return _result(state, bound=lp.lower_bound, optimal=True)
+    if not lp.optimal:  # reduced-cost fixing needs the duals of the true LP optimum
+        return _result(state, bound=lp.lower_bound, optimal=False)
     demand = np.maximum(problem.demand, 1)
     slack = np.ceil(gap / demand).astype(np.int64)
     core = _core_arcs(state, slack, max_arcs=options.proof_max_arcs, deadline=deadline)
