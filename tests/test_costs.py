@@ -371,6 +371,22 @@ def check_oracle(oracle: ArcOracle, dense: np.ndarray, k: int, radius: float) ->
         assert len(got) == len(set(got))  # no pair twice
         assert set(got) == expected
         np.testing.assert_allclose(cost, dense[rows, cols], rtol=1e-12, atol=0)
+    check_reach(oracle, dense, k, radius)
+
+
+def check_reach(oracle: ArcOracle, dense: np.ndarray, k: int, radius: float) -> None:
+    """Every pair (within ``max_cost``) cheaper than a centre's ``reach`` is a candidate."""
+    for limit in (None, radius):
+        rows, cols, cost, reach = oracle.candidates(k, max_cost=limit)
+        np.testing.assert_allclose(cost, dense[rows, cols], rtol=1e-12, atol=0)
+        got = set(zip(rows.tolist(), cols.tolist(), strict=True))
+        cap = np.inf if limit is None else limit
+        i, j = np.nonzero((dense < reach[:, None]) & (dense <= cap))
+        assert set(zip(i.tolist(), j.tolist(), strict=True)) <= got
+        if k < dense.shape[1]:  # a lower bound on the k-th cost; else every pair is listed
+            assert (reach <= np.sort(dense, axis=1)[:, k - 1]).all()
+        else:
+            assert np.isinf(reach).all()
 
 
 @PROPERTY_SETTINGS

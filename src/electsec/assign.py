@@ -205,6 +205,7 @@ def solve_assignment(  # noqa: PLR0913 - the public contract (DESIGN.md §4)
     if limits is not None:
         limits = limits[forces.row_center]
     problem, lookup, unit = _build_problem(centers, garrisons, forces, costs, limits, k, options)
+    logger.debug("%d candidate arcs in %.2f s", len(problem.arcs), time.perf_counter() - started)
     priority = _tier_priority(centers)
     problem = dataclasses.replace(
         problem, priority=None if priority is None else priority[forces.row_center]
@@ -231,7 +232,7 @@ def solve_assignment(  # noqa: PLR0913 - the public contract (DESIGN.md §4)
         context.backups = _BackupStage(backup, centers, garrisons, forces, costs, seed)
     budget = _remaining(time_limit_s, started)
     deadline = None if budget is None else time.perf_counter() + budget
-    lp = solve_split(problem, options, deadline=deadline)
+    lp = solve_split(problem, options, deadline=deadline, widen=not split or backup is not None)
     if lp.shortfall:
         partial = _short(context, lp, costs, k)
         if coverage == "max":
@@ -439,8 +440,9 @@ def _build_problem(
         problem = Problem(demand, capacity, arcs)
     else:
         k_first = options.first_candidates(len(demand))
-        first = Arcs.from_arrays(*oracle.candidates(k_first, max_cost=limits))
-        problem = Problem(demand, capacity, first, oracle=oracle, max_cost=limits)
+        r, c, cost, reach = oracle.candidates(k_first, max_cost=limits)
+        first = Arcs.from_arrays(r, c, cost)
+        problem = Problem(demand, capacity, first, oracle=oracle, max_cost=limits, reach=reach)
     return problem, everyone.pair_cost, "m"
 
 

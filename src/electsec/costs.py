@@ -258,23 +258,32 @@ class ArcOracle:
 
     def candidates(
         self, k: int, *, max_cost: float | np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Return about ``k`` near arcs per centre, cheaply (not exactly the k nearest).
 
         The ``k`` nearest on the sphere (or plane), with exact costs, within ``max_cost``:
         a starting set for exact pricing, which adds whatever else matters.
+
+        Returns
+        -------
+        rows, garrisons, costs
+            The arcs.
+        reach
+            Per centre, a cost below which every garrison (within ``max_cost``) is among
+            its arcs: the lower bound of the k-th chord (``inf`` when all are).
         """
         n = len(self.center_xy)
         k = min(k, self.n_garrisons)
         if k == 0 or n == 0:
-            return self._concat([])
-        _, idx = self._query(np.arange(n), k)
+            return (*self._concat([]), np.full(n, np.inf))
+        chord, idx = self._query(np.arange(n), k)
         r = np.repeat(np.arange(n), k)
         cost = self.cost(r, idx.ravel())
         keep = np.ones(len(r), dtype=bool)
         if max_cost is not None:
             keep = cost <= np.broadcast_to(np.asarray(max_cost, dtype=float), (n,))[r]
-        return self._concat([(r[keep], idx.ravel()[keep], cost[keep])])
+        reach = self._bounds(chord[:, -1])[0] if k < self.n_garrisons else np.full(n, np.inf)
+        return (*self._concat([(r[keep], idx.ravel()[keep], cost[keep])]), reach)
 
     def all_pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Return every pair (the dense matrix, only when asked for)."""
@@ -401,13 +410,15 @@ class GroupedOracle:
 
     def candidates(
         self, k: int, *, max_cost: float | np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Return about ``k`` near allowed arcs per row (see :meth:`ArcOracle.candidates`)."""
         parts = []
+        reach = np.full(len(self._group), np.inf)  # a row in no group has no garrison
         for members, oracle in self.groups:
-            r, c, cost = oracle.candidates(k, max_cost=_rows_of(max_cost, members))
+            r, c, cost, group_reach = oracle.candidates(k, max_cost=_rows_of(max_cost, members))
             parts.append((members[r], c, cost))
-        return self._gather(parts)
+            reach[members] = group_reach
+        return (*self._gather(parts), reach)
 
     def floor(self, values: np.ndarray, n_rows: int) -> np.ndarray:
         """Smallest of ``values`` (one per problem garrison) over each row's own group."""

@@ -79,6 +79,10 @@ class Problem:
     priority
         Positive integer weight per centre for covering it when not everyone can be
         covered (a team of weight 3 is covered before any team of weight 2), or None.
+    reach
+        Per centre, a cost below which every allowed garrison is among ``arcs`` (from
+        the nearest-neighbour query that made them), or None. Pricing looks beyond
+        ``arcs`` only for centres whose reduced-cost radius exceeds it.
     """
 
     demand: np.ndarray
@@ -87,6 +91,7 @@ class Problem:
     oracle: ArcOracle | GroupedOracle | None = field(default=None, repr=False)
     max_cost: np.ndarray | None = None
     priority: np.ndarray | None = None
+    reach: np.ndarray | None = None
 
     @property
     def n_centers(self) -> int:

@@ -125,6 +125,7 @@ def restrict(problem: Problem, lp: FlowSolution, part: Part) -> tuple[Problem, F
         oracle=oracle,
         max_cost=None if problem.max_cost is None else problem.max_cost[rows],
         priority=None if problem.priority is None else problem.priority[rows],
+        reach=None if problem.reach is None else problem.reach[rows],
     )
     keep = np.isin(lp.arcs.center, rows)
     lp_arcs = _sub_arcs(lp.arcs, rows, gars)

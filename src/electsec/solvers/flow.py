@@ -20,6 +20,7 @@ import dataclasses
 import logging
 import time
 from dataclasses import dataclass
+from typing import Literal, overload
 
 import numpy as np
 from ortools.graph.python import max_flow, min_cost_flow
@@ -133,9 +134,29 @@ def covers_all(problem: Problem, arcs: Arcs) -> bool:
     return int(solver.optimal_flow()) == int(demand.sum())
 
 
+@overload
 def solve_transport(
-    problem: Problem, arcs: Arcs, *, penalty: np.ndarray | int | None
-) -> FlowSolution:
+    problem: Problem,
+    arcs: Arcs,
+    *,
+    penalty: np.ndarray | int | None,
+    if_feasible: Literal[False] = False,
+) -> FlowSolution: ...
+
+
+@overload
+def solve_transport(
+    problem: Problem, arcs: Arcs, *, penalty: None, if_feasible: Literal[True]
+) -> FlowSolution | None: ...
+
+
+def solve_transport(
+    problem: Problem,
+    arcs: Arcs,
+    *,
+    penalty: np.ndarray | int | None,
+    if_feasible: bool = False,
+) -> FlowSolution | None:
     """Solve the transportation LP on ``arcs`` exactly with OR-Tools min-cost flow.
 
     Parameters
@@ -148,6 +169,9 @@ def solve_transport(
         Cost per uncovered team (one number, or one per centre). None when ``arcs`` are
         known to cover every centre: the model then has no "uncovered" node, and its
         costs stay small (faster to scale).
+    if_feasible
+        With ``penalty=None``: return None, rather than raise, when ``arcs`` cannot carry
+        every team.
 
     Returns
     -------
@@ -206,7 +230,11 @@ def solve_transport(
     mcf = min_cost_flow.SimpleMinCostFlow()
     mcf.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, costs)
     mcf.set_nodes_supplies(np.array([s, t], np.int32), np.array([total, -total], np.int64))
+    tick = time.perf_counter()
     status = mcf.solve()
+    logger.debug("min-cost flow on %d arcs: %.2f s", len(tails), time.perf_counter() - tick)
+    if if_feasible and status == mcf.INFEASIBLE:
+        return None
     if status != mcf.OPTIMAL:
         msg = f"OR-Tools min-cost flow returned status {status} on {len(arcs)} arcs"
         raise SolverError(msg)
@@ -265,7 +293,11 @@ def _potentials(
 
 
 def solve_split(
-    problem: Problem, options: SolverOptions | None = None, *, deadline: float | None = None
+    problem: Problem,
+    options: SolverOptions | None = None,
+    *,
+    deadline: float | None = None,
+    widen: bool = True,
 ) -> FlowSolution:
     """Solve the split plan exactly over every allowed arc.
 
@@ -283,6 +315,9 @@ def solve_split(
         A :func:`time.perf_counter` time. Once every team is covered, pricing stops when
         another round (estimated as long as the last) would end after it, and the plan
         comes back with a proven lower bound (``bound``) instead of an optimality proof.
+    widen
+        Return the flow over the first candidates as well as the arcs it was solved on
+        (with no flow): the single-sourcing search and backups choose among them.
 
     Returns
     -------
@@ -294,20 +329,27 @@ def solve_split(
     weight = problem.priority if problem.priority is not None else np.ones(1, np.int64)
     penalty = penalty_for(problem, arcs) * weight.astype(np.int64)
     # Once the arcs cover every centre, more arcs keep them covered: no penalty needed.
-    covered = covers_all(problem, arcs)
+    covered: bool | None = None  # not known before the first solve
     first = arcs
     for round_ in range(options.max_pricing_rounds):
         tick = time.perf_counter()
-        sol = solve_transport(problem, arcs, penalty=None if covered else penalty)
+        sol = _solve_covering(problem, arcs, penalty, covered=covered)
         covered = sol.shortfall == 0
         if problem.oracle is None:
             return sol
+        solved = time.perf_counter()
         new = price(problem, sol, max_per_center=options.first_candidates(problem.n_centers))
         logger.debug(
-            "pricing round %d: %d arcs, cost %d, %d new", round_, len(arcs), sol.cost, len(new)
+            "pricing round %d: %d arcs, cost %d, %d new (flow %.2f s, pricing %.2f s)",
+            round_,
+            len(arcs),
+            sol.cost,
+            len(new),
+            solved - tick,
+            time.perf_counter() - solved,
         )
         if not len(new):
-            return _with_arcs(sol, first, problem.n_garrisons) if round_ else sol
+            return _with_arcs(sol, first, problem.n_garrisons) if round_ and widen else sol
         now = time.perf_counter()
         if covered and deadline is not None and now + (now - tick) > deadline:
             return _stopped(problem, sol, first.union(new))
@@ -315,6 +357,22 @@ def solve_split(
         arcs = (_slim(sol, arcs, SLIM_PER_ROW) if round_ == 0 else arcs).union(new)
     msg = f"pricing did not converge in {options.max_pricing_rounds} rounds"
     raise SolverError(msg)
+
+
+def _solve_covering(
+    problem: Problem, arcs: Arcs, penalty: np.ndarray, *, covered: bool | None
+) -> FlowSolution:
+    """Solve without the "uncovered" node when the arcs may cover everyone (it is faster).
+
+    OR-Tools checks feasibility before it optimises, so trying is no dearer than a
+    separate max-flow test; only if the arcs cannot carry every team is the model with
+    penalties solved.
+    """
+    if covered is not False:
+        sol = solve_transport(problem, arcs, penalty=None, if_feasible=True)
+        if sol is not None:
+            return sol
+    return solve_transport(problem, arcs, penalty=penalty)
 
 
 def dual_bound(
@@ -360,8 +418,11 @@ def _slim(sol: FlowSolution, arcs: Arcs, per_row: int) -> Arcs:
     """
     if len(arcs) <= SLIM_ABOVE_ARCS:
         return arcs
-    rc = sol.reduced_cost(arcs)
-    order = np.lexsort((rc, arcs.center))
+    rc = sol.reduced_cost(arcs)  # ≥ 0: the flow is optimal on ``arcs``
+    # Arcs are sorted by centre: one stable sort on (centre, rc) packed into an int64 runs
+    # on presorted runs, ~10 × faster than a lexsort here.
+    packed = (arcs.center.astype(np.int64) << 40) | np.clip(rc, 0, (1 << 40) - 1)
+    order = np.argsort(packed, kind="stable")
     rank = np.arange(len(order)) - np.searchsorted(arcs.center[order], arcs.center[order])
     keep = np.zeros(len(arcs), dtype=bool)
     keep[order[rank < per_row]] = True
@@ -434,7 +495,13 @@ def price(
         ok[ok] = known[at] != keys if len(known) else True  # not in the pool yet
         return ok
 
+    if problem.reach is not None:
+        # Every garrison closer than ``reach`` is a first candidate: look further only
+        # where the radius passes it, and check the first candidates off the pool here.
+        rows = rows[radius[rows] + 0.5 > problem.reach[rows]]
     found = problem.oracle_arcs(radius[rows].astype(float) + 0.5, rows, admit=hopeful)
+    if problem.reach is not None:
+        found = found.union(_dropped(problem, sol, known, slack_per))
     rc = sol.reduced_cost(found)
     keep = _fresh(found, known, problem.n_garrisons) & (rc < slack_per[found.center])
     cand = Arcs(found.center[keep], found.garrison[keep], found.cost[keep])
@@ -450,7 +517,24 @@ def price(
     return picked.union(Arcs(nearest.center[keep], nearest.garrison[keep], nearest.cost[keep]))
 
 
+def _dropped(problem: Problem, sol: FlowSolution, known: np.ndarray, slack: np.ndarray) -> Arcs:
+    """First candidates missing from the pool whose reduced cost is below ``slack``."""
+    first = problem.arcs
+    if first is sol.arcs:
+        return Arcs(first.center[:0], first.garrison[:0], first.cost[:0])
+    off = _fresh(first, known, problem.n_garrisons)
+    off[off] = (
+        sol.reduced_cost(Arcs(first.center[off], first.garrison[off], first.cost[off]))
+        < slack[first.center[off]]
+    )
+    return Arcs(first.center[off], first.garrison[off], first.cost[off])
+
+
 def _fresh(arcs: Arcs, known: np.ndarray, m: int) -> np.ndarray:
     """Mask of ``arcs`` whose sorted keys are not in ``known`` (sorted keys)."""
-    fresh: np.ndarray = ~np.isin(arcs.keys(m), known, assume_unique=True)
+    keys = arcs.keys(m)
+    if not len(known):
+        return np.ones(len(keys), dtype=bool)
+    at = np.minimum(np.searchsorted(known, keys), len(known) - 1)
+    fresh: np.ndarray = known[at] != keys
     return fresh
