@@ -392,3 +392,34 @@ def test_uncovered_centres_gain_garrisons_until_covered(seed):
     check_plan(plan, centers, garrisons, split=True)
     assert plan.status == "optimal"
     assert plan.objective == reference_optimum(centers, garrisons, split=True)
+
+
+@pytest.mark.parametrize("seed", range(10))
+@pytest.mark.parametrize("capacity_ratio", [0.9, 1.05])
+def test_blocked_regions_are_widened_before_the_first_solve(seed, capacity_ratio, monkeypatch):
+    """Large first candidate sets are checked by max-flow and the centres of blocked regions
+    get more garrisons before the first solve (forced here on small instances): plans stay
+    optimal, and when forces are short the plan still covers the most teams."""
+    from electsec.solvers import flow
+
+    monkeypatch.setattr(flow, "COVER_CHECK_ABOVE_ARCS", 0)
+    rng = np.random.default_rng(seed)
+    centers, garrisons = make_instance(rng, 60, 12, demand_min=1, capacity_ratio=capacity_ratio)
+    options = es.SolverOptions(candidate_k=1)
+    plan = es.solve_assignment(centers, garrisons, options=options, coverage="max")
+    check_plan(plan, centers, garrisons, split=False)
+    if capacity_ratio > 1:
+        assert plan.uncovered.empty
+        assert plan.objective == reference_optimum(centers, garrisons, split=False)
+    else:
+        uncovered = int(plan.uncovered["teams"].sum())
+        covered = int(centers["demand"].sum()) - uncovered
+        assert covered <= reference_max_coverage(centers, garrisons)
+        split = es.solve_assignment(
+            centers, garrisons, split=True, options=options, coverage="max"
+        )
+        check_plan(split, centers, garrisons, split=True)
+        split_uncovered = int(split.uncovered["teams"].sum())
+        assert int(centers["demand"].sum()) - split_uncovered == reference_max_coverage(
+            centers, garrisons
+        )

@@ -122,16 +122,7 @@ def _oracle_span(problem: Problem) -> float:
 
 def covers_all(problem: Problem, arcs: Arcs) -> bool:
     """Tell whether ``arcs`` can carry every centre's demand (max-flow test)."""
-    n, m = problem.n_centers, problem.n_garrisons
-    demand = problem.demand.astype(np.int64)
-    s, t = n + m, n + m + 1
-    tails = np.concatenate([np.full(m, s), arcs.garrison, np.arange(n) + m]).astype(np.int32)
-    heads = np.concatenate([np.arange(m), arcs.center + m, np.full(n, t)]).astype(np.int32)
-    caps = np.concatenate([problem.capacity, demand[arcs.center], demand]).astype(np.int64)
-    solver = max_flow.SimpleMaxFlow()
-    solver.add_arcs_with_capacity(tails, heads, caps)
-    solver.solve(s, t)
-    return int(solver.optimal_flow()) == int(demand.sum())
+    return not _max_flow(problem, arcs)[1].any()
 
 
 @overload
@@ -330,6 +321,8 @@ def solve_split(
     penalty = penalty_for(problem, arcs) * weight.astype(np.int64)
     # Once the arcs cover every centre, more arcs keep them covered: no penalty needed.
     covered: bool | None = None  # not known before the first solve
+    if problem.oracle is not None and len(arcs) > COVER_CHECK_ABOVE_ARCS:
+        arcs, covered = _widen_blocked(problem, arcs)
     first = arcs
     for round_ in range(options.max_pricing_rounds):
         tick = time.perf_counter()
@@ -339,24 +332,116 @@ def solve_split(
             return sol
         solved = time.perf_counter()
         new = price(problem, sol, max_per_center=options.first_candidates(problem.n_centers))
+        bound, floor = _lagrangian(problem, sol, new) if covered else (None, None)
         logger.debug(
-            "pricing round %d: %d arcs, cost %d, %d new (flow %.2f s, pricing %.2f s)",
+            "pricing round %d: %d arcs, cost %d, bound %s, %d new (flow %.2f s, pricing %.2f s)",
             round_,
             len(arcs),
             sol.cost,
+            bound,
             len(new),
             solved - tick,
             time.perf_counter() - solved,
         )
         if not len(new):
             return _with_arcs(sol, first, problem.n_garrisons) if round_ and widen else sol
-        now = time.perf_counter()
-        if covered and deadline is not None and now + (now - tick) > deadline:
-            return _stopped(problem, sol, first.union(new))
         # Slim the first candidate set once; priced arcs are never dropped (no cycling).
-        arcs = (_slim(sol, arcs, SLIM_PER_ROW) if round_ == 0 else arcs).union(new)
+        pool = (_slim(sol, arcs, SLIM_PER_ROW) if round_ == 0 else arcs).union(new)
+        if bound is not None and _late(deadline, tick, solved, len(arcs), len(pool), problem):
+            wider = _with_arcs(sol, first.union(new) if widen else new, problem.n_garrisons)
+            return dataclasses.replace(wider, bound=min(bound, sol.cost), bound_potential=floor)
+        arcs = pool
     msg = f"pricing did not converge in {options.max_pricing_rounds} rounds"
     raise SolverError(msg)
+
+
+def _late(
+    deadline: float | None, tick: float, solved: float, arcs: int, pool: int, problem: Problem
+) -> bool:
+    """Tell whether a round on ``pool`` arcs would end after ``deadline``.
+
+    The flow's time is scaled from the last round by the network's size (arcs, centre
+    and garrison arcs): OR-Tools' time grows about linearly with it at this scale.
+    """
+    if deadline is None:
+        return False
+    now = time.perf_counter()
+    nodes = problem.n_centers + problem.n_garrisons
+    flow_s = (solved - tick) * (pool + nodes) / (arcs + nodes)
+    return now + flow_s + (now - solved) > deadline
+
+
+#: Above this many first candidates, blocked regions are widened before the first solve.
+COVER_CHECK_ABOVE_ARCS = 1_000_000
+#: Times the first candidates of blocked regions are widened before penalties take over.
+COVER_WIDENINGS = 3
+
+
+def _widen_blocked(problem: Problem, arcs: Arcs) -> tuple[Arcs, bool]:
+    """Give the centres of blocked regions more candidates until the arcs cover everyone.
+
+    A max-flow finds the teams the candidates cannot carry; the region blocking them
+    (alternating through the garrisons they could use and the centres those serve) gets
+    twice as many nearest garrisons. A large network then starts without the "uncovered"
+    node, whose huge penalty makes OR-Tools' cost scaling slow, and pricing never has to
+    search around a centre whose dual is that penalty. Returns the arcs and whether they
+    cover every team (after :data:`COVER_WIDENINGS` tries, penalties decide the rest).
+    """
+    assert problem.oracle is not None  # noqa: S101
+    for _ in range(COVER_WIDENINGS):
+        flow, short = _max_flow(problem, arcs)
+        if not short.any():
+            return arcs, True
+        region = _blocked_region(problem, arcs, flow, np.flatnonzero(short))
+        have = np.bincount(arcs.center, minlength=problem.n_centers)
+        more = problem.oracle.nearest(
+            2 * int(have[region].max()), region, max_cost=problem.max_cost
+        )
+        wider = arcs.union(Arcs.from_arrays(*more))
+        logger.debug(
+            "widened %d blocked centres: %d -> %d arcs", len(region), len(arcs), len(wider)
+        )
+        if len(wider) == len(arcs):
+            return arcs, False
+        arcs = wider
+    return arcs, not _max_flow(problem, arcs)[1].any()
+
+
+def _max_flow(problem: Problem, arcs: Arcs) -> tuple[np.ndarray, np.ndarray]:
+    """Teams on each arc in a maximum flow, and each centre's teams left uncovered."""
+    n, m = problem.n_centers, problem.n_garrisons
+    demand = problem.demand.astype(np.int64)
+    s, t = n + m, n + m + 1
+    tails = np.concatenate([np.full(m, s), arcs.garrison, np.arange(n) + m]).astype(np.int32)
+    heads = np.concatenate([np.arange(m), arcs.center + m, np.full(n, t)]).astype(np.int32)
+    caps = np.concatenate([problem.capacity, demand[arcs.center], demand]).astype(np.int64)
+    solver = max_flow.SimpleMaxFlow()
+    solver.add_arcs_with_capacity(tails, heads, caps)
+    solver.solve(s, t)
+    flows = np.asarray(solver.flows(np.arange(m, m + len(arcs) + n, dtype=np.int32)))
+    return flows[: len(arcs)].astype(np.int64), demand - flows[len(arcs) :]
+
+
+def _blocked_region(
+    problem: Problem, arcs: Arcs, flow: np.ndarray, short: np.ndarray
+) -> np.ndarray:
+    """Centres that reach the ``short`` ones by alternating candidate and flow arcs."""
+    starts = np.searchsorted(arcs.center, np.arange(problem.n_centers + 1))
+    used = flow > 0
+    served_by, served = arcs.garrison[used], arcs.center[used]
+    in_region = np.zeros(problem.n_centers, dtype=bool)
+    in_region[short] = True
+    seen = np.zeros(problem.n_garrisons, dtype=bool)
+    pending = short
+    while len(pending):
+        count = starts[pending + 1] - starts[pending]
+        at = np.repeat(starts[pending] - np.cumsum(count) + count, count) + np.arange(count.sum())
+        garrisons = np.unique(arcs.garrison[at])
+        seen[garrisons] = True
+        reached = np.unique(served[seen[served_by]])
+        pending = reached[~in_region[reached]]
+        in_region[pending] = True
+    return np.flatnonzero(in_region)
 
 
 def _solve_covering(
@@ -387,20 +472,17 @@ def dual_bound(
     return int(demand @ center) - int(capacity[held] @ garrison[held])
 
 
-def _stopped(problem: Problem, sol: FlowSolution, more: Arcs) -> FlowSolution:
-    """Return the covering flow ``sol`` over a larger pool, with a proven lower bound.
+def _lagrangian(problem: Problem, sol: FlowSolution, new: Arcs) -> tuple[int, np.ndarray]:
+    """Return a proven lower bound on the split optimum, and the centre duals behind it.
 
-    ``more`` must hold, for every centre, its most negative reduced-cost arc among those
-    left out (pricing returns them first). Lowering each centre dual by that arc's
-    violation makes the duals feasible for every allowed arc, hence :func:`dual_bound`.
+    ``new`` must hold, for every centre, its most negative reduced-cost arc among those
+    left out of ``sol.arcs`` (pricing returns them first). Lowering each centre dual by
+    that arc's violation makes the duals feasible for every allowed arc, hence
+    :func:`dual_bound` (for a covering flow).
     """
     u = sol.center_potential.copy()
-    rc = sol.reduced_cost(more)
-    np.minimum.at(u, more.center, sol.center_potential[more.center] + rc)
-    bound = dual_bound(problem.demand, problem.capacity, u, sol.garrison_potential)
-    logger.debug("pricing stopped: cost %d, bound %d", sol.cost, bound)
-    wider = _with_arcs(sol, more, problem.n_garrisons)
-    return dataclasses.replace(wider, bound=min(bound, sol.cost), bound_potential=u)
+    np.minimum.at(u, new.center, sol.center_potential[new.center] + sol.reduced_cost(new))
+    return dual_bound(problem.demand, problem.capacity, u, sol.garrison_potential), u
 
 
 #: A first candidate set larger than this is slimmed after the first round (see :func:`_slim`).
