@@ -85,6 +85,50 @@ def test_region_by_region_plan_is_exact(seed: int) -> None:
     assert whole.bound <= best <= whole.objective
 
 
+@pytest.mark.parametrize("seed", [9, 10, 11])
+def test_whole_teams_get_garrisons_the_split_lp_never_priced(seed: int) -> None:
+    """Two candidates each: the split LP's pool lacks arcs a whole-team plan needs (seed 11
+    used to raise SolverError). The pool around unplaced centres is widened instead."""
+    centers, garrisons = towns(seed)
+    options = es.SolverOptions(region_min_centers=1, candidate_k=2)
+    plan = es.solve_assignment(centers, garrisons, max_distance_m=LIMIT_M, options=options)
+    check_plan(plan, centers, garrisons, split=False, max_distance_m=LIMIT_M)
+    best = reference_optimum(centers, garrisons, split=False, max_distance_m=LIMIT_M)
+    assert plan.bound <= best <= plan.objective
+    assert plan.status != "optimal" or plan.objective == best
+
+
+class _SlowClock:
+    """Every reading an hour after the last: no second pricing round fits the budget."""
+
+    def __init__(self) -> None:
+        import time
+
+        self.now = time.perf_counter()
+
+    def perf_counter(self) -> float:
+        self.now += 3600.0
+        return self.now
+
+
+@pytest.mark.parametrize("seed", [2, 5, 7])
+def test_regions_share_the_bound_of_a_stopped_lp(seed: int, monkeypatch) -> None:
+    """When pricing stops early, each region's bound is its share of the Lagrangian bound
+    (or its own proof): the sum still bounds the dense optimum."""
+    from electsec.solvers import flow
+
+    monkeypatch.setattr(flow, "time", _SlowClock())
+    centers, garrisons = towns(seed)
+    options = es.SolverOptions(region_min_centers=1, candidate_k=2)
+    plan = es.solve_assignment(
+        centers, garrisons, max_distance_m=LIMIT_M, options=options, time_limit_s=60
+    )
+    check_plan(plan, centers, garrisons, split=False, max_distance_m=LIMIT_M)
+    best = reference_optimum(centers, garrisons, split=False, max_distance_m=LIMIT_M)
+    assert plan.bound <= best <= plan.objective
+    assert plan.status == "feasible", "the first candidates must miss an improving arc"
+
+
 def test_process_pool_gives_the_same_plan() -> None:
     centers, garrisons = towns(3)
     here = es.solve_assignment(centers, garrisons, max_distance_m=LIMIT_M, options=PER_REGION)

@@ -277,9 +277,36 @@ def _potentials(
     else:  # pragma: no cover - would mean a negative cycle, i.e. a non-optimal flow
         msg = "dual computation did not converge; the flow is not optimal"
         raise SolverError(msg)
+    u, w = _ground(problem, arcs, u, w)
     if (w < 0).any() or (u < penalty)[uncovered > 0].any():  # pragma: no cover
         msg = "inconsistent duals; the flow is not optimal"
         raise SolverError(msg)
+    return u, w
+
+
+def _ground(
+    problem: Problem, arcs: Arcs, u: np.ndarray, w: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Bring the duals of parts the source cannot reach down from ``_INF`` to finite values.
+
+    Garrisons that are all saturated, with centres no other garrison serves, are not
+    reachable in the residual graph: their distances stay near ``_INF``. Any common shift
+    keeps their reduced costs, so lower them as far as the arcs from them to the rest
+    allow (``w_g ≥ u_i - c`` there, and ``w ≥ 0``). The duals stay optimal, and the bound
+    and pricing radii they give are finite.
+    """
+    big = _INF // 2
+    far_g = (w >= big) & (problem.capacity > 0)
+    if not far_g.any():
+        return u, w
+    far_u = (u >= big) & (np.bincount(arcs.center, minlength=problem.n_centers) > 0)
+    out = far_g[arcs.garrison] & ~far_u[arcs.center]
+    floor = np.zeros(problem.n_garrisons, dtype=np.int64)
+    np.maximum.at(floor, arcs.garrison[out], u[arcs.center[out]] - arcs.cost[out])
+    shift = int((w[far_g] - floor[far_g]).min())
+    u, w = u.copy(), w.copy()
+    u[far_u] -= shift
+    w[far_g] -= shift
     return u, w
 
 

@@ -128,10 +128,49 @@ def solve_single(
     state = _State(problem, lp, lp.arcs)
     _round(state)
     _repair(state, options, seed)
+    for _ in range(POOL_WIDENINGS):
+        if (state.assign[problem.demand > 0] >= 0).all():
+            break
+        wider = _widened(state)
+        if wider is None:
+            break
+        state = wider
+        _repair(state, options, seed)
     if not (state.assign[problem.demand > 0] >= 0).all():  # whole teams do not pack
         return _result(state, bound=lp.lower_bound, optimal=False)
     _search(state, options, rng, seed, deadline)
     return _prove(state, options, seed, deadline)
+
+
+#: Times the pool around centres that cannot be placed whole is widened before giving up.
+POOL_WIDENINGS = 3
+
+
+def _widened(state: _State) -> _State | None:
+    """Return the state over a pool with more garrisons around the unplaced centres.
+
+    The split LP needs few arcs; whole teams may need garrisons it never priced. The
+    unplaced centres, and the centres served by the garrisons they can use, get twice as
+    many nearest allowed garrisons; placements carry over. None when there are no more.
+    """
+    problem, pool = state.problem, state.pool
+    if problem.oracle is None:
+        return None
+    unplaced = np.flatnonzero((problem.demand > 0) & (state.arc_of < 0))
+    near = np.unique(pool.garrison[np.isin(pool.center, unplaced)])
+    rows = np.union1d(unplaced, np.flatnonzero(np.isin(state.assign, near)))
+    have = np.bincount(pool.center, minlength=problem.n_centers)
+    more = problem.oracle.nearest(2 * int(have[rows].max()), rows, max_cost=problem.max_cost)
+    wider = pool.union(Arcs.from_arrays(*more))
+    if len(wider) == len(pool):
+        return None
+    out = _State(problem, state.lp, wider)
+    placed = np.flatnonzero(state.arc_of >= 0)
+    keys = wider.keys(problem.n_garrisons)
+    at = np.searchsorted(keys, pool.keys(problem.n_garrisons)[state.arc_of[placed]])
+    for i, arc in zip(placed, at, strict=True):
+        out.place(int(i), int(arc))
+    return out
 
 
 def _round(state: _State) -> None:
