@@ -11,7 +11,10 @@ is solved as a min-cost flow S → garrison → centre → T with an "uncovered"
 at penalty P. P exceeds the cost of any augmenting path, so the flow first maximises the
 teams covered and then minimises cost. Duals (u_i free, w_g ≥ 0) are shortest-path
 distances in the residual graph; an arc left out can improve the plan only if
-``c_ig < u_i - w_g``, which a radius query around each centre finds without an n × m scan.
+``c_ig < u_i - w_g``, which a radius query around each centre finds without an n × m scan
+(only where that radius passes the centre's first candidates). Any duals with ``w ≥ 0``,
+once each ``u_i`` is lowered to its cheapest allowed arc, bound the optimum from below
+(weak duality): that bound is what a plan stopped by the clock reports.
 """
 
 from __future__ import annotations
