@@ -119,3 +119,21 @@ def offset(lon: float, lat: float, azimuth_deg: float, distance_m: float) -> tup
     """The point ``distance_m`` metres from (lon, lat) along ``azimuth_deg`` (geodesic)."""
     lon2, lat2, _ = GEOD.fwd(lon, lat, azimuth_deg, distance_m)
     return float(lon2), float(lat2)
+
+
+class SlowClock:
+    """A stand-in for the ``time`` module whose every reading is an hour after the last.
+
+    Patched into :mod:`electsec.solvers.flow`, it makes any further pricing round look
+    too long for ``time_limit_s``, so the early stop with a proven bound can be tested
+    deterministically.
+    """
+
+    def __init__(self) -> None:
+        import time
+
+        self.now = time.perf_counter()
+
+    def perf_counter(self) -> float:
+        self.now += 3600.0
+        return self.now

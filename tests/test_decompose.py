@@ -16,7 +16,7 @@ import pytest
 
 import electsec as es
 from checker import check_plan
-from helpers import dense_distances, make_instance
+from helpers import SlowClock, dense_distances, make_instance
 from reference import reference_optimum
 
 PER_REGION = es.SolverOptions(region_min_centers=1)
@@ -98,26 +98,13 @@ def test_whole_teams_get_garrisons_the_split_lp_never_priced(seed: int) -> None:
     assert plan.status != "optimal" or plan.objective == best
 
 
-class _SlowClock:
-    """Every reading an hour after the last: no second pricing round fits the budget."""
-
-    def __init__(self) -> None:
-        import time
-
-        self.now = time.perf_counter()
-
-    def perf_counter(self) -> float:
-        self.now += 3600.0
-        return self.now
-
-
 @pytest.mark.parametrize("seed", [2, 5, 7])
 def test_regions_share_the_bound_of_a_stopped_lp(seed: int, monkeypatch) -> None:
     """When pricing stops early, each region's bound is its share of the Lagrangian bound
     (or its own proof): the sum still bounds the dense optimum."""
     from electsec.solvers import flow
 
-    monkeypatch.setattr(flow, "time", _SlowClock())
+    monkeypatch.setattr(flow, "time", SlowClock())
     centers, garrisons = towns(seed)
     options = es.SolverOptions(region_min_centers=1, candidate_k=2)
     plan = es.solve_assignment(

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 import electsec as es
 from checker import check_plan
-from helpers import dense_distances, make_instance, offset, points_frame
+from helpers import SlowClock, dense_distances, make_instance, offset, points_frame
 from reference import allowed_mask, reference_max_coverage, reference_optimum
 
 PROPERTY = settings(max_examples=40, deadline=None, derandomize=True, database=None)
@@ -322,19 +322,6 @@ def test_slimmed_pricing_pools_stay_exact(seed, monkeypatch):
     assert plan.objective == reference_optimum(centers, garrisons, split=True)
 
 
-class _SlowClock:
-    """A clock on which every reading is an hour after the last: no pricing round fits."""
-
-    def __init__(self) -> None:
-        import time
-
-        self.now = time.perf_counter()
-
-    def perf_counter(self) -> float:
-        self.now += 3600.0
-        return self.now
-
-
 @pytest.mark.parametrize("seed", range(8))
 @pytest.mark.parametrize("split", [True, False])
 def test_pricing_stopped_by_the_clock_gives_a_proven_bound(seed, split, monkeypatch):
@@ -342,7 +329,7 @@ def test_pricing_stopped_by_the_clock_gives_a_proven_bound(seed, split, monkeypa
     back "feasible" with a lower bound that the dense optimum respects."""
     from electsec.solvers import flow
 
-    monkeypatch.setattr(flow, "time", _SlowClock())
+    monkeypatch.setattr(flow, "time", SlowClock())
     rng = np.random.default_rng(seed)
     centers, garrisons = make_instance(rng, 60, 12, demand_min=1, capacity_ratio=1.05)
     options = es.SolverOptions(candidate_k=2)
