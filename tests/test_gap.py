@@ -238,3 +238,105 @@ def test_neighbourhood_search_repairs_and_improves():
     load = np.bincount(a, weights=weight[a, np.arange(60)], minlength=6)
     assert (load <= capacity).all()
     assert search.best == int(cost[a, np.arange(60)].sum())
+
+
+@settings(
+    max_examples=25,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    m=st.integers(1, 4),
+    n=st.integers(1, 10),
+    spread=st.integers(1, 16),
+)
+def test_tiebreak_keeps_the_optimum(seed, m, n, spread):
+    """Tie-breaks in the objective never trade against cost: the optimum stays optimal."""
+    from electsec.solvers import gap as g
+
+    cost, weight, capacity, _ = draw(seed, m, n, tightness=1.6, masked=False)
+    best = reference(cost, weight, capacity)
+    inst = g._Instance(cost, weight, capacity, np.ones(cost.shape, dtype=bool))
+    arcs = np.arange(len(inst.arc_job))
+    tiebreak = np.random.default_rng(seed).integers(0, spread, size=len(arcs))
+    model = g._Model(inst, arcs, capacity, None, tiebreak=tiebreak)
+    status = model.solve(0, workers=1, max_time_s=10)
+    if best is None:
+        assert status == g.cp_model.INFEASIBLE
+        return
+    assert status == g.cp_model.OPTIMAL
+    assign = np.full(n, -1, dtype=np.int64)
+    assign[model.jobs] = model.agents()
+    load = np.bincount(assign, weights=weight[assign, np.arange(n)], minlength=m)
+    assert (load <= capacity).all()
+    assert inst.objective(assign) == best
+    # among the optimal plans it is one of least Σ tiebreak (checked on the scaled costs)
+    scale = int(tiebreak.max()) * n + 1
+    scaled = cost * scale
+    scaled[inst.arc_agent, inst.arc_job] += tiebreak
+    assert round(model.solver.objective_value) == reference(scaled, weight, capacity)
+    chosen = inst.arc_index[assign, np.arange(n)]
+    assert round(model.solver.objective_value) == best * scale + int(tiebreak[chosen].sum())
+
+
+def _search_on(cost, weight, capacity, seed):
+    from electsec.solvers import gap as g
+
+    inst = g._Instance(cost, weight, capacity, np.ones(cost.shape, dtype=bool))
+    search = g._Search(inst, deadline=time.monotonic() + 600.0, seed=seed, workers=1)
+    search.lp = g._solve_lp(inst)
+    search.bound = g._ceil(search.lp.bound)
+    search._take(g._start(inst, search.lp))
+    return g, search
+
+
+@settings(
+    max_examples=10,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(seed=st.integers(0, 2**32 - 1), m=st.integers(2, 5), n=st.integers(8, 30))
+def test_plateau_walk_never_worsens_or_breaks_the_plan(seed, m, n):
+    """White-box: neighbourhood steps (with moves to equal-cost plans) stay feasible and
+    never raise the cost; the plan always matches the value kept."""
+    cost, weight, capacity, _ = draw(seed, m, n, tightness=1.3, masked=False)
+    if reference(cost, weight, capacity) is None:
+        return
+    g, search = _search_on(cost, weight, capacity, seed % 1000)
+    if not search.complete:
+        return
+    search.related = g._related_agents(search.inst, search.lp.rc)
+    values = [search.best]
+    for step in range(12):
+        if step % 2:
+            search._resolve(np.arange(m), 0.3, max(2, n // 3))
+        else:
+            search._resolve(search._pick_agents(2), 0.3)
+        search.stats["neighbourhoods"] += 1
+        a = search.assign
+        load = np.bincount(a, weights=weight[a, np.arange(n)], minlength=m)
+        assert (a >= 0).all()
+        assert (load <= capacity).all()
+        assert search.best == int(cost[a, np.arange(n)].sum())
+        values.append(search.best)
+    assert values == sorted(values, reverse=True)
+
+
+def test_neighbourhood_steps_repeat_for_a_seed():
+    """Two searches with the same seed take the same steps (deterministic time limits)."""
+    cost, weight, capacity, _ = draw(9, 6, 50, tightness=1.05, masked=False)
+    plans = []
+    for _ in range(2):
+        g, search = _search_on(cost, weight, capacity, 4)
+        search.related = g._related_agents(search.inst, search.lp.rc)
+        for step in range(10):
+            if step % 2:
+                search._resolve(np.arange(6), 0.3, 15)
+            else:
+                search._resolve(search._pick_agents(3), 0.3)
+            search.stats["neighbourhoods"] += 1
+        plans.append(search.assign.copy())
+    assert (plans[0] == plans[1]).all()
