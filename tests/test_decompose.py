@@ -98,7 +98,7 @@ def test_whole_teams_get_garrisons_the_split_lp_never_priced(seed: int) -> None:
     assert plan.status != "optimal" or plan.objective == best
 
 
-@pytest.mark.parametrize("seed", [2, 5, 7])
+@pytest.mark.parametrize("seed", [2, 7])
 def test_regions_share_the_bound_of_a_stopped_lp(seed: int, monkeypatch) -> None:
     """When pricing stops early, each region's bound is its share of the Lagrangian bound
     (or its own proof): the sum still bounds the dense optimum."""

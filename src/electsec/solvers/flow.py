@@ -362,7 +362,11 @@ def solve_split(
             return sol
         solved = time.perf_counter()
         new = price(problem, sol, max_per_center=options.first_candidates(problem.n_centers))
-        bound, floor = _lagrangian(problem, sol, new) if covered else (None, None)
+        # Only a covering flow without the penalty node has duals that price every
+        # centre by its most negative arc (below the penalty, "short" rows get nearest
+        # arcs instead), which the bound needs.
+        plain = covered and bool((sol.penalty >= _INF).all())
+        bound, floor = _lagrangian(problem, sol, new) if plain else (None, None)
         logger.debug(
             "pricing round %d: %d arcs, cost %d, bound %s, %d new (flow %.2f s, pricing %.2f s)",
             round_,
@@ -378,8 +382,11 @@ def solve_split(
         # Slim the first candidate set once; priced arcs are never dropped (no cycling).
         pool = (_slim(sol, arcs, SLIM_PER_ROW) if round_ == 0 else arcs).union(new)
         if bound is not None and _late(deadline, tick, solved, len(arcs), len(pool), problem):
+            if bound > sol.cost:  # pragma: no cover - weak duality says this cannot happen
+                msg = f"Lagrangian bound {bound} above the plan's cost {sol.cost}"
+                raise SolverError(msg)
             wider = _with_arcs(sol, first.union(new) if widen else new, problem.n_garrisons)
-            return dataclasses.replace(wider, bound=min(bound, sol.cost), bound_potential=floor)
+            return dataclasses.replace(wider, bound=bound, bound_potential=floor)
         arcs = pool
     msg = f"pricing did not converge in {options.max_pricing_rounds} rounds"
     raise SolverError(msg)
@@ -590,10 +597,12 @@ def price(
     # The cheapest garrison potential each row could pair with (its agency's, if any).
     w_min = problem.oracle.floor(sol.garrison_potential, problem.n_centers)
     radius = sol.center_potential - w_min + slack_per
-    # A centre whose dual is the uncovered penalty would make every allowed garrison a
+    # A centre whose dual is at the uncovered penalty (uncovered, or in a saturated part
+    # reached only through the uncovered node) would make every allowed garrison a
     # candidate; give it its next nearest ones instead, whatever their reduced cost (it
-    # gains garrisons every round until covered or out of them, so pricing still only
-    # stops at the optimum).
+    # gains garrisons every round until its dual drops or it has them all, so pricing
+    # still only stops at the optimum). Such rows are not priced by their most negative
+    # arc, so no bound is taken from a round that has them (see ``solve_split``).
     short = (problem.demand > 0) & (sol.center_potential >= sol.penalty)
     rows = np.flatnonzero((problem.demand > 0) & (radius > 0) & ~short)
     known = sol.arcs.keys(problem.n_garrisons)
@@ -602,9 +611,7 @@ def price(
     def hopeful(r: np.ndarray, g: np.ndarray, lower: np.ndarray) -> np.ndarray:
         # c ≥ lower, so rc = c - u + w < slack needs lower < u - w + slack (+0.5: rounding).
         ok: np.ndarray = lower < u[r] - w[g] + slack_per[r] + 0.5
-        keys = r[ok] * problem.n_garrisons + g[ok]
-        at = np.minimum(np.searchsorted(known, keys), max(len(known) - 1, 0))
-        ok[ok] = known[at] != keys if len(known) else True  # not in the pool yet
+        ok[ok] = _missing(r[ok].astype(np.int64) * problem.n_garrisons + g[ok], known)
         return ok
 
     if problem.reach is not None:
@@ -643,10 +650,14 @@ def _dropped(problem: Problem, sol: FlowSolution, known: np.ndarray, slack: np.n
 
 
 def _fresh(arcs: Arcs, known: np.ndarray, m: int) -> np.ndarray:
-    """Mask of ``arcs`` whose sorted keys are not in ``known`` (sorted keys)."""
-    keys = arcs.keys(m)
+    """Mask of ``arcs`` not in the pool whose sorted keys are ``known``."""
+    return _missing(arcs.keys(m), known)
+
+
+def _missing(keys: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Mask of ``keys`` absent from the sorted array ``known``."""
     if not len(known):
         return np.ones(len(keys), dtype=bool)
     at = np.minimum(np.searchsorted(known, keys), len(known) - 1)
-    fresh: np.ndarray = known[at] != keys
-    return fresh
+    missing: np.ndarray = known[at] != keys
+    return missing
