@@ -429,3 +429,35 @@ def test_no_bound_from_a_round_solved_with_penalties(seed, monkeypatch):
     optimum = reference_optimum(centers, garrisons, split=True)
     assert plan.bound <= optimum <= plan.objective
     assert plan.status == "feasible" or plan.objective == optimum
+
+
+@PROPERTY
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    k=st.integers(1, 3),
+    ratio=st.sampled_from([1.05, 1.2, 1.5]),
+)
+def test_a_stopped_lp_never_bounds_above_the_optimum(seed, k, ratio):
+    """Property: whenever the clock stops pricing, bound ≤ dense optimum ≤ objective."""
+    from electsec.solvers import flow
+
+    rng = np.random.default_rng(seed)
+    n, m = int(rng.integers(3, 12)), int(rng.integers(2, 7))
+    centers, garrisons = make_instance(rng, n, m, demand_min=1, demand_max=2, capacity_ratio=ratio)
+    real = flow.time
+    flow.time = SlowClock()  # type: ignore[assignment]
+    try:
+        plan = es.solve_assignment(
+            centers,
+            garrisons,
+            split=True,
+            options=es.SolverOptions(candidate_k=k),
+            time_limit_s=60,
+        )
+    finally:
+        flow.time = real
+    check_plan(plan, centers, garrisons, split=True)
+    optimum = reference_optimum(centers, garrisons, split=True)
+    event(plan.status)
+    assert plan.bound <= optimum <= plan.objective
+    assert plan.status == "feasible" or plan.objective == optimum
