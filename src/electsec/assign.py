@@ -230,7 +230,7 @@ def solve_assignment(  # noqa: PLR0913 - the public contract (DESIGN.md §4)
     context = _Context(centers, garrisons, forces, problem, lookup, unit, split, params, started)
     if backup is not None:
         context.backups = _BackupStage(backup, centers, garrisons, forces, costs, seed)
-    budget = _remaining(time_limit_s, started)
+    budget = _remaining(time_limit_s, started, problem.n_centers)
     deadline = None if budget is None else time.perf_counter() + budget
     lp = solve_split(problem, options, deadline=deadline, widen=not split or backup is not None)
     if lp.shortfall:
@@ -246,7 +246,7 @@ def solve_assignment(  # noqa: PLR0913 - the public contract (DESIGN.md §4)
         return _finish(context, context.from_flow(lp), coverage)
 
     def search(problem: Problem, lp: FlowSolution) -> SingleSolution:
-        budget = _remaining(time_limit_s, started)
+        budget = _remaining(time_limit_s, started, problem.n_centers)
         return solve_regions(
             problem, lp, options=options, time_limit_s=budget, seed=seed, executor=executor
         )
@@ -322,13 +322,17 @@ def _fastest_worst_case(
 TIER_PRIORITY = {"high": 3, "medium": 2, "low": 1}
 
 
-def _remaining(time_limit_s: float | None, started: float) -> float | None:
-    """Return what is left of the caller's budget for the single-sourcing search."""
+def _remaining(time_limit_s: float | None, started: float, rows: int) -> float | None:
+    """Return what is left of the caller's budget for the solvers."""
     if time_limit_s is None:
         return None
-    # Keep a little of the budget for turning the plan into tables.
-    margin = min(0.5, 0.03 * time_limit_s)
+    # Keep a little of the budget for turning the plan (``rows`` demand rows) into tables.
+    margin = min(0.5, 0.03 * time_limit_s) + TABLE_S_PER_ROW * rows
     return max(0.01, time_limit_s - margin - (time.perf_counter() - started))
+
+
+#: Budget kept per demand row for building the result tables (a million rows: 3 s).
+TABLE_S_PER_ROW = 3e-6
 
 
 def _tier_priority(centers: gpd.GeoDataFrame) -> np.ndarray | None:

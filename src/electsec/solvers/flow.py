@@ -398,14 +398,19 @@ def _late(
     """Tell whether a round on ``pool`` arcs would end after ``deadline``.
 
     The flow's time is scaled from the last round by the network's size (arcs, centre
-    and garrison arcs): OR-Tools' time grows about linearly with it at this scale.
+    and garrison arcs): OR-Tools' time grows about linearly with it at this scale, give
+    or take a fifth (hence :data:`ROUND_SAFETY`).
     """
     if deadline is None:
         return False
     now = time.perf_counter()
     nodes = problem.n_centers + problem.n_garrisons
     flow_s = (solved - tick) * (pool + nodes) / (arcs + nodes)
-    return now + flow_s + (now - solved) > deadline
+    return now + ROUND_SAFETY * (flow_s + now - solved) > deadline
+
+
+#: Factor on the estimated time of the next pricing round before it is started.
+ROUND_SAFETY = 1.25
 
 
 #: Above this many first candidates, blocked regions are widened before the first solve.
