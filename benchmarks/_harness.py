@@ -143,6 +143,11 @@ def code_version() -> str:
     return f"commit {commit}{state}; src digest {digest.hexdigest()[:12]}"
 
 
+def verdict(ok: Any) -> str:
+    """``MET`` or ``MISSED``, for a target check."""
+    return "MET" if bool(ok) else "MISSED"
+
+
 def print_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
     """Print rows (dicts) as a markdown table with the given columns."""
     cells = [[_fmt(r.get(c, "")) for c in columns] for r in rows]

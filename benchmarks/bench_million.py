@@ -41,6 +41,7 @@ from _harness import (
     print_table,
     run_isolated,
     unit_vectors,
+    verdict,
 )
 
 #: Iraq's bounding box: lon min, lat min, lon max, lat max (degrees).
@@ -338,7 +339,7 @@ def _report(args: argparse.Namespace, results: dict[str, dict[str, Any]]) -> Non
         scale = "" if (args.n, args.m) == (1_000_000, 5_000) else " [set for 1,000,000 × 5,000]"
         print(
             f"{side}: target{scale} (optimal or gap ≤ 0.1 %, ≤ 120 s, ≤ 8 GB) "
-            f"{'MET' if met else 'MISSED'}: {r['status']}, gap {r['gap_pct']:.4f} %, "
+            f"{verdict(met)}: {r['status']}, gap {r['gap_pct']:.4f} %, "
             f"{r['wall_s']:.1f} s, {r['peak_rss_mb']:.0f} MB"
         )
 

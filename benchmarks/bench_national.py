@@ -36,6 +36,7 @@ from _harness import (
     peak_rss_mb,
     print_table,
     run_isolated,
+    verdict,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -205,10 +206,6 @@ def _report_errors(results: dict[str, dict[str, Any]]) -> None:
             print(f"\n--- cProfile of {name} ---\n{r['profile']}")
 
 
-def _verdict(ok: Any) -> str:
-    return "MET" if bool(ok) else "MISSED"
-
-
 def part_split(args: argparse.Namespace, c: str, g: str) -> None:
     print(f"\n## (a) split=True — electsec (no k) vs bare KD-tree k={args.k} + min-cost flow\n")
     bare = run_isolated(bare_side, c, g, k=args.k, repeat=args.repeat)
@@ -243,8 +240,8 @@ def part_split(args: argparse.Namespace, c: str, g: str) -> None:
         f"({100 * (bare['objective'] / ours['objective'] - 1):+.4f} % for the bare k={args.k})"
     )
     print(
-        f"target ≤ 3 s: {_verdict(ours['wall_s'] <= 3)} ({ours['wall_s']:.2f} s); "
-        f"target ≤ 2 × bare: {_verdict(ours['wall_s'] <= 2 * base)} "
+        f"target ≤ 3 s: {verdict(ours['wall_s'] <= 3)} ({ours['wall_s']:.2f} s); "
+        f"target ≤ 2 × bare: {verdict(ours['wall_s'] <= 2 * base)} "
         f"({ours['wall_s'] / base:.2f} ×)"
     )
 
@@ -278,16 +275,16 @@ def part_single(args: argparse.Namespace, c: str, g: str) -> None:
         return
     print(f"\nelectsec plan check: {ours['check']}")
     print(
-        f"target ≤ 10 s: {_verdict(ours['wall_s'] <= 10)} ({ours['wall_s']:.2f} s); "
-        f"proven gap ≤ 0.5 %: {_verdict(ours['gap_pct'] <= 0.5)} ({ours['gap_pct']:.3f} %); "
-        f"peak RSS ≤ 2 GB: {_verdict(ours['peak_rss_mb'] <= 2048)} "
+        f"target ≤ 10 s: {verdict(ours['wall_s'] <= 10)} ({ours['wall_s']:.2f} s); "
+        f"proven gap ≤ 0.5 %: {verdict(ours['gap_pct'] <= 0.5)} ({ours['gap_pct']:.3f} %); "
+        f"peak RSS ≤ 2 GB: {verdict(ours['peak_rss_mb'] <= 2048)} "
         f"({ours['peak_rss_mb']:.0f} MB)"
     )
     if highs is not None and "error" not in highs:
         ratio = ours["objective"] / highs["objective"]
         print(
             f"objective electsec / HiGHS = {ratio:.5f} "
-            f"({100 * (ratio - 1):+.3f} %); at least as good as HiGHS: {_verdict(ratio <= 1)}; "
+            f"({100 * (ratio - 1):+.3f} %); at least as good as HiGHS: {verdict(ratio <= 1)}; "
             f"HiGHS model build {highs['build_s']:.2f} s, {highs['arcs']:,} binaries; "
             f"time ratio electsec / HiGHS = {ours['wall_s'] / highs['wall_s']:.3f}"
         )

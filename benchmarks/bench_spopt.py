@@ -44,7 +44,7 @@ import time
 from typing import Any
 
 import numpy as np
-from _harness import code_version, machine, peak_rss_mb, print_table, run_isolated
+from _harness import code_version, machine, peak_rss_mb, print_table, run_isolated, verdict
 from bench_million import synthetic
 
 SIDES = ("spopt", "single", "split")
@@ -287,10 +287,6 @@ def _versions() -> str:
     return " | ".join(f"{p} {version(p)}" for p in ("spopt", "pulp", "highspy", "pyproj"))
 
 
-def _verdict(ok: Any) -> str:
-    return "MET" if bool(ok) else "MISSED"
-
-
 def _report(results: dict[str, dict[str, Any]], cmp: dict[str, Any]) -> None:
     s = results.get("spopt", {})
     rows = []
@@ -352,10 +348,10 @@ def _report(results: dict[str, dict[str, Any]], cmp: dict[str, Any]) -> None:
             f"{c['same_plan']}; Δ RSS ratio {c['delta_rss_ratio']:.1f} ×"
         )
         print(
-            f"  same optimum: {_verdict(c['same_optimum'])}; "
-            f"≥ 50 × faster: {_verdict(c['time_ratio'] >= 50)} ({c['time_ratio']:.1f} ×, "
+            f"  same optimum: {verdict(c['same_optimum'])}; "
+            f"≥ 50 × faster: {verdict(c['time_ratio'] >= 50)} ({c['time_ratio']:.1f} ×, "
             f"{s['wall_s']:.2f} s vs {r['wall_s']:.3f} s); "
-            f"≥ 10 × less memory: {_verdict(c['rss_ratio'] >= 10)} ({c['rss_ratio']:.1f} ×, "
+            f"≥ 10 × less memory: {verdict(c['rss_ratio'] >= 10)} ({c['rss_ratio']:.1f} ×, "
             f"{s['peak_rss_mb']:.0f} MB vs {r['peak_rss_mb']:.0f} MB peak RSS)"
         )
 

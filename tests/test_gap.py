@@ -27,6 +27,10 @@ needs_data = pytest.mark.skipif(
 )
 
 
+#: Hypothesis settings of the property tests here (each sets its own example count).
+PROPERTY = settings(derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
 def reference(cost, weight, capacity, allowed=None, sense="min"):
     """Exact optimum by HiGHS on the dense binary model, or None when infeasible."""
     m, n = cost.shape
@@ -74,12 +78,7 @@ def draw(seed: int, m: int, n: int, *, tightness: float, masked: bool):
     return cost, weight, capacity, allowed
 
 
-@settings(
-    max_examples=30,
-    derandomize=True,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+@settings(PROPERTY, max_examples=30)
 @given(
     seed=st.integers(0, 2**32 - 1),
     m=st.integers(1, 5),
@@ -240,12 +239,7 @@ def test_neighbourhood_search_repairs_and_improves():
     assert search.best == int(cost[a, np.arange(60)].sum())
 
 
-@settings(
-    max_examples=25,
-    derandomize=True,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+@settings(PROPERTY, max_examples=25)
 @given(
     seed=st.integers(0, 2**32 - 1),
     m=st.integers(1, 4),
@@ -292,12 +286,7 @@ def _search_on(cost, weight, capacity, seed):
     return g, search
 
 
-@settings(
-    max_examples=10,
-    derandomize=True,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
+@settings(PROPERTY, max_examples=10)
 @given(seed=st.integers(0, 2**32 - 1), m=st.integers(2, 5), n=st.integers(8, 30))
 def test_plateau_walk_never_worsens_or_breaks_the_plan(seed, m, n):
     """White-box: neighbourhood steps (with moves to equal-cost plans) stay feasible and

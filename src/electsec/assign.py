@@ -935,7 +935,7 @@ class _BackupStage:
         """
         pool = problem.arcs
         allowed = plan.backup[row_center[pool.center]] != pool.garrison
-        arcs = Arcs(pool.center[allowed], pool.garrison[allowed], pool.cost[allowed])
+        arcs = pool.subset(allowed)
         n = problem.n_centers
         covered = np.bincount(plan.row, weights=plan.teams, minlength=n).astype(np.int64)
         sol = solve_transport(Problem(covered, problem.capacity, arcs), arcs, penalty=None)

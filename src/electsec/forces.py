@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from electsec.errors import InputError, Issue
-from electsec.validation import team_counts
+from electsec.validation import flag, team_counts
 
 __all__ = ["Forces", "Jurisdiction", "jurisdiction_mapping", "read_forces"]
 
@@ -153,16 +153,14 @@ def _reserve(garrisons: gpd.GeoDataFrame, issues: list[Issue]) -> np.ndarray:
     found = team_counts(garrisons, garrisons.index, "garrisons", "reserve", issues)
     if found is None:
         return np.zeros(len(garrisons), dtype=np.int64)
-    over = found > garrisons["capacity"].to_numpy(np.int64)
-    if over.any():
-        issues.append(
-            Issue(
-                "garrisons",
-                "reserve",
-                tuple(garrisons.index[over]),
-                "reserve must not exceed capacity (the reserve is held back from it)",
-            )
-        )
+    flag(
+        issues,
+        "garrisons",
+        "reserve",
+        garrisons.index,
+        found > garrisons["capacity"].to_numpy(np.int64),
+        "reserve must not exceed capacity (the reserve is held back from it)",
+    )
     return found
 
 
@@ -171,15 +169,14 @@ def _garrison_agency(garrisons: gpd.GeoDataFrame, issues: list[Issue]) -> np.nda
         return None
     raw = garrisons["agency"]
     missing = raw.isna().to_numpy() | (raw.astype(str).str.strip() == "").to_numpy()
-    if missing.any():
-        issues.append(
-            Issue(
-                "garrisons",
-                "agency",
-                tuple(garrisons.index[missing]),
-                "is empty; every garrison belongs to one agency",
-            )
-        )
+    flag(
+        issues,
+        "garrisons",
+        "agency",
+        garrisons.index,
+        missing,
+        "is empty; every garrison belongs to one agency",
+    )
     agency: np.ndarray = raw.astype(str).str.strip().to_numpy(dtype=object)
     return agency
 
@@ -232,16 +229,14 @@ def _agency_table(
                 table[:, j] = 0 if found is None else found
         if len(issues) > before:
             return None
-        wrong = table.sum(axis=1) != demand
-        if wrong.any():
-            issues.append(
-                Issue(
-                    "centers",
-                    "demand",
-                    tuple(centers.index[wrong]),
-                    f"must equal {' + '.join(c for c in columns if c in centers.columns)}",
-                )
-            )
+        if flag(
+            issues,
+            "centers",
+            "demand",
+            centers.index,
+            table.sum(axis=1) != demand,
+            f"must equal {' + '.join(c for c in columns if c in centers.columns)}",
+        ):
             return None
         return table
     return _one_agency_each(centers, agencies, demand, issues)
@@ -251,16 +246,14 @@ def _one_agency_each(
     centers: gpd.GeoDataFrame, agencies: list[str], demand: np.ndarray, issues: list[Issue]
 ) -> np.ndarray | None:
     named = centers["agency"].astype(str).str.strip().to_numpy(dtype=object)
-    unknown = (demand > 0) & ~np.isin(named, agencies)
-    if unknown.any():
-        issues.append(
-            Issue(
-                "centers",
-                "agency",
-                tuple(centers.index[unknown]),
-                f"names no agency of the garrisons (they have: {', '.join(agencies)})",
-            )
-        )
+    if flag(
+        issues,
+        "centers",
+        "agency",
+        centers.index,
+        (demand > 0) & ~np.isin(named, agencies),
+        f"names no agency of the garrisons (they have: {', '.join(agencies)})",
+    ):
         return None
     table = np.zeros((len(centers), len(agencies)), dtype=np.int64)
     known = np.isin(named, agencies)

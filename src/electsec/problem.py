@@ -45,6 +45,10 @@ class Arcs:
     def __len__(self) -> int:
         return len(self.center)
 
+    def subset(self, keep: np.ndarray) -> Arcs:
+        """Return the arcs where the boolean mask ``keep`` holds (still sorted)."""
+        return Arcs(self.center[keep], self.garrison[keep], self.cost[keep])
+
     def union(self, other: Arcs) -> Arcs:
         """Return the arcs of both sets (each pair once)."""
         return Arcs.from_arrays(

@@ -17,7 +17,7 @@ import shapely
 
 from electsec.errors import InputError, Issue
 
-__all__ = ["response_limits", "team_counts", "validate_layer"]
+__all__ = ["flag", "response_limits", "team_counts", "validate_layer"]
 
 logger = logging.getLogger(__name__)
 
@@ -164,17 +164,15 @@ def _area_issues(
 ) -> None:
     if crs.is_geographic:
         bad = (np.abs(x) > 180) | (np.abs(y) > 90)
-        if bad.any():
-            issues.append(
-                Issue(
-                    table,
-                    "geometry",
-                    tuple(labels[bad]),
-                    f"coordinates lie outside "
-                    f"lon -180..180 / lat -90..90 of {crs.to_string()}; are they projected "
-                    "metres? set the layer's real CRS",
-                )
-            )
+        flag(
+            issues,
+            table,
+            "geometry",
+            labels,
+            bad,
+            f"coordinates lie outside lon -180..180 / lat -90..90 of {crs.to_string()}; "
+            "are they projected metres? set the layer's real CRS",
+        )
         return
     if np.all((np.abs(x) <= 180) & (np.abs(y) <= 90)):
         issues.append(
@@ -204,16 +202,30 @@ def _area_issues(
         & (lat >= area.south - m)
         & (lat <= area.north + m)
     )
-    if bad.any():
-        issues.append(
-            Issue(
-                table,
-                "geometry",
-                tuple(labels[bad]),
-                f"coordinates lie outside the area "
-                f"where {crs.to_string()} is valid ({area.name}); check the CRS",
-            )
-        )
+    flag(
+        issues,
+        table,
+        "geometry",
+        labels,
+        bad,
+        f"coordinates lie outside the area where {crs.to_string()} is valid ({area.name}); "
+        "check the CRS",
+    )
+
+
+def flag(
+    issues: list[Issue],
+    table: str,
+    column: str,
+    labels: pd.Index,
+    bad: np.ndarray,
+    message: str,
+) -> bool:
+    """Add one issue naming the ``labels`` where ``bad`` holds, if any; tell whether it did."""
+    if not bad.any():
+        return False
+    issues.append(Issue(table, column, tuple(labels[bad]), message))
+    return True
 
 
 def team_counts(

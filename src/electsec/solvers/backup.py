@@ -82,7 +82,7 @@ def assign_backups(
     n, m = len(need), len(capacity)
     used = np.unique(primary_pairs[0].astype(np.int64) * m + primary_pairs[1])
     usable = need[arcs.center] & ~np.isin(arcs.keys(m), used)
-    kept = Arcs(arcs.center[usable], arcs.garrison[usable], arcs.cost[usable])
+    kept = arcs.subset(usable)
     problem = Problem(need.astype(np.int64), capacity.astype(np.int64), kept)
     penalty = (int(kept.cost.max(initial=0)) + 1) * (min(n, m) + 2) + 1
     sol = solve_transport(problem, kept, penalty=penalty)

@@ -82,14 +82,13 @@ def _oracle_arcs(problem: Problem, rows: np.ndarray, limit: float) -> Arcs:
 
 
 def _cheaper(arcs: Arcs, limit: int) -> Arcs:
-    keep = arcs.cost <= limit
-    return Arcs(arcs.center[keep], arcs.garrison[keep], arcs.cost[keep])
+    return arcs.subset(arcs.cost <= limit)
 
 
 def _listed(problem: Problem, rows: np.ndarray, limit: int) -> Arcs:
     a = problem.arcs
     keep = np.isin(a.center, rows) & (a.cost <= limit)
-    return Arcs(a.center[keep], a.garrison[keep], a.cost[keep])
+    return a.subset(keep)
 
 
 def smallest_uniform_limit(problem: Problem) -> int | None:

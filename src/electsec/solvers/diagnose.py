@@ -53,7 +53,7 @@ def allowed_arcs(problem: Problem, rows: np.ndarray) -> Arcs:
         return problem.oracle_arcs(np.full(len(rows), np.inf), rows)
     keep = np.isin(problem.arcs.center, rows)
     a = problem.arcs
-    return Arcs(a.center[keep], a.garrison[keep], a.cost[keep])
+    return a.subset(keep)
 
 
 def diagnose(problem: Problem, sol: FlowSolution) -> Diagnosis:
@@ -81,7 +81,7 @@ def diagnose(problem: Problem, sol: FlowSolution) -> Diagnosis:
     while len(pending):
         arcs = allowed_arcs(problem, pending)
         useful = problem.capacity[arcs.garrison] > 0
-        edges.append(Arcs(arcs.center[useful], arcs.garrison[useful], arcs.cost[useful]))
+        edges.append(arcs.subset(useful))
         new_g = np.setdiff1d(arcs.garrison[useful], np.flatnonzero(in_n))
         in_n[new_g] = True
         reached = np.unique(served_center[np.isin(served_by, new_g)])

@@ -32,7 +32,14 @@ from electsec.config import SolverOptions
 from electsec.errors import SolverError
 from electsec.problem import Arcs, Problem
 
-__all__ = ["FlowSolution", "covers_all", "dual_bound", "solve_split", "solve_transport"]
+__all__ = [
+    "FlowSolution",
+    "covers_all",
+    "dual_bound",
+    "nearest_beyond",
+    "solve_split",
+    "solve_transport",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +48,7 @@ _INF = np.int64(2**60)
 
 @dataclass(frozen=True)
 class FlowSolution:
-    """An optimal split plan over ``arcs`` with its LP duals.
+    """A split plan over ``arcs`` with its LP duals: optimal, unless ``bound`` is set.
 
     Attributes
     ----------
@@ -334,8 +341,8 @@ def solve_split(
         Solver options (pricing limits).
     deadline
         A :func:`time.perf_counter` time. Once every team is covered, pricing stops when
-        another round (estimated as long as the last) would end after it, and the plan
-        comes back with a proven lower bound (``bound``) instead of an optimality proof.
+        another round (see :func:`_late`) would end after it, and the plan comes back
+        with a proven lower bound (``bound``) instead of an optimality proof.
     widen
         Return the flow over the first candidates as well as the arcs it was solved on
         (with no flow): the single-sourcing search and backups choose among them.
@@ -353,6 +360,9 @@ def solve_split(
     covered: bool | None = None  # not known before the first solve
     if problem.oracle is not None and len(arcs) > COVER_CHECK_ABOVE_ARCS:
         arcs, covered = _widen_blocked(problem, arcs)
+        # The widened set is the first candidate set from here on (pricing scans the
+        # first candidates a slimmed pool dropped; ``reach`` still holds for it).
+        problem = dataclasses.replace(problem, arcs=arcs)
     first = arcs
     for round_ in range(options.max_pricing_rounds):
         tick = time.perf_counter()
@@ -435,11 +445,7 @@ def _widen_blocked(problem: Problem, arcs: Arcs) -> tuple[Arcs, bool]:
         if not short.any():
             return arcs, True
         region = _blocked_region(problem, arcs, flow, np.flatnonzero(short))
-        have = np.bincount(arcs.center, minlength=problem.n_centers)
-        more = problem.oracle.nearest(
-            2 * int(have[region].max()), region, max_cost=problem.max_cost
-        )
-        wider = arcs.union(Arcs.from_arrays(*more))
+        wider = arcs.union(nearest_beyond(problem, arcs, region))
         logger.debug(
             "widened %d blocked centres: %d -> %d arcs", len(region), len(arcs), len(wider)
         )
@@ -551,14 +557,15 @@ def _slim(sol: FlowSolution, arcs: Arcs, per_row: int) -> Arcs:
     keep = np.zeros(len(arcs), dtype=bool)
     keep[order[rank < per_row]] = True
     keep |= sol.flow > 0
-    return Arcs(arcs.center[keep], arcs.garrison[keep], arcs.cost[keep])
+    return arcs.subset(keep)
 
 
 def _with_arcs(sol: FlowSolution, more: Arcs, m: int) -> FlowSolution:
-    """Return the same optimal flow and duals over a larger pool (``more`` has no flow).
+    """Return the same flow and duals over a larger pool (``more`` has no flow).
 
-    Pricing proved every allowed arc has a non-negative reduced cost, so the duals stay
-    optimal; the single-sourcing search gets the slimmed alternatives back.
+    The single-sourcing search and backups get the slimmed alternatives back. When
+    pricing finished, every allowed arc has a non-negative reduced cost, so the duals
+    stay optimal over the larger pool.
     """
     arcs = sol.arcs.union(more)
     flow = np.zeros(len(arcs), dtype=np.int64)
@@ -574,14 +581,18 @@ def _with_arcs(sol: FlowSolution, more: Arcs, m: int) -> FlowSolution:
     )
 
 
-def _next_nearest(problem: Problem, sol: FlowSolution, rows: np.ndarray, count: int) -> Arcs:
-    """Return the ``count`` nearest allowed garrisons of each row beyond those it has."""
+def nearest_beyond(
+    problem: Problem, pool: Arcs, rows: np.ndarray, count: int | None = None
+) -> Arcs:
+    """Return the nearest allowed garrisons of ``rows``, more than ``pool`` gives them.
+
+    As many as the most any of the rows has in ``pool``, plus ``count`` (None: as many
+    again, i.e. twice as many). Arcs already in ``pool`` come back too.
+    """
     assert problem.oracle is not None  # noqa: S101
-    have = np.bincount(sol.arcs.center, minlength=problem.n_centers)
-    r, c, cost = problem.oracle.nearest(
-        int(have[rows].max()) + count, rows, max_cost=problem.max_cost
-    )
-    return Arcs.from_arrays(r, c, cost)
+    have = int(np.bincount(pool.center, minlength=problem.n_centers)[rows].max())
+    k = have + (have if count is None else count)
+    return Arcs.from_arrays(*problem.oracle.nearest(k, rows, max_cost=problem.max_cost))
 
 
 def price(
@@ -628,7 +639,7 @@ def price(
         found = found.union(_dropped(problem, sol, known, slack_per))
     rc = sol.reduced_cost(found)
     keep = _fresh(found, known, problem.n_garrisons) & (rc < slack_per[found.center])
-    cand = Arcs(found.center[keep], found.garrison[keep], found.cost[keep])
+    cand = found.subset(keep)
     rc = rc[keep]
     order = np.lexsort((rc, cand.center))
     rank = np.arange(len(order)) - np.searchsorted(cand.center[order], cand.center[order])
@@ -636,22 +647,19 @@ def price(
     picked = Arcs.from_arrays(cand.center[pick], cand.garrison[pick], cand.cost[pick])
     if not short.any():
         return picked
-    nearest = _next_nearest(problem, sol, np.flatnonzero(short), max_per_center)
+    nearest = nearest_beyond(problem, sol.arcs, np.flatnonzero(short), max_per_center)
     keep = _fresh(nearest, known, problem.n_garrisons)
-    return picked.union(Arcs(nearest.center[keep], nearest.garrison[keep], nearest.cost[keep]))
+    return picked.union(nearest.subset(keep))
 
 
 def _dropped(problem: Problem, sol: FlowSolution, known: np.ndarray, slack: np.ndarray) -> Arcs:
     """First candidates missing from the pool whose reduced cost is below ``slack``."""
     first = problem.arcs
-    if first is sol.arcs:
-        return Arcs(first.center[:0], first.garrison[:0], first.cost[:0])
+    if first is sol.arcs:  # the first round solves on ``problem.arcs`` itself
+        return first.subset(np.zeros(len(first), dtype=bool))
     off = _fresh(first, known, problem.n_garrisons)
-    off[off] = (
-        sol.reduced_cost(Arcs(first.center[off], first.garrison[off], first.cost[off]))
-        < slack[first.center[off]]
-    )
-    return Arcs(first.center[off], first.garrison[off], first.cost[off])
+    off[off] = sol.reduced_cost(first.subset(off)) < slack[first.center[off]]
+    return first.subset(off)
 
 
 def _fresh(arcs: Arcs, known: np.ndarray, m: int) -> np.ndarray:

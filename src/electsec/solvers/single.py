@@ -25,7 +25,7 @@ from ortools.sat.python import cp_model
 from electsec.config import SolverOptions
 from electsec.errors import SolverError
 from electsec.problem import Arcs, Problem
-from electsec.solvers.flow import FlowSolution, price
+from electsec.solvers.flow import FlowSolution, nearest_beyond, price
 
 __all__ = ["SingleSolution", "solve_single"]
 
@@ -159,9 +159,7 @@ def _widened(state: _State) -> _State | None:
     unplaced = np.flatnonzero((problem.demand > 0) & (state.arc_of < 0))
     near = np.unique(pool.garrison[np.isin(pool.center, unplaced)])
     rows = np.union1d(unplaced, np.flatnonzero(np.isin(state.assign, near)))
-    have = np.bincount(pool.center, minlength=problem.n_centers)
-    more = problem.oracle.nearest(2 * int(have[rows].max()), rows, max_cost=problem.max_cost)
-    wider = pool.union(Arcs.from_arrays(*more))
+    wider = pool.union(nearest_beyond(problem, pool, rows))
     if len(wider) == len(pool):
         return None
     out = _State(problem, state.lp, wider)
@@ -562,9 +560,7 @@ def _core_arcs(
     current = np.zeros(len(state.pool), dtype=bool)
     current[state.arc_of[state.arc_of >= 0]] = True
     pool = state.pool
-    core = Arcs(
-        pool.center[keep | current], pool.garrison[keep | current], pool.cost[keep | current]
-    )
+    core = pool.subset(keep | current)
     if len(core) > max_arcs or _out_of_time(deadline):
         return None
     if problem.oracle is not None:
