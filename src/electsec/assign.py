@@ -21,7 +21,7 @@ from electsec.costs import ArcOracle, CostMatrix, GroupedOracle, build_oracle, l
 from electsec.errors import InfeasibleError, InputError, Issue, SolverError
 from electsec.forces import Forces, Jurisdiction, jurisdiction_mapping, read_forces
 from electsec.io import Source, read_garrisons, read_polling_centers
-from electsec.problem import Arcs, Problem
+from electsec.problem import Arcs, Problem, rank_in_runs
 from electsec.result import AssignmentResult
 from electsec.solvers.backup import Plan, assign_backups, choose_jointly, needs_backup
 from electsec.solvers.bottleneck import bottleneck, smallest_uniform_limit
@@ -233,17 +233,18 @@ def solve_assignment(  # noqa: PLR0913 - the public contract (DESIGN.md §4)
     budget = _remaining(time_limit_s, started, problem.n_centers)
     deadline = None if budget is None else time.perf_counter() + budget
     lp = solve_split(problem, options, deadline=deadline, widen=not split or backup is not None)
+    context.use(problem, lp)
     if lp.shortfall:
-        partial = _short(context, lp, costs, k)
-        if coverage == "max":
+        partial, why = _short(context, lp, costs, k)
+        if why is None:  # coverage="max": the partial plan is the answer
             return partial
-        raise InfeasibleError(context.infeasible, partial=partial)
+        raise InfeasibleError(why, partial=partial)
     total_problem, total_lp = problem, lp
     if objective == "max":
         problem, lp = _fastest_worst_case(problem, lp, options, params)
-        context.problem = problem
+        context.use(problem, lp)
     if split:
-        return _finish(context, context.from_flow(lp), coverage)
+        return _finish(context, context.from_flow(lp))
 
     def search(problem: Problem, lp: FlowSolution) -> SingleSolution:
         budget = _remaining(time_limit_s, started, problem.n_centers)
@@ -254,7 +255,8 @@ def solve_assignment(  # noqa: PLR0913 - the public contract (DESIGN.md §4)
     single = search(problem, lp)
     if objective == "max" and ((single.assign < 0) & (problem.demand > 0)).any():
         # Whole teams do not pack within the worst-case limit: fall back to the total plan.
-        context.problem = problem = total_problem
+        problem = total_problem
+        context.use(problem, total_lp)
         single = search(problem, total_lp)
         single = SingleSolution(
             single.assign, single.cost, single.objective, single.bound, optimal=False
@@ -268,19 +270,19 @@ def solve_assignment(  # noqa: PLR0913 - the public contract (DESIGN.md §4)
             f"near them): {', '.join(ids[:10])}"
         )
         raise SolverError(msg)
-    return _finish(context, context.from_single(single, lp), coverage)
+    return _finish(context, context.from_single(single))
 
 
 def _short(
     context: _Context, lp: FlowSolution, costs: CostMatrix | None, k: int | None
-) -> AssignmentResult:
-    """Return the plan covering the most teams; ``context.infeasible`` says why not all."""
+) -> tuple[AssignmentResult, dict[str, Any] | None]:
+    """Return the plan covering the most teams and, unless coverage="max", why not all."""
     problem = context.problem
     found = diagnose(problem, lp)
     context.unreachable = found.unreachable
     partial = context.from_flow(lp) if context.split else context.whole_only(lp)
     if context.params["coverage"] == "max":
-        return partial
+        return partial, None
     diagnosis = context.diagnosis(found)
     if context.unit == "m":
         fix = smallest_uniform_limit(problem)
@@ -294,13 +296,13 @@ def _short(
         diagnosis["smallest_feasible_max_time_s"] = (
             None if found_limit is None else found_limit[0] + 0.5
         )
-    context.infeasible = diagnosis
-    return partial
+    return partial, diagnosis
 
 
-def _finish(context: _Context, plan: AssignmentResult, coverage: str) -> AssignmentResult:
+def _finish(context: _Context, plan: AssignmentResult) -> AssignmentResult:
     """Raise when centres were left without a backup and full coverage was asked for."""
-    if context.backups is None or not len(context.backup_missing) or coverage == "max":
+    full = context.params["coverage"] == "full"
+    if context.backups is None or not len(context.backup_missing) or not full:
         return plan
     raise InfeasibleError(context.backups.diagnosis(context), partial=plan)
 
@@ -601,8 +603,7 @@ def _align(labels: pd.Index, ids: pd.Index, table: str) -> np.ndarray:
 
 def _k_cheapest(arcs: Arcs, k: int) -> Arcs:
     order = np.lexsort((arcs.garrison, arcs.cost, arcs.center))
-    center = arcs.center[order]
-    rank = np.arange(len(order)) - np.searchsorted(center, center)
+    rank = rank_in_runs(arcs.center[order])
     pick = order[rank < k]
     return Arcs.from_arrays(arcs.center[pick], arcs.garrison[pick], arcs.cost[pick])
 
@@ -637,7 +638,11 @@ class _Context:
         self.pool: Arcs = problem.arcs
         self.backup_missing = np.zeros(0, dtype=np.int64)
         self.backup_need = np.zeros(len(centers), dtype=bool)
-        self.infeasible: dict[str, Any] = {}
+
+    def use(self, problem: Problem, lp: FlowSolution) -> None:
+        """Build results for ``problem``; its LP's arcs are the pool backups choose from."""
+        self.problem = problem
+        self.pool = lp.arcs
 
     def center_ids(self, rows: np.ndarray) -> np.ndarray:
         """Centre id of each demand row."""
@@ -649,7 +654,6 @@ class _Context:
         used = lp.flow > 0
         rows, cols, teams = lp.arcs.center[used], lp.arcs.garrison[used], lp.flow[used]
         objective = float(teams @ lp.arcs.cost[used])
-        self.pool = lp.arcs
         return self._result(
             rows,
             cols,
@@ -679,7 +683,6 @@ class _Context:
         uncovered[demand == 0] = 0
         self.split_only = np.flatnonzero((lp.uncovered == 0) & (uncovered > 0))
         objective = float(demand[rows] @ lp.arcs.cost[whole])
-        self.pool = lp.arcs
         return self._result(
             rows,
             cols,
@@ -690,12 +693,11 @@ class _Context:
             bound=objective,
         )
 
-    def from_single(self, single: SingleSolution, lp: FlowSolution) -> AssignmentResult:
+    def from_single(self, single: SingleSolution) -> AssignmentResult:
         rows = np.flatnonzero(single.assign >= 0)
         teams = self.problem.demand[rows]
         uncovered = np.zeros(self.problem.n_centers, dtype=np.int64)
         status = "optimal" if single.optimal else "feasible"
-        self.pool = lp.arcs
         return self._result(
             rows,
             single.assign[rows],

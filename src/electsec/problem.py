@@ -8,7 +8,7 @@ import numpy as np
 
 from electsec.costs import Admit, ArcOracle, GroupedOracle
 
-__all__ = ["Arcs", "Problem"]
+__all__ = ["Arcs", "Problem", "rank_in_runs"]
 
 
 @dataclass(frozen=True)
@@ -116,3 +116,13 @@ class Problem:
             radius = np.minimum(radius, self.max_cost[rows])
         r, c, cost = self.oracle.within(radius, rows, admit=admit)
         return Arcs.from_arrays(r, c, cost)
+
+
+def rank_in_runs(group: np.ndarray) -> np.ndarray:
+    """Position of each element within its run of equal values in the sorted ``group``.
+
+    With ``order`` sorting arcs by centre and then by some value, ``rank_in_runs(
+    center[order])`` ranks each arc among its centre's: ``< k`` keeps the k best.
+    """
+    rank: np.ndarray = np.arange(len(group)) - np.searchsorted(group, group)
+    return rank

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from ortools.sat.python import cp_model
 
-from electsec.problem import Arcs, Problem
+from electsec.problem import Arcs, Problem, rank_in_runs
 from electsec.solvers.flow import solve_transport
 
 __all__ = ["Plan", "assign_backups", "choose_jointly", "needs_backup"]
@@ -222,8 +222,6 @@ class _JointModel:
             np.isin(np.flatnonzero(need), free).all()
         )
         p = problem.arcs
-        current = np.full(problem.n_centers, -1, dtype=np.int64)
-        current[plan.row] = plan.garrison  # one of each row's garrisons (all, when single)
         sent = np.isin(p.keys(m), plan.row.astype(np.int64) * m + plan.garrison)
         self.p_arcs = _nearest(
             p, np.isin(p.center, self.rows), np.where(sent, p.garrison, -1), small
@@ -356,8 +354,7 @@ def _nearest(arcs: Arcs, mask: np.ndarray, current: np.ndarray, small: bool) -> 
     if small:
         return mine
     order = mine[np.lexsort((arcs.cost[mine], arcs.center[mine]))]
-    center = arcs.center[order]
-    rank = np.arange(len(order)) - np.searchsorted(center, center)
+    rank = rank_in_runs(arcs.center[order])
     used = current[order] == arcs.garrison[order]
     return np.sort(order[(rank < _ARCS_PER_CENTER) | used])
 

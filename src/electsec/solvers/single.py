@@ -24,7 +24,7 @@ from ortools.sat.python import cp_model
 
 from electsec.config import SolverOptions
 from electsec.errors import SolverError
-from electsec.problem import Arcs, Problem
+from electsec.problem import Arcs, Problem, rank_in_runs
 from electsec.solvers.flow import FlowSolution, nearest_beyond, price
 
 __all__ = ["SingleSolution", "solve_single"]
@@ -282,7 +282,7 @@ def _garrison_neighbours(state: _State) -> list[np.ndarray]:
     """For each garrison, the garrisons sharing most centres' cheapest arcs, best first."""
     pool, m = state.pool, state.problem.n_garrisons
     order = np.lexsort((state.rc, pool.center))
-    rank = np.arange(len(order)) - np.searchsorted(pool.center[order], pool.center[order])
+    rank = rank_in_runs(pool.center[order])
     top = order[rank < 4]
     center, garrison = pool.center[top], pool.garrison[top]
     pair_a, pair_b = [], []
