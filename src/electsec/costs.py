@@ -205,12 +205,13 @@ class ArcOracle:
                 ok = admit(r, self.garrison_index[c], lower[done][keep])
                 r, c = r[ok], c[ok]
                 keep[keep] = ok
+            limit = np.repeat(radius[sel], keep.sum(axis=1))
             cost = np.full(len(r), np.nan)
             band = np.ones(len(r), dtype=bool)
             if not exact:
-                band = self._bounds(chord[done][keep])[1] > np.repeat(radius[sel], keep.sum(1))
+                band = self._bounds(chord[done][keep])[1] > limit
             cost[band] = self.cost(r[band], c[band])
-            ok = ~band | (cost <= np.repeat(radius[sel], keep.sum(axis=1)))
+            ok = ~band | (cost <= limit)
             parts.append((r[ok], c[ok], cost[ok]))
             pending = pending[~done]
             k = min(4 * k, self.n_garrisons)

@@ -27,9 +27,6 @@ from electsec.solvers.single import SingleSolution, solve_single
 
 __all__ = ["Part", "regions", "restrict", "solve_regions"]
 
-#: Components are packed into parts of at least this many rows (fewer, larger tasks).
-MIN_PART_ROWS = 2_000
-
 
 @dataclass(frozen=True)
 class Part:
@@ -39,7 +36,7 @@ class Part:
     garrisons: np.ndarray
 
 
-def regions(problem: Problem, *, min_rows: int = MIN_PART_ROWS) -> list[Part]:
+def regions(problem: Problem, *, min_rows: int = SolverOptions.region_min_centers) -> list[Part]:
     """Split a problem into independent parts (one part when it does not split).
 
     Parameters
@@ -47,7 +44,8 @@ def regions(problem: Problem, *, min_rows: int = MIN_PART_ROWS) -> list[Part]:
     problem
         The instance.
     min_rows
-        Components are packed together, in order, until a part has this many rows.
+        Components are packed together, in order, until a part has this many rows
+        (fewer, larger tasks).
 
     Returns
     -------
