@@ -60,11 +60,7 @@ def test_regions_are_the_connected_components() -> None:
     c = es.read_polling_centers(centers)
     g = es.read_garrisons(garrisons)
     costs = es.distance_matrix(c, g, max_distance_m=LIMIT_M)
-    from electsec.assign import _build_problem
-    from electsec.forces import read_forces
-
-    forces = read_forces(c, g)
-    problem = _build_problem(c, g, forces, costs, None, None, es.SolverOptions())[0]
+    problem = es.prepare(c, g, costs).problem
     found = regions(problem, min_rows=1)
     busy = [p for p in found if problem.demand[p.rows].sum() > 0]
     assert len(busy) == components(centers, garrisons) == 4

@@ -79,15 +79,21 @@ def assert_normalised(
     value_col: str,
     crs: str,
 ) -> None:
-    """``out`` is the reader's normalised form of the valid layer ``source``."""
+    """``out`` is the reader's normalised form of the valid layer ``source``.
+
+    Whatever the source called them, the id is the index ``center_id``/``garrison_id``
+    and the teams are ``demand``/``capacity``, so a validated layer reads as it is.
+    """
     assert isinstance(out, gpd.GeoDataFrame)
-    assert out.index.name == id_col
-    assert id_col not in out.columns
+    assert out.index.name in ("center_id", "garrison_id")
+    teams = "demand" if out.index.name == "center_id" else "capacity"
+    assert id_col not in out.columns or id_col == teams
+    assert value_col == teams or value_col not in out.columns
     assert out.index.is_unique
     assert all(type(label) is str for label in out.index)
     assert list(out.index) == [str(i) for i in source[id_col]]
-    assert out[value_col].dtype == np.int64
-    assert out[value_col].tolist() == [int(v) for v in source[value_col]]
+    assert out[teams].dtype == np.int64
+    assert out[teams].tolist() == [int(v) for v in source[value_col]]
     assert (out.geom_type == "Point").all()
     assert out.crs is not None
     assert out.crs.equals(pyproj.CRS(crs))

@@ -353,13 +353,10 @@ def test_pricing_stopped_by_the_clock_gives_a_proven_bound(seed, split, monkeypa
 
 def test_dual_bound_of_the_optimal_flow_is_its_cost():
     """At the LP optimum the Lagrangian bound of the duals equals the flow's cost."""
-    from electsec.assign import _build_problem
-    from electsec.forces import read_forces
     from electsec.solvers.flow import dual_bound, solve_split
 
     centers, garrisons = make_instance(np.random.default_rng(3), 50, 7, capacity_ratio=1.05)
-    c, g = es.read_polling_centers(centers), es.read_garrisons(garrisons)
-    problem = _build_problem(c, g, read_forces(c, g), None, None, None, es.SolverOptions())[0]
+    problem = es.prepare(centers, garrisons).problem
     lp = solve_split(problem)
     assert lp.optimal
     u, w = lp.center_potential, lp.garrison_potential

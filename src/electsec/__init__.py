@@ -16,11 +16,13 @@ from __future__ import annotations
 import logging
 from importlib.metadata import PackageNotFoundError, version
 
-from electsec.assign import solve_assignment
+from electsec.assign import solve, solve_assignment
 from electsec.config import Backup, SolverOptions
 from electsec.costs import CostMatrix, distance_matrix
 from electsec.errors import ElectsecError, InfeasibleError, InputError, Issue, SolverError
 from electsec.io import read_garrisons, read_polling_centers
+from electsec.prepare import prepare
+from electsec.problem import Instance
 from electsec.result import AssignmentResult
 
 try:
@@ -37,12 +39,15 @@ __all__ = [
     "ElectsecError",
     "InfeasibleError",
     "InputError",
+    "Instance",
     "Issue",
     "SolverError",
     "SolverOptions",
     "__version__",
     "distance_matrix",
+    "prepare",
     "read_garrisons",
     "read_polling_centers",
+    "solve",
     "solve_assignment",
 ]

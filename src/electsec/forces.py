@@ -14,7 +14,6 @@ not sent to centres; they back centres up (see :class:`electsec.config.Backup`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
@@ -22,67 +21,13 @@ import numpy as np
 import pandas as pd
 
 from electsec.errors import InputError, Issue
+from electsec.problem import Forces
 from electsec.validation import flag, team_counts
 
 __all__ = ["Forces", "Jurisdiction", "jurisdiction_mapping", "read_forces"]
 
 #: Allowed governorates per agency, as a mapping, a table or (agency, governorate) pairs.
 Jurisdiction = Mapping[str, Iterable[str] | str] | pd.DataFrame | Iterable[tuple[str, str]]
-
-
-@dataclass(frozen=True)
-class Forces:
-    """Demand rows and the garrison teams that may serve them.
-
-    Attributes
-    ----------
-    row_center
-        Centre index of each demand row (int64, sorted).
-    demand
-        Teams each row needs (int64).
-    row_agency
-        Agency of each row (object array), or None when agencies are not in use.
-    allowed
-        Whether a row's agency may operate at its centre (its jurisdiction).
-    garrison_agency
-        Agency of each garrison (object array), or None.
-    capacity
-        Teams each garrison can send to centres: its capacity less its reserve.
-    reserve
-        Teams each garrison holds back (int64; zeros without a ``reserve`` column).
-    """
-
-    row_center: np.ndarray
-    demand: np.ndarray
-    row_agency: np.ndarray | None
-    allowed: np.ndarray
-    garrison_agency: np.ndarray | None
-    capacity: np.ndarray
-    reserve: np.ndarray
-
-    @property
-    def agencies(self) -> list[str]:
-        """The agencies in use (empty when centres do not ask for particular agencies)."""
-        if self.garrison_agency is None or self.row_agency is None:
-            return []
-        return sorted(set(self.garrison_agency) | set(self.row_agency))
-
-    @property
-    def identity(self) -> bool:
-        """True when rows are simply the centres (one agency, no jurisdiction)."""
-        return self.row_agency is None and bool(self.allowed.all())
-
-    def groups(self, garrison_mask: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-        """``(rows, garrisons)`` per agency: allowed rows and the masked garrisons."""
-        if self.row_agency is None or self.garrison_agency is None:
-            return [(np.flatnonzero(self.allowed), np.flatnonzero(garrison_mask))]
-        return [
-            (
-                np.flatnonzero(self.allowed & (self.row_agency == agency)),
-                np.flatnonzero(garrison_mask & (self.garrison_agency == agency)),
-            )
-            for agency in self.agencies
-        ]
 
 
 def read_forces(

@@ -52,8 +52,10 @@ def read_polling_centers(
     Returns
     -------
     geopandas.GeoDataFrame
-        A validated copy indexed by the centre id (``str``), with ``demand_col`` as int64,
-        Point geometry and the source's CRS. The caller's object is never modified.
+        A validated copy indexed by the centre id (``str``, index name ``center_id``),
+        with the teams as int64 in ``demand`` (read from ``demand_col``), Point geometry
+        and the source's CRS. The caller's object is never modified, and reading the
+        copy again (as ``solve_assignment`` and ``distance_matrix`` do) returns it as is.
 
     Raises
     ------
@@ -93,7 +95,9 @@ def read_garrisons(
     Returns
     -------
     geopandas.GeoDataFrame
-        A validated copy indexed by the garrison id (``str``).
+        A validated copy indexed by the garrison id (``str``, index name
+        ``garrison_id``), with the teams as int64 in ``capacity`` (read from
+        ``capacity_col``).
 
     Raises
     ------

@@ -1,20 +1,34 @@
-"""The outcome of :func:`electsec.solve_assignment`: labelled tables, GeoDataFrames, JSON."""
+"""Stage 3 of prepare → solve → label: an :class:`AssignmentResult` from solver arrays.
+
+:func:`label` turns a solver :class:`~electsec.solvers.pipeline.Outcome` and its
+:class:`~electsec.problem.Instance` into the labelled plan — tables by id,
+GeoDataFrames, JSON — or raises the typed error the outcome calls for, with the diagnosis
+in ids and governorates.
+"""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 
+from electsec.errors import InfeasibleError, SolverError
 from electsec.schema import SCHEMA_VERSION
 
-__all__ = ["SCHEMA_VERSION", "AssignmentResult"]
+if TYPE_CHECKING:
+    from electsec.budget import Budget
+    from electsec.problem import Instance, Labels
+    from electsec.solvers.diagnose import Diagnosis as Cut
+    from electsec.solvers.pipeline import BackupShortage, Draft, Outcome, Settings
+
+__all__ = ["SCHEMA_VERSION", "AssignmentResult", "label"]
 
 
 @dataclass(frozen=True)
@@ -228,3 +242,279 @@ def _plain(value: Any) -> Any:
     if isinstance(value, np.bool_):
         return bool(value)
     return value
+
+
+def label(
+    outcome: Outcome, instance: Instance, settings: Settings, budget: Budget
+) -> AssignmentResult:
+    """Turn a solver outcome into the labelled plan, or raise the error it calls for.
+
+    Parameters
+    ----------
+    outcome
+        From :func:`electsec.solvers.pipeline.solve_instance`.
+    instance
+        The instance solved.
+    settings
+        How it was solved (recorded in ``parameters``).
+    budget
+        The call's budget (its start times the call; its limit is recorded).
+
+    Returns
+    -------
+    AssignmentResult
+
+    Raises
+    ------
+    InfeasibleError
+        Not every centre (or backup) can be covered and full coverage was asked for;
+        ``.partial`` holds the plan covering the most teams.
+    SolverError
+        No whole-team plan was found although a split plan exists.
+    """
+    labels = instance.labels
+    if outcome.unplaced.size:
+        ids = [str(i) for i in dict.fromkeys(labels.row_ids(outcome.unplaced))]
+        msg = (
+            f"{len(ids)} centre(s) could not be served whole by one garrison within the "
+            f"limits, though a split plan exists (use split=True, or raise capacity "
+            f"near them): {', '.join(ids[:10])}"
+        )
+        raise SolverError(msg)
+    plan = _plan(outcome, instance, settings, budget)
+    if outcome.shortage is not None:
+        raise InfeasibleError(_cover_diagnosis(outcome, instance), partial=plan)
+    if outcome.backup_shortage is not None:
+        raise InfeasibleError(_backup_diagnosis(outcome.backup_shortage, labels), partial=plan)
+    return plan
+
+
+def _parameters(
+    instance: Instance, settings: Settings, budget: Budget, worst: int | None
+) -> dict[str, Any]:
+    given = dict(instance.parameters)
+    params = {
+        "split": settings.split,
+        "objective": settings.objective,
+        "max_distance_m": given.pop("max_distance_m", None),
+        "max_time_s": given.pop("max_time_s", None),
+        "k": given.pop("k", None),
+        "time_limit_s": budget.limit_s,
+        "seed": settings.seed,
+        "coverage": settings.coverage,
+        "costs": given.pop("costs", "geodesic"),
+        **given,
+    }
+    if worst is not None:
+        params["worst_case_limit"] = worst
+    return params
+
+
+def _plan(
+    outcome: Outcome, instance: Instance, settings: Settings, budget: Budget
+) -> AssignmentResult:
+    labels, draft = instance.labels, outcome.plan
+    backups = None
+    if outcome.backup is not None:
+        assert instance.backup is not None  # noqa: S101
+        backups = _backup_table(labels, outcome.backup, instance.backup.cost)
+    gap = (draft.objective - draft.bound) / draft.objective if draft.objective > 0 else 0.0
+    return AssignmentResult(
+        status=draft.status,
+        objective=draft.objective,
+        bound=draft.bound,
+        gap=max(gap, 0.0),
+        assignments=_assignments(draft, instance),
+        garrison_load=_load(instance, draft, backups),
+        uncovered=_uncovered(outcome, labels),
+        unit=labels.unit,
+        split=settings.split,
+        solve_time_s=budget.elapsed(),
+        parameters=_parameters(instance, settings, budget, outcome.worst_case_limit),
+        provenance=_provenance(instance, budget),
+        center_points=_points(labels.center_lonlat, labels.center_ids, "center_id"),
+        garrison_points=_points(labels.garrison_lonlat, labels.garrison_ids, "garrison_id"),
+        backups=backups,
+    )
+
+
+def _assignments(draft: Draft, instance: Instance) -> pd.DataFrame:
+    labels = instance.labels
+    rows, cols = np.asarray(draft.rows), np.asarray(draft.cols)
+    table = {
+        "center_id": labels.row_ids(rows),
+        "garrison_id": labels.garrison_ids[cols],
+        "teams": np.asarray(draft.teams, dtype=np.int64),
+        labels.cost_column: instance.cost(rows, cols),
+    }
+    if labels.forces.row_agency is not None:
+        table["agency"] = labels.forces.row_agency[rows]
+    return pd.DataFrame(table).sort_values(["center_id", "garrison_id"], ignore_index=True)
+
+
+def _load(instance: Instance, draft: Draft, backups: pd.DataFrame | None) -> pd.DataFrame:
+    labels, forces = instance.labels, instance.labels.forces
+    used = np.bincount(draft.cols, weights=draft.teams, minlength=instance.n_garrisons)
+    available = forces.capacity
+    load = pd.DataFrame(
+        {
+            "garrison_id": labels.garrison_ids,
+            "capacity": labels.capacity,
+            "used": used.astype(np.int64),
+            "utilization": np.divide(
+                used, available, out=np.zeros(len(available)), where=available > 0
+            ),
+        }
+    )
+    if forces.garrison_agency is not None:
+        load.insert(1, "agency", forces.garrison_agency)
+    if forces.reserve.any() or backups is not None:
+        load["reserve"] = forces.reserve
+    if backups is not None:
+        assert instance.backup is not None  # noqa: S101
+        backed = backups["garrison_id"].dropna().value_counts()
+        load["backup_centers"] = (
+            load["garrison_id"].map(backed).fillna(0).astype(np.int64).to_numpy()
+        )
+        load["backup_capacity"] = instance.backup.capacity
+    return load
+
+
+def _uncovered(outcome: Outcome, labels: Labels) -> pd.DataFrame:
+    uncovered, forces = outcome.plan.uncovered, labels.forces
+    short = np.flatnonzero(uncovered > 0)
+    reason = np.where(
+        np.isin(short, outcome.unreachable),
+        "no garrison within the limits",
+        "not enough teams within reach",
+    )
+    reason = np.where(
+        np.isin(short, outcome.split_only),
+        "the split plan covers it, but not whole from one garrison",
+        reason,
+    )
+    table = {
+        "center_id": labels.row_ids(short),
+        "teams": uncovered[short].astype(np.int64),
+        "reason": reason,
+    }
+    if forces.row_agency is not None:
+        agency = forces.row_agency[short]
+        table["reason"] = np.where(
+            ~forces.allowed[short],
+            [f"{a} may not operate in this governorate (jurisdiction)" for a in agency],
+            reason,
+        )
+        table["agency"] = agency
+    return pd.DataFrame(table)
+
+
+def _backup_table(labels: Labels, backup: np.ndarray, cost: Any) -> pd.DataFrame:
+    """One row per centre with a backup: its garrison and the cost to it."""
+    have = np.flatnonzero(backup >= 0)
+    out = pd.DataFrame(
+        {
+            "center_id": labels.center_ids[have],
+            "garrison_id": labels.garrison_ids[backup[have]],
+            labels.cost_column: cost(have, backup[have]),
+        }
+    )
+    return out.sort_values("center_id", ignore_index=True)
+
+
+def _cover_diagnosis(outcome: Outcome, instance: Instance) -> dict[str, Any]:
+    shortage = outcome.shortage
+    assert shortage is not None  # noqa: S101
+    labels, cut = instance.labels, shortage.cut
+    if shortage.total_demand > shortage.total_capacity:
+        reason = (
+            f"total demand {shortage.total_demand} exceeds total capacity "
+            f"{shortage.total_capacity}"
+        )
+    else:
+        reason = (
+            f"{cut.shortfall} team(s) cannot reach their centres within the "
+            f"limits ({len(cut.regions)} blocking region(s))"
+        )
+    diagnosis: dict[str, Any] = {
+        "total_demand": shortage.total_demand,
+        "total_capacity": shortage.total_capacity,
+        "shortfall": cut.shortfall,
+        "unreachable_centers": list(dict.fromkeys(labels.row_ids(cut.unreachable))),
+        "blocking_regions": _regions(cut, labels),
+        "reason": reason,
+    }
+    if shortage.limit_key is not None:
+        diagnosis[shortage.limit_key] = shortage.smallest_limit
+    return diagnosis
+
+
+def _backup_diagnosis(shortage: BackupShortage, labels: Labels) -> dict[str, Any]:
+    """Why some centres have no backup: a Hall check on the reserves (verifiable)."""
+    cut, missing, ids = shortage.cut, shortage.missing, labels.center_ids
+    reason = f"{len(missing)} centre(s) get no backup"
+    if cut.shortfall:
+        reason += (
+            f": no plan can back up {cut.shortfall} of them with the reserves within "
+            f"{shortage.limit:g} {labels.unit} ({len(cut.regions)} blocking region(s))"
+        )
+    if len(missing) > cut.shortfall:
+        reason += (
+            f"{';' if cut.shortfall else ':'} for {len(missing) - cut.shortfall}, "
+            "the only reserves in reach sit at garrisons that serve them, and the joint "
+            "search found no other plan"
+        )
+    return {
+        "kind": "backup",
+        "total_demand": shortage.total_demand,
+        "total_capacity": shortage.total_capacity,
+        "shortfall": len(missing),
+        "unreachable_centers": [str(ids[i]) for i in cut.unreachable],
+        "blocking_regions": _regions(cut, labels, rows_are_centers=True),
+        "centers_without_backup": [str(ids[i]) for i in missing],
+        "reason": reason,
+    }
+
+
+def _regions(cut: Cut, labels: Labels, *, rows_are_centers: bool = False) -> list[dict[str, Any]]:
+    """Blocking regions with ids, governorates and (with agencies) the agencies."""
+    forces, out = labels.forces, []
+    for r in cut.regions:
+        centers = r.centers if rows_are_centers else forces.row_center[r.centers]
+        region: dict[str, Any] = {
+            "centers": list(dict.fromkeys(map(str, labels.center_ids[centers]))),
+            "garrisons": [str(g) for g in labels.garrison_ids[r.garrisons]],
+            "demand": r.demand,
+            "capacity": r.capacity,
+            "deficit": r.deficit,
+            "extra_teams_needed": r.deficit,
+            "governorates": sorted(set(labels.governorate[centers]))
+            if labels.governorate is not None
+            else [],
+        }
+        if forces.row_agency is not None and not rows_are_centers:
+            region["agencies"] = sorted(set(forces.row_agency[r.centers]))
+        out.append(region)
+    return out
+
+
+def _provenance(instance: Instance, budget: Budget) -> dict[str, Any]:
+    """Versions, the input hash and timings, for services that audit plans."""
+    return {
+        "electsec_version": _version("electsec"),
+        "ortools_version": _version("ortools"),
+        "input_hash": instance.input_hash,
+        "timings_s": {"total": round(budget.elapsed(), 6)},
+    }
+
+
+def _version(package: str) -> str:
+    try:
+        return version(package)
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "unknown"
+
+
+def _points(lonlat: np.ndarray, ids: np.ndarray, name: str) -> gpd.GeoSeries:
+    index = pd.Index(ids, name=name)
+    return gpd.GeoSeries(shapely.points(lonlat), index=index, crs="EPSG:4326")

@@ -21,6 +21,9 @@ __all__ = ["flag", "response_limits", "team_counts", "validate_layer"]
 
 logger = logging.getLogger(__name__)
 
+#: Names of the id (index) and team-count columns of each validated layer, whatever the
+#: source called them: validated layers read again as they are.
+CANONICAL = {"centers": ("center_id", "demand"), "garrisons": ("garrison_id", "capacity")}
 #: How far (degrees) points may lie outside a projected CRS's area of use.
 _AREA_MARGIN_DEG = 10.0
 
@@ -51,8 +54,10 @@ def validate_layer(
     Returns
     -------
     tuple
-        The validated copy (index = id as ``str``, ``value_col`` as int64, Point
-        geometry, CRS kept) or None when there were problems, and the list of problems.
+        The validated copy (index = id as ``str`` named ``center_id``/``garrison_id``,
+        the team count as int64 in ``demand``/``capacity`` whatever ``value_col`` was,
+        Point geometry, CRS kept) or None when there were problems, and the list of
+        problems. Reading a validated copy again gives it back unchanged.
     """
     issues: list[Issue] = []
     ids = _ids(frame, table, id_col, issues)
@@ -64,9 +69,17 @@ def validate_layer(
         return None, issues
     assert ids is not None  # noqa: S101 - no issues means ids and values were built
     assert values is not None  # noqa: S101
-    out = frame.drop(columns=[c for c in (id_col,) if c in frame.columns]).copy()
-    out.index = ids
-    out[value_col] = values
+    id_name, value_name = CANONICAL[table]
+    if value_col != value_name and value_name in frame.columns:
+        message = (
+            f"has both {value_col!r} ({_value_arg(table)}) and {value_name!r}; the validated "
+            f"layer names its teams {value_name!r}: drop or rename one"
+        )
+        return None, [Issue(table, value_name, (), message)]
+    out = frame.drop(columns=[c for c in (id_col,) if c in frame.columns])
+    out = out.rename(columns={value_col: value_name}).copy()
+    out.index = ids.rename(id_name)
+    out[value_name] = values
     out = out.set_crs(layer_crs, allow_override=True)
     return out, issues
 

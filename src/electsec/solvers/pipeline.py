@@ -1,0 +1,412 @@
+"""``solve_instance``: an :class:`~electsec.problem.Instance` in, one frozen :class:`Outcome` out.
+
+Stage 2 of prepare → solve → label (DESIGN §3), over arrays only. The split LP comes
+first (exact min-cost flow with pricing); then, as asked, the fastest worst case, the
+single-sourcing search and the backups. Each step returns a new frozen object; nothing is
+written after construction. One :class:`~electsec.budget.Budget` on one clock is passed
+down. When not every centre can be covered the outcome carries the plan covering the most
+teams and the array-level reasons (:class:`CoverShortage`, :class:`BackupShortage`); the
+label stage turns those into ids, tables and errors.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from electsec.budget import Budget
+from electsec.problem import Arcs, BackupArcs, Instance, Problem
+from electsec.solvers.backup import Plan, assign_backups, choose_jointly, needs_backup
+from electsec.solvers.bottleneck import bottleneck, smallest_uniform_limit
+from electsec.solvers.decompose import solve_regions
+from electsec.solvers.diagnose import Diagnosis, allowed_arcs, diagnose
+from electsec.solvers.flow import FlowSolution, solve_split, solve_transport
+from electsec.solvers.single import SingleSolution
+
+__all__ = ["BackupShortage", "CoverShortage", "Draft", "Outcome", "Settings", "solve_instance"]
+
+#: Up to this many (row, garrison) pairs, joint backup choice sees every allowed pair.
+EXACT_JOINT_PAIRS = 200_000
+_EMPTY = np.zeros(0, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How to solve an instance (what ``es.solve`` takes besides the instance)."""
+
+    split: bool = False
+    objective: Literal["total", "max"] = "total"
+    coverage: Literal["full", "max"] = "full"
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A plan over demand rows: ``teams`` sent by garrison ``cols`` to row ``rows``.
+
+    ``uncovered`` holds each row's teams left uncovered; ``objective`` and ``bound`` are
+    in whole units, as the solvers optimised them.
+    """
+
+    rows: np.ndarray
+    cols: np.ndarray
+    teams: np.ndarray
+    uncovered: np.ndarray
+    status: str
+    objective: float
+    bound: float
+
+
+@dataclass(frozen=True)
+class CoverShortage:
+    """Why not every centre can be covered: the minimum cut and the totals.
+
+    ``limit_key`` names the "smallest uniform limit that would work" entry of the
+    diagnosis (``smallest_feasible_max_distance_m`` or ``..._time_s``), or is None.
+    """
+
+    cut: Diagnosis
+    total_demand: int
+    total_capacity: int
+    limit_key: str | None = None
+    smallest_limit: float | None = None
+
+
+@dataclass(frozen=True)
+class BackupShortage:
+    """Why some covered centres get no backup: a Hall check on the reserves."""
+
+    cut: Diagnosis
+    missing: np.ndarray
+    total_demand: int
+    total_capacity: int
+    limit: float
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Everything the label stage needs, over arrays.
+
+    Attributes
+    ----------
+    plan
+        The plan (full, or the one covering the most teams).
+    unreachable
+        Demand rows with no allowed garrison (only when forces are short).
+    split_only
+        Rows the split plan covers but no single garrison can serve whole (partial
+        single-sourcing plans).
+    unplaced
+        Rows the single-sourcing search could not serve whole although a split plan
+        exists; non-empty means no whole-team plan was found.
+    backup
+        Backup garrison of each centre (-1: none), or None without backups.
+    backup_missing
+        Centres that need a backup and have none.
+    worst_case_limit
+        With ``objective="max"``: the proven shortest possible worst trip.
+    shortage, backup_shortage
+        Why not everything is covered; None when it is, or when ``coverage="max"``.
+    """
+
+    plan: Draft
+    unreachable: np.ndarray = field(default_factory=lambda: _EMPTY)
+    split_only: np.ndarray = field(default_factory=lambda: _EMPTY)
+    unplaced: np.ndarray = field(default_factory=lambda: _EMPTY)
+    backup: np.ndarray | None = None
+    backup_missing: np.ndarray = field(default_factory=lambda: _EMPTY)
+    worst_case_limit: int | None = None
+    shortage: CoverShortage | None = None
+    backup_shortage: BackupShortage | None = None
+
+
+def solve_instance(
+    instance: Instance,
+    settings: Settings,
+    budget: Budget,
+    executor: Executor | None = None,
+) -> Outcome:
+    """Solve ``instance`` as ``settings`` say, within ``budget``.
+
+    Parameters
+    ----------
+    instance
+        From :func:`electsec.prepare`.
+    settings
+        Split or whole teams, objective, coverage and seed.
+    budget
+        The call's time budget (its clock started where the public call began).
+    executor
+        Runs the single-sourcing search of independent regions in parallel.
+
+    Returns
+    -------
+    Outcome
+    """
+    problem, options = instance.problem, instance.options
+    widen = not settings.split or instance.backup is not None
+    deadline = budget.deadline(rows=problem.n_centers)
+    lp = solve_split(problem, options, deadline=deadline, widen=widen)
+    if lp.shortfall:
+        return _short(instance, settings, lp)
+    worst = None
+    total_lp = lp
+    if settings.objective == "max":
+        problem, lp, worst = _fastest_worst_case(problem, lp, instance)
+    if settings.split:
+        return _finish(instance, settings, problem, lp, _from_flow(lp), worst)
+    single = _search(problem, lp, instance, settings, budget, executor)
+    if settings.objective == "max" and _unplaced(problem, single).size:
+        # Whole teams do not pack within the worst-case limit: fall back to the total plan.
+        problem, lp = instance.problem, total_lp
+        single = _search(problem, lp, instance, settings, budget, executor)
+        single = dataclasses.replace(single, optimal=False)
+    unplaced = _unplaced(problem, single)
+    if unplaced.size:
+        return Outcome(_from_single(problem, single), unplaced=unplaced, worst_case_limit=worst)
+    return _finish(instance, settings, problem, lp, _from_single(problem, single), worst)
+
+
+def _search(
+    problem: Problem,
+    lp: FlowSolution,
+    instance: Instance,
+    settings: Settings,
+    budget: Budget,
+    executor: Executor | None,
+) -> SingleSolution:
+    return solve_regions(
+        problem,
+        lp,
+        options=instance.options,
+        time_limit_s=budget.left(rows=problem.n_centers),
+        seed=settings.seed,
+        executor=executor,
+    )
+
+
+def _unplaced(problem: Problem, single: SingleSolution) -> np.ndarray:
+    return np.flatnonzero((single.assign < 0) & (problem.demand > 0))
+
+
+def _fastest_worst_case(
+    problem: Problem, lp: FlowSolution, instance: Instance
+) -> tuple[Problem, FlowSolution, int]:
+    """Restrict to the arcs within the exact bottleneck limit and re-solve the total."""
+    upper = int(lp.arcs.cost[lp.flow > 0].max(initial=0))
+    found = bottleneck(problem, upper=upper)
+    assert found is not None  # noqa: S101 - the plan ``lp`` covers everything within ``upper``
+    limit, arcs = found
+    restricted = Problem(problem.demand, problem.capacity, arcs)
+    return restricted, solve_split(restricted, instance.options), limit
+
+
+def _from_flow(lp: FlowSolution) -> Draft:
+    """Return the split plan: optimal, or feasible with a proven bound if pricing stopped."""
+    used = lp.flow > 0
+    teams = lp.flow[used]
+    return Draft(
+        lp.arcs.center[used],
+        lp.arcs.garrison[used],
+        teams,
+        lp.uncovered,
+        "optimal" if lp.optimal else "feasible",
+        float(teams @ lp.arcs.cost[used]),
+        float(lp.lower_bound),
+    )
+
+
+def _whole_only(problem: Problem, lp: FlowSolution) -> tuple[Draft, np.ndarray]:
+    """Single-sourced partial plan: rows the flow serves whole from one garrison."""
+    demand = problem.demand
+    whole = (lp.flow > 0) & (lp.flow == demand[lp.arcs.center])
+    rows, cols = lp.arcs.center[whole], lp.arcs.garrison[whole]
+    uncovered = demand.copy()
+    uncovered[rows] = 0
+    uncovered[demand == 0] = 0
+    split_only = np.flatnonzero((lp.uncovered == 0) & (uncovered > 0))
+    objective = float(demand[rows] @ lp.arcs.cost[whole])
+    draft = Draft(rows, cols, demand[rows], uncovered, "feasible", objective, objective)
+    return draft, split_only
+
+
+def _from_single(problem: Problem, single: SingleSolution) -> Draft:
+    rows = np.flatnonzero(single.assign >= 0)
+    return Draft(
+        rows,
+        single.assign[rows],
+        problem.demand[rows],
+        np.zeros(problem.n_centers, dtype=np.int64),
+        "optimal" if single.optimal else "feasible",
+        float(single.objective),
+        float(single.bound),
+    )
+
+
+def _short(instance: Instance, settings: Settings, lp: FlowSolution) -> Outcome:
+    """Return the plan covering the most teams and, unless coverage="max", why not all."""
+    problem = instance.problem
+    cut = diagnose(problem, lp)
+    split_only = _EMPTY
+    if settings.split:
+        draft = _from_flow(lp)
+    else:
+        draft, split_only = _whole_only(problem, lp)
+    draft, backup, _ = _with_backups(instance, settings, problem, lp.arcs, draft)
+    shortage = None
+    if settings.coverage == "full":
+        shortage = _cover_shortage(instance, cut)
+    return Outcome(
+        draft,
+        unreachable=cut.unreachable,
+        split_only=split_only,
+        backup=backup,
+        shortage=shortage,
+    )
+
+
+def _cover_shortage(instance: Instance, cut: Diagnosis) -> CoverShortage:
+    problem = instance.problem
+    demand, capacity = int(problem.demand.sum()), int(problem.capacity.sum())
+    if instance.unit == "m":
+        fix = smallest_uniform_limit(problem)
+        # Costs are whole metres inside; every pair rounding to ``fix`` is within +0.5 m.
+        limit = None if fix is None else fix + 0.5
+        return CoverShortage(cut, demand, capacity, "smallest_feasible_max_distance_m", limit)
+    found = bottleneck(instance.unlimited or dataclasses.replace(problem, priority=None))
+    limit = None if found is None else found[0] + 0.5
+    return CoverShortage(cut, demand, capacity, "smallest_feasible_max_time_s", limit)
+
+
+def _finish(
+    instance: Instance,
+    settings: Settings,
+    problem: Problem,
+    lp: FlowSolution,
+    draft: Draft,
+    worst: int | None,
+) -> Outcome:
+    """Attach the backups; with full coverage, say why some centres have none."""
+    draft, backup, missing = _with_backups(instance, settings, problem, lp.arcs, draft)
+    shortage = None
+    if instance.backup is not None and missing.size and settings.coverage == "full":
+        need = needs_backup(
+            Plan(draft.rows, draft.cols, draft.teams, _EMPTY),
+            instance.labels.forces.row_center,
+            instance.n_centers,
+        )
+        shortage = _backup_shortage(instance.backup, need, missing)
+    return Outcome(
+        draft,
+        backup=backup,
+        backup_missing=missing,
+        worst_case_limit=worst,
+        backup_shortage=shortage,
+    )
+
+
+def _backup_shortage(backup: BackupArcs, need: np.ndarray, missing: np.ndarray) -> BackupShortage:
+    demand = need.astype(np.int64)
+    problem = Problem(demand, backup.capacity, backup.arcs)
+    penalty = (int(backup.arcs.cost.max(initial=0)) + 1) * (len(demand) + 2)
+    cut = diagnose(problem, solve_transport(problem, backup.arcs, penalty=penalty))
+    return BackupShortage(
+        cut, missing, int(demand.sum()), int(backup.capacity.sum()), backup.limit
+    )
+
+
+def _with_backups(
+    instance: Instance, settings: Settings, problem: Problem, pool: Arcs, draft: Draft
+) -> tuple[Draft, np.ndarray | None, np.ndarray]:
+    """Give the plan its backups: the (possibly re-chosen) plan, backups, centres missing one."""
+    if instance.backup is None:
+        return draft, None, _EMPTY
+    plan = Plan(draft.rows, draft.cols, draft.teams, _EMPTY)
+    plan = _attach(instance, settings, problem, pool, plan)
+    if not np.array_equal(plan.row, draft.rows) or not np.array_equal(plan.garrison, draft.cols):
+        new = float(plan.teams @ np.rint(instance.cost(plan.row, plan.garrison)))
+        status = draft.status if new == draft.objective else "feasible"
+        draft = dataclasses.replace(
+            draft,
+            rows=plan.row,
+            cols=plan.garrison,
+            teams=plan.teams,
+            status=status,
+            objective=new,
+        )
+    need = needs_backup(plan, instance.labels.forces.row_center, instance.n_centers)
+    return draft, plan.backup, np.flatnonzero(need & (plan.backup < 0))
+
+
+def _attach(
+    instance: Instance, settings: Settings, problem: Problem, pool: Arcs, plan: Plan
+) -> Plan:
+    """Backups for a finished plan, re-choosing primaries nearby only where needed."""
+    backup = instance.backup
+    assert backup is not None  # noqa: S101
+    row_center = instance.labels.forces.row_center
+    need = needs_backup(plan, row_center, instance.n_centers)
+    primary = (row_center[plan.row], plan.garrison)
+    chosen = assign_backups(need, primary, backup.arcs, backup.capacity)
+    plan = Plan(plan.row, plan.garrison, plan.teams, chosen)
+    missing = int((need & (chosen < 0)).sum())
+    if not missing:
+        return plan
+    # Without the "not a primary" rule: no plan can leave fewer centres without backup.
+    relaxed = assign_backups(need, (primary[0][:0], primary[1][:0]), backup.arcs, backup.capacity)
+    least = int((need & (relaxed < 0)).sum())
+    if missing == least:
+        return plan
+    joint_problem = _joint_pool(instance, problem, pool, plan)
+    joint = choose_jointly(
+        joint_problem,
+        plan,
+        row_center,
+        backup.arcs,
+        backup.capacity,
+        split=settings.split,
+        least_missing=least,
+        seed=settings.seed,
+    )
+    if settings.split:
+        joint = _polish(joint, joint_problem, row_center, need, backup)
+    order = np.lexsort((joint.garrison, joint.row))
+    return Plan(joint.row[order], joint.garrison[order], joint.teams[order], joint.backup)
+
+
+def _joint_pool(instance: Instance, problem: Problem, pool: Arcs, plan: Plan) -> Problem:
+    """Return the primary arcs the joint backup search may choose from."""
+    rows, cols = plan.row, plan.garrison
+    arcs = pool.union(Arcs.from_arrays(rows, cols, instance.cost(rows, cols)))
+    if problem.n_centers * problem.n_garrisons <= EXACT_JOINT_PAIRS:
+        # Small enough to offer every allowed pair: "no joint plan" is then proven.
+        arcs = arcs.union(allowed_arcs(problem, np.arange(problem.n_centers)))
+    return Problem(problem.demand, problem.capacity, arcs)
+
+
+def _polish(
+    plan: Plan, problem: Problem, row_center: np.ndarray, need: np.ndarray, backup: BackupArcs
+) -> Plan:
+    """Split plans: best primaries given the backups, then best backups given those.
+
+    Both steps are exact min-cost flows and the plan before each is feasible for it,
+    so neither can make the plan worse.
+    """
+    pool = problem.arcs
+    arcs = pool.subset(plan.backup[row_center[pool.center]] != pool.garrison)
+    covered = np.bincount(plan.row, weights=plan.teams, minlength=problem.n_centers)
+    sol = solve_transport(
+        Problem(covered.astype(np.int64), problem.capacity, arcs), arcs, penalty=None
+    )
+    on = sol.flow > 0
+    primary = (row_center[arcs.center[on]], arcs.garrison[on])
+    chosen = assign_backups(need, primary, backup.arcs, backup.capacity)
+    if ((chosen < 0) & need & (plan.backup >= 0)).any():  # pragma: no cover - cannot happen
+        return plan
+    return Plan(
+        arcs.center[on].astype(np.int64), arcs.garrison[on].astype(np.int64), sol.flow[on], chosen
+    )
