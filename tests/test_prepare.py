@@ -152,3 +152,25 @@ def test_two_team_columns_are_refused(tiny_paths):
     raw["teams"] = raw["demand"]
     with pytest.raises(es.InputError, match="both 'teams'"):
         es.read_polling_centers(raw, demand_col="teams")
+
+
+def test_centres_of_two_voting_days_are_refused(repo_root):
+    sample = repo_root / "data" / "sample"
+    general = gpd.read_file(sample / "tiny_centers.geojson")
+    special = gpd.read_file(sample / "special_centers.geojson").head(3)
+    both = pd.concat([general, special], ignore_index=True)
+    with pytest.raises(es.InputError, match="voting days") as caught:
+        es.solve_assignment(both, sample / "tiny_garrisons.geojson")
+    (issue,) = [i for i in caught.value.issues if i.column == "phase"]
+    assert set(issue.ids) == set(special["center_id"])
+    assert "centers['phase'] ==" in str(issue)
+
+
+@pytest.mark.parametrize("seed", [-1, 2**31, 2**40, True, 1.0])
+def test_seeds_outside_cp_sat_range_are_refused(tiny_paths, seed):
+    with pytest.raises(es.InputError, match=r"seed.*\[0, 2\*\*31\)"):
+        es.solve_assignment(*tiny_paths, seed=seed)
+
+
+def test_the_largest_seed_is_accepted(tiny_paths):
+    assert es.solve_assignment(*tiny_paths, seed=2**31 - 1).status in ("optimal", "feasible")

@@ -87,7 +87,8 @@ def solve_assignment(  # noqa: PLR0913 - the public contract (DESIGN.md §4)
         ``gap`` (at a million stations the first round is typically within 0.1 %).
         Finding the first covering plan is never given up for time.
     seed
-        Seed for the search; the same inputs and seed give the same plan.
+        Seed for the search, an integer in [0, 2**31) (CP-SAT's range); the same
+        inputs and seed give the same plan.
     coverage
         ``"full"``: every centre must be covered, else :class:`InfeasibleError`.
         ``"max"``: return the plan covering the most teams instead — high-tier centres
@@ -276,6 +277,7 @@ def _solve_issues(
     if coverage not in ("full", "max"):
         message = f"must be 'full' or 'max', got {coverage!r}"
         issues.append(Issue("arguments", "coverage", (), message))
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
-        issues.append(Issue("arguments", "seed", (), f"must be an integer, got {seed!r}"))
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed < 2**31:
+        message = f"must be an integer in [0, 2**31), got {seed!r}"
+        issues.append(Issue("arguments", "seed", (), message))
     return issues

@@ -164,10 +164,28 @@ def _checked(
             found.append(check())
         except InputError as exc:
             issues += exc.issues
+    issues += _phase_issues(centers)
     if issues:
         raise InputError(issues)
     forces, option, limits = found
     return forces, option, None if limits is None else limits[forces.row_center]
+
+
+def _phase_issues(centers: gpd.GeoDataFrame) -> list[Issue]:
+    """Centres of several voting days must not be planned against one day's forces."""
+    if "phase" not in centers.columns:
+        return []
+    phases = centers["phase"].dropna().astype(str)
+    kinds = sorted(set(phases))
+    if len(kinds) <= 1:
+        return []
+    first = kinds[0]
+    message = (
+        f"holds {len(kinds)} voting days ({', '.join(kinds)}); one plan is for one day's "
+        f"forces: plan each day on its own, e.g. centers[centers['phase'] == {first!r}]"
+    )
+    minority = phases.index[phases != phases.mode().iloc[0]]
+    return [Issue("centers", "phase", tuple(minority), message)]
 
 
 def _unit_issues(
