@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from electsec.costs import Admit, ArcOracle, GroupedOracle
+from electsec.oracle import Admit, ArcOracle, GroupedOracle
 
 __all__ = ["Arcs", "Problem", "rank_in_runs"]
 
