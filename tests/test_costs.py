@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import electsec as es
-from electsec.costs import ArcOracle
+from electsec.oracle import ArcOracle
 
 GEOD = pyproj.Geod(ellps="WGS84")
 UTM = "EPSG:32638"  # UTM zone 38N (42°E–48°E)

@@ -9,21 +9,28 @@ why.
 ...                            "data/sample/tiny_garrisons.geojson")
 >>> plan.status
 'optimal'
+
+The public names are loaded on first use (PEP 562), so importing an array-level module
+such as :mod:`electsec.problem` or :mod:`electsec.solvers.flow` does not import geopandas.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 from importlib.metadata import PackageNotFoundError, version
+from types import MappingProxyType
+from typing import TYPE_CHECKING
 
-from electsec.assign import solve, solve_assignment
-from electsec.config import Backup, SolverOptions
-from electsec.costs import CostMatrix, distance_matrix
-from electsec.errors import ElectsecError, InfeasibleError, InputError, Issue, SolverError
-from electsec.io import read_garrisons, read_polling_centers
-from electsec.prepare import prepare
-from electsec.problem import Instance
-from electsec.result import AssignmentResult
+if TYPE_CHECKING:
+    from electsec.assign import solve, solve_assignment
+    from electsec.config import Backup, SolverOptions
+    from electsec.costs import CostMatrix, distance_matrix
+    from electsec.errors import ElectsecError, InfeasibleError, InputError, Issue, SolverError
+    from electsec.io import read_garrisons, read_polling_centers
+    from electsec.preparation import prepare
+    from electsec.problem import Instance
+    from electsec.result import AssignmentResult
 
 try:
     __version__ = version("electsec")
@@ -31,6 +38,28 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
+
+#: Module that defines each lazily loaded public name.
+_HOME = MappingProxyType(
+    {
+        "AssignmentResult": "electsec.result",
+        "Backup": "electsec.config",
+        "CostMatrix": "electsec.costs",
+        "ElectsecError": "electsec.errors",
+        "InfeasibleError": "electsec.errors",
+        "Instance": "electsec.problem",
+        "InputError": "electsec.errors",
+        "Issue": "electsec.errors",
+        "SolverError": "electsec.errors",
+        "SolverOptions": "electsec.config",
+        "distance_matrix": "electsec.costs",
+        "prepare": "electsec.preparation",
+        "read_garrisons": "electsec.io",
+        "read_polling_centers": "electsec.io",
+        "solve": "electsec.assign",
+        "solve_assignment": "electsec.assign",
+    }
+)
 
 __all__ = [
     "AssignmentResult",
@@ -51,3 +80,19 @@ __all__ = [
     "solve",
     "solve_assignment",
 ]
+
+
+if not TYPE_CHECKING:  # hidden from type checkers, which would accept any name through it
+
+    def __getattr__(name: str) -> object:
+        """Import a public name from its module on first access."""
+        home = _HOME.get(name)
+        if home is None:
+            msg = f"module {__name__!r} has no attribute {name!r}"
+            raise AttributeError(msg)
+        return getattr(importlib.import_module(home), name)
+
+
+def __dir__() -> list[str]:
+    """List the module's names, the lazily loaded ones included."""
+    return sorted({*globals(), *__all__})

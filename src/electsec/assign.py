@@ -1,6 +1,6 @@
 """The public facade: ``solve_assignment`` = ``solve(prepare(...))``.
 
-prepare → solve → label (DESIGN §3): :func:`electsec.prepare.prepare` turns layers into a
+prepare → solve → label (DESIGN §3): :func:`electsec.prepare` turns layers into a
 frozen :class:`~electsec.problem.Instance`; :func:`solve` runs the array solvers
 (:func:`electsec.solvers.pipeline.solve_instance`) within one time budget and labels the
 outcome (:func:`electsec.result.label`).
@@ -21,7 +21,7 @@ from electsec.costs import CostMatrix
 from electsec.errors import InputError, Issue
 from electsec.forces import Jurisdiction
 from electsec.io import Source
-from electsec.prepare import prepare
+from electsec.preparation import prepare
 from electsec.problem import Instance
 from electsec.result import AssignmentResult, label
 from electsec.solvers.pipeline import Settings, solve_instance

@@ -18,8 +18,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from electsec.config import SolverOptions
-from electsec.costs import Admit, ArcOracle, GroupedOracle
 from electsec.errors import InputError, Issue
+from electsec.oracle import Admit, ArcOracle, GroupedOracle
 
 __all__ = [
     "Arcs",

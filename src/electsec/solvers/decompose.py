@@ -20,7 +20,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
 from electsec.config import SolverOptions
-from electsec.costs import ArcOracle, GroupedOracle
+from electsec.oracle import ArcOracle, GroupedOracle
 from electsec.problem import Arcs, Problem
 from electsec.solvers.flow import FlowSolution, dual_bound
 from electsec.solvers.single import SingleSolution, solve_single

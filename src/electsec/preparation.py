@@ -1,4 +1,4 @@
-"""``prepare``: the one place layers become arrays, and the one place arguments are checked.
+"""``es.prepare``: the one place layers become arrays, and arguments are checked.
 
 Stage 1 of prepare → solve → label (DESIGN §3). Validated layers (or anything the readers
 take) and the options that define the problem go in; a frozen, numpy-only
@@ -21,10 +21,11 @@ import numpy as np
 import pandas as pd
 
 from electsec.config import Backup, SolverOptions
-from electsec.costs import ArcOracle, CostMatrix, GroupedOracle, build_oracle, limit_issues
+from electsec.costs import CostMatrix, build_oracle, limit_issues
 from electsec.errors import InputError, Issue
 from electsec.forces import Forces, Jurisdiction, jurisdiction_mapping, read_forces
 from electsec.io import Source, read_garrisons, read_polling_centers
+from electsec.oracle import ArcOracle, GroupedOracle
 from electsec.problem import (
     Arcs,
     BackupArcs,
