@@ -6,12 +6,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import matplotlib as mpl
 import pytest
 
 import electsec as es
 from electsec import explain
 from electsec.cli import _diagnosis_text
 from electsec.errors import UNSET, BlockingRegion, Diagnosis, InfeasibleError
+from electsec.report import write_report
+
+mpl.use("Agg")
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 #: Keys of ``InfeasibleError.to_dict()`` that are not the diagnosis.
@@ -227,6 +231,24 @@ def test_a_backup_diagnosis_is_worded_as_backups():
     assert "centres with no reserve within the backup limit: 1" in text
     assert str(InfeasibleError(d)).startswith("No plan gives every centre a backup")
     assert "need 5 backups but the reserves in reach can back up only 2" in str(InfeasibleError(d))
+
+
+def test_the_report_shows_the_minutes_hint_for_travel_times(tiny, tmp_path):
+    error = GOLDEN_ERRORS["tiny_roads/infeasible/error"]
+    diagnosis = Diagnosis.from_dict(_diagnosis_part(error))
+    assert diagnosis.smallest_feasible_max_time_s == 2277.5
+    plan = es.solve_assignment(*tiny, split=True)
+    centers, garrisons = tiny
+    page = write_report(
+        plan, tmp_path / "r.html", centers=centers, garrisons=garrisons, diagnosis=diagnosis
+    ).read_text(encoding="utf-8")
+    assert "A uniform limit of 38.0 minutes for every centre would be feasible." in page
+    assert "km for every centre" not in page
+    # A plain dict (older callers) renders the same.
+    again = write_report(
+        plan, tmp_path / "d.html", centers=centers, garrisons=garrisons, diagnosis=error
+    ).read_text(encoding="utf-8")
+    assert "A uniform limit of 38.0 minutes for every centre would be feasible." in again
 
 
 def _round_trip(err: BaseException) -> Any:
