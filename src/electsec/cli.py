@@ -22,8 +22,9 @@ from typing import Any
 
 import geopandas as gpd
 
+from electsec import explain
 from electsec.assign import solve_assignment
-from electsec.errors import InfeasibleError, InputError, Issue, SolverError
+from electsec.errors import Diagnosis, InfeasibleError, InputError, Issue, SolverError
 from electsec.io import read_garrisons, read_polling_centers
 from electsec.result import AssignmentResult
 
@@ -285,7 +286,7 @@ def _report(args: argparse.Namespace) -> int:
     )
     _emit(
         args,
-        {"report": str(path), "status": plan.status, "infeasible": bool(diagnosis)},
+        {"report": str(path), "status": plan.status, "infeasible": diagnosis is not None},
         f"report written to {path}",
         stream=sys.stdout,
     )
@@ -341,28 +342,27 @@ def _write_diagnosis(out: Path | None, exc: InfeasibleError) -> bool:
     return True
 
 
-def _diagnosis_text(d: dict[str, Any]) -> str:
+def _diagnosis_text(d: Diagnosis) -> str:
     lines = [
-        f"INFEASIBLE: {d['reason']}",
-        f"  teams short: {d['shortfall']} of {d['total_demand']} (capacity {d['total_capacity']})",
-        f"  centres with no garrison in reach: {len(d['unreachable_centers'])}",
+        f"INFEASIBLE: {d.reason}",
+        f"  {explain.shortfall_label(d)}: {d.shortfall} of {d.total_demand} "
+        f"(capacity {d.total_capacity})",
+        f"  centres with {explain.in_reach_label(d)}: {len(d.unreachable_centers)}",
     ]
-    if d.get("smallest_feasible_max_distance_m") is not None:
-        km = d["smallest_feasible_max_distance_m"] / 1000
-        lines.append(f"  smallest single limit that would work: {km:.1f} km")
-    if d.get("smallest_feasible_max_time_s") is not None:
-        minutes = d["smallest_feasible_max_time_s"] / 60
-        lines.append(f"  smallest single limit that would work: {minutes:.1f} min")
+    lines += [
+        f"  smallest single limit that would work: {limit}"
+        for limit in explain.feasible_limits(d, short=True)
+    ]
     lines.append("  blocking regions (largest deficit first):")
     lines.append(f"    {'governorates':<28} {'centres':>7} {'need':>6} {'reach':>6} {'short':>6}")
-    for r in d["blocking_regions"][:25]:
-        where = ", ".join(r.get("governorates") or []) or "-"
+    for r in d.blocking_regions[:25]:
+        where = explain.places(r) or "-"
         lines.append(
-            f"    {where[:28]:<28} {len(r['centers']):>7} {r['demand']:>6} "
-            f"{r['capacity']:>6} {r['deficit']:>6}"
+            f"    {where[:28]:<28} {len(r.centers):>7} {r.demand:>6} "
+            f"{r.capacity:>6} {r.deficit:>6}"
         )
-    if len(d["blocking_regions"]) > 25:
-        lines.append(f"    ... {len(d['blocking_regions']) - 25} more (see --json)")
+    if len(d.blocking_regions) > 25:
+        lines.append(f"    ... {len(d.blocking_regions) - 25} more (see --json)")
     return "\n".join(lines)
 
 

@@ -2,26 +2,44 @@
 
 Every error is a subclass of :class:`ElectsecError`. Input problems are collected in full
 and raised once as :class:`InputError` (also a :class:`ValueError`), whose ``issues`` name
-the offending ids. Solver outcomes are types: :class:`InfeasibleError` carries a diagnosis,
-:class:`SolverError` means no plan was found within the limits.
+the offending ids. Solver outcomes are types: :class:`InfeasibleError` carries a typed
+:class:`Diagnosis` (with its :class:`BlockingRegion` s), :class:`SolverError` means no plan
+was found within the limits. Every error survives pickling (for process pools).
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+import enum
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+from electsec import explain
 
 if TYPE_CHECKING:
     from electsec.result import AssignmentResult
 
-__all__ = ["ElectsecError", "InfeasibleError", "InputError", "Issue", "SolverError"]
+__all__ = [
+    "UNSET",
+    "BlockingRegion",
+    "Diagnosis",
+    "ElectsecError",
+    "InfeasibleError",
+    "InputError",
+    "Issue",
+    "SolverError",
+]
 
 _SHOWN_IDS = 5
 
 
 class ElectsecError(Exception):
     """Base class for every error electsec raises on purpose."""
+
+
+def _rebuild(cls: type[ElectsecError], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """Unpickle an error by calling its constructor again (see the ``__reduce__`` methods)."""
+    return cls(*args, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -72,9 +90,251 @@ class InputError(ElectsecError, ValueError):
         lines += [f"  - {issue}" for issue in self.issues]
         super().__init__("\n".join(lines))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _rebuild, (type(self), (self.issues,), {}), self.__dict__
+
     def to_dict(self) -> dict[str, Any]:
         """Return the error as JSON-ready data for services."""
         return {"error": type(self).__name__, "issues": [i.to_dict() for i in self.issues]}
+
+
+DiagnosisKind = Literal["cover", "backup"]
+
+
+class _Unset(enum.Enum):
+    """Type of :data:`UNSET`."""
+
+    UNSET = "UNSET"
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+#: Marks an optional :class:`Diagnosis` key that is absent, which is not the same as a
+#: key present with a null value (``smallest_feasible_max_distance_m=None`` says the
+#: search ran and no uniform limit works; ``UNSET`` says it did not run).
+UNSET: Final = _Unset.UNSET
+
+_KINDS = ("cover", "backup")
+_LIMIT_KEYS = ("smallest_feasible_max_distance_m", "smallest_feasible_max_time_s")
+_KEYS = (
+    "kind",
+    "total_demand",
+    "total_capacity",
+    "shortfall",
+    "unreachable_centers",
+    "blocking_regions",
+    "centers_without_backup",
+    "reason",
+    *_LIMIT_KEYS,
+)
+
+
+@dataclass(frozen=True)
+class BlockingRegion:
+    """A Hall-violating set of centres: they need more than everything in their reach holds.
+
+    Attributes
+    ----------
+    centers
+        Centre ids of the region (each once).
+    garrisons
+        Garrison ids within reach of the region (empty when nothing is in reach).
+    demand
+        Teams the centres need (backups, for a backup diagnosis).
+    capacity
+        What the garrisons in reach can give them.
+    deficit
+        ``demand - capacity``.
+    extra_teams_needed
+        Teams to add within reach of the region to cover it (today equal to ``deficit``).
+    governorates
+        Governorates of the centres, sorted (empty without a ``governorate`` column).
+    agencies
+        Agencies of the demand in the region, sorted, when forces have agencies; else None
+        (and no ``agencies`` key in :meth:`to_dict`).
+    """
+
+    centers: tuple[str, ...]
+    garrisons: tuple[str, ...]
+    demand: int
+    capacity: int
+    deficit: int
+    extra_teams_needed: int
+    governorates: tuple[str, ...] = ()
+    agencies: tuple[str, ...] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the region as JSON-ready data (lists, ``agencies`` only when known)."""
+        out: dict[str, Any] = {
+            "centers": list(self.centers),
+            "garrisons": list(self.garrisons),
+            "demand": self.demand,
+            "capacity": self.capacity,
+            "deficit": self.deficit,
+            "extra_teams_needed": self.extra_teams_needed,
+            "governorates": list(self.governorates),
+        }
+        if self.agencies is not None:
+            out["agencies"] = list(self.agencies)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> BlockingRegion:
+        """Build a region from :meth:`to_dict` output.
+
+        ``extra_teams_needed`` defaults to ``deficit``; ``governorates`` to none.
+        """
+        agencies = data.get("agencies")
+        return cls(
+            centers=tuple(data["centers"]),
+            garrisons=tuple(data["garrisons"]),
+            demand=int(data["demand"]),
+            capacity=int(data["capacity"]),
+            deficit=int(data["deficit"]),
+            extra_teams_needed=int(data.get("extra_teams_needed", data["deficit"])),
+            governorates=tuple(data.get("governorates") or ()),
+            agencies=None if agencies is None else tuple(agencies),
+        )
+
+
+@dataclass(frozen=True)
+class Diagnosis(Mapping[str, Any]):
+    """Why demand cannot be met: the numbers, the centres and the blocking regions.
+
+    Read the attributes: they are the typed way. For older code the diagnosis also reads
+    like the JSON mapping it used to be (``d["blocking_regions"]``, ``d.get("kind")``,
+    ``"smallest_feasible_max_time_s" in d``, ``dict(d)``): every key and value is what
+    :meth:`to_dict` gives (lists, regions as dicts), and absent keys are absent.
+
+    Attributes
+    ----------
+    total_demand
+        Teams needed in all (backups needed, for a backup diagnosis).
+    total_capacity
+        Teams available in all (reserves, for a backup diagnosis).
+    shortfall
+        Teams that cannot be covered (centres left without a backup, for a backup
+        diagnosis).
+    reason
+        One sentence saying why.
+    unreachable_centers
+        Centres with nothing allowed in reach, each once (job indices from ``solve_gap``).
+    blocking_regions
+        Hall-violating regions from a minimum cut, largest deficit first.
+    kind
+        ``"cover"`` (not every team can be placed) or ``"backup"`` (not every centre gets
+        a backup). Only a backup diagnosis has a ``kind`` key in :meth:`to_dict`.
+    centers_without_backup
+        For a backup diagnosis, the centres left without one; else None (no key).
+    smallest_feasible_max_distance_m
+        The smallest uniform distance limit that would be feasible; None when none would
+        be (say, total demand exceeds capacity); :data:`UNSET` (no key) when not searched.
+    smallest_feasible_max_time_s
+        The same for travel-time limits, in seconds.
+    extra
+        Further keys, in order, kept as given (``solve_gap`` adds ``n_agents``, ``n_jobs``).
+    """
+
+    total_demand: int
+    total_capacity: int
+    shortfall: int
+    reason: str
+    unreachable_centers: tuple[str | int, ...] = ()
+    blocking_regions: tuple[BlockingRegion, ...] = ()
+    kind: DiagnosisKind = "cover"
+    centers_without_backup: tuple[str, ...] | None = None
+    smallest_feasible_max_distance_m: float | _Unset | None = UNSET
+    smallest_feasible_max_time_s: float | _Unset | None = UNSET
+    extra: tuple[tuple[str, Any], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.kind not in _KINDS:
+            msg = f"kind must be one of {_KINDS}, got {self.kind!r}"
+            raise ValueError(msg)
+        clash = [key for key, _ in self.extra if key in _KEYS]
+        if clash:
+            msg = f"extra keys {clash} are attributes of the diagnosis"
+            raise ValueError(msg)
+
+    @property
+    def is_backup(self) -> bool:
+        """True for a backup diagnosis (some centres get no backup)."""
+        return self.kind == "backup"
+
+    def _has(self, key: str) -> bool:
+        if key == "kind":
+            return self.is_backup
+        if key == "centers_without_backup":
+            return self.centers_without_backup is not None
+        if key in _LIMIT_KEYS:
+            return getattr(self, key) is not UNSET
+        return key in _KEYS
+
+    def __iter__(self) -> Iterator[str]:
+        yield from (key for key in _KEYS if self._has(key))
+        yield from (key for key, _ in self.extra)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, str):
+            return False
+        return self._has(key) or any(key == k for k, _ in self.extra)
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self:
+            raise KeyError(key)
+        if key in _KEYS:
+            value = getattr(self, key)
+            if key == "blocking_regions":
+                return [region.to_dict() for region in value]
+            return list(value) if isinstance(value, tuple) else value
+        return dict(self.extra)[key]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the diagnosis as JSON-ready data (the keys and order services know)."""
+        return {key: self[key] for key in self}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Diagnosis:
+        """Build a diagnosis from :meth:`to_dict` output; unknown keys go to ``extra``.
+
+        A :class:`Diagnosis` is returned as it is. A ``"kind": "cover"`` key is dropped
+        (only backup diagnoses carry ``kind``).
+
+        Raises
+        ------
+        KeyError
+            If ``total_demand``, ``total_capacity``, ``shortfall`` or ``reason`` is missing.
+        ValueError
+            If ``kind`` is neither ``"cover"`` nor ``"backup"``.
+        """
+        if isinstance(data, Diagnosis):
+            return data
+        without = data.get("centers_without_backup")
+        return cls(
+            total_demand=int(data["total_demand"]),
+            total_capacity=int(data["total_capacity"]),
+            shortfall=int(data["shortfall"]),
+            reason=str(data["reason"]),
+            unreachable_centers=tuple(data.get("unreachable_centers") or ()),
+            blocking_regions=tuple(
+                BlockingRegion.from_dict(r) for r in data.get("blocking_regions") or ()
+            ),
+            kind=data.get("kind", "cover"),
+            centers_without_backup=None if without is None else tuple(without),
+            smallest_feasible_max_distance_m=_limit(data, _LIMIT_KEYS[0]),
+            smallest_feasible_max_time_s=_limit(data, _LIMIT_KEYS[1]),
+            extra=tuple((k, v) for k, v in data.items() if k not in _KEYS),
+        )
+
+
+def _limit(data: Mapping[str, Any], key: str) -> float | _Unset | None:
+    if key not in data:
+        return UNSET
+    return None if data[key] is None else float(data[key])
 
 
 class InfeasibleError(ElectsecError):
@@ -83,60 +343,28 @@ class InfeasibleError(ElectsecError):
     Attributes
     ----------
     diagnosis
-        JSON-ready mapping: ``total_demand``, ``total_capacity``, ``shortfall`` (teams
+        A :class:`Diagnosis`: ``total_demand``, ``total_capacity``, ``shortfall`` (teams
         that cannot be covered), ``unreachable_centers`` (centres with no allowed
-        garrison), ``blocking_regions`` (Hall-violating sets from a minimum cut) and a
-        ``reason`` sentence.
+        garrison), ``blocking_regions`` (Hall-violating sets from a minimum cut), a
+        ``reason`` sentence and, when searched, the smallest uniform limit that would work.
+        It also reads as the JSON mapping (``err.diagnosis["shortfall"]``).
     partial
         The plan covering as much demand as possible, or None.
     """
 
     def __init__(
         self,
-        diagnosis: Mapping[str, Any],
+        diagnosis: Diagnosis | Mapping[str, Any],
         *,
         partial: AssignmentResult | None = None,
     ) -> None:
-        self.diagnosis = dict(diagnosis)
+        self.diagnosis = Diagnosis.from_dict(diagnosis)
         self.partial = partial
-        super().__init__(self._explain())
+        super().__init__(explain.message(self.diagnosis))
 
-    def _explain(self) -> str:
-        d = self.diagnosis
-        backup = d.get("kind") == "backup"
-        what = "gives every centre a backup" if backup else "covers every centre"
-        parts = [f"No plan {what}: {d.get('reason', 'limits conflict')}."]
-        unreachable = d.get("unreachable_centers") or []
-        if unreachable:
-            shown = ", ".join(map(str, unreachable[:_SHOWN_IDS]))
-            none = "no reserve within the backup limit" if backup else "no allowed garrison"
-            parts.append(f"{len(unreachable)} centre(s) have {none}, e.g. {shown}.")
-        # Regions without any garrison are the unreachable centres above.
-        regions = [r for r in d.get("blocking_regions") or [] if r.get("garrisons")]
-        for region in regions[:3]:
-            shown = ", ".join(map(str, region["centers"][:_SHOWN_IDS]))
-            where = ", ".join(region.get("governorates") or [])
-            where = f" in {where}" if where else ""
-            teams = " ".join([*(region.get("agencies") or []), "teams"])
-            need, have = (
-                ("backups", "the reserves in reach can back up only")
-                if backup
-                else (teams, "can reach only")
-            )
-            parts.append(
-                f"Centres {shown} ({len(region['centers'])} in all{where}) need "
-                f"{region['demand']} {need} but {have} {region['capacity']} "
-                f"(short {region['deficit']})."
-            )
-        if d.get("smallest_feasible_max_distance_m") is not None:
-            fix_km = d["smallest_feasible_max_distance_m"] / 1000
-            parts.append(f"A uniform limit of {fix_km:.1f} km for every centre would be feasible.")
-        if d.get("smallest_feasible_max_time_s") is not None:
-            fix_min = d["smallest_feasible_max_time_s"] / 60
-            parts.append(
-                f"A uniform limit of {fix_min:.1f} minutes for every centre would be feasible."
-            )
-        return " ".join(parts)
+    def __reduce__(self) -> tuple[Any, ...]:
+        kwargs = {"partial": self.partial}
+        return _rebuild, (type(self), (self.diagnosis,), kwargs), self.__dict__
 
     def to_dict(self) -> dict[str, Any]:
         """Return the diagnosis (and the partial plan) as JSON-ready data for services."""
@@ -145,7 +373,7 @@ class InfeasibleError(ElectsecError):
             "error": type(self).__name__,
             "schema_version": "1.0",
             "message": str(self),
-            **self.diagnosis,
+            **self.diagnosis.to_dict(),
             "partial": partial,
         }
 

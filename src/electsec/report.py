@@ -10,11 +10,15 @@ from __future__ import annotations
 import base64
 import html
 import io
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import pandas as pd
+
+from electsec import explain
+from electsec.errors import Diagnosis
 
 if TYPE_CHECKING:
     from electsec.result import AssignmentResult
@@ -38,7 +42,7 @@ def write_report(
     *,
     centers: gpd.GeoDataFrame | None = None,
     garrisons: gpd.GeoDataFrame | None = None,
-    diagnosis: dict[str, Any] | None = None,
+    diagnosis: Diagnosis | Mapping[str, Any] | None = None,
     basemap: gpd.GeoDataFrame | None = None,
     title: str = "Election security plan",
 ) -> Path:
@@ -54,7 +58,8 @@ def write_report(
         The validated layers; their ``governorate`` / ``tier`` / ``agency`` columns give
         the tables by group.
     diagnosis
-        ``InfeasibleError.diagnosis``, shown with its blocking regions.
+        ``InfeasibleError.diagnosis`` (or its ``to_dict()``), shown with its blocking
+        regions and the uniform limit that would be feasible.
     basemap
         Polygons drawn under the map (for example governorate outlines).
     title
@@ -67,6 +72,8 @@ def write_report(
     """
     from electsec.plot import charts, explore  # noqa: PLC0415
 
+    if diagnosis is not None:
+        diagnosis = Diagnosis.from_dict(diagnosis)
     blocking = _blocking_points(plan, diagnosis)
     fmap = explore(plan, offline=True, basemap=basemap, blocking=blocking, height="600px")
     map_html = fmap.get_root().render()
@@ -150,29 +157,23 @@ def _uncovered(plan: AssignmentResult, centers: gpd.GeoDataFrame | None) -> list
     ]
 
 
-def _diagnosis(diagnosis: dict[str, Any]) -> list[str]:
-    regions = pd.DataFrame(diagnosis.get("blocking_regions") or [])
+def _diagnosis(diagnosis: Diagnosis) -> list[str]:
+    d = diagnosis
     parts = [
         "<h2 class='bad'>Diagnosis</h2>",
-        f"<p>{html.escape(str(diagnosis.get('reason', '')))}. Teams short: "
-        f"{diagnosis.get('shortfall')}; centres with no garrison in reach: "
-        f"{len(diagnosis.get('unreachable_centers') or [])}.</p>",
+        f"<p>{html.escape(d.reason)}. {explain.shortfall_label(d).capitalize()}: "
+        f"{d.shortfall}; centres with {explain.in_reach_label(d)}: "
+        f"{len(d.unreachable_centers)}.</p>",
     ]
-    limit = diagnosis.get("smallest_feasible_max_distance_m")
-    if limit is not None:
-        parts.append(
-            f"<p>A single limit of {limit / 1000:.1f} km for every centre would be feasible.</p>"
-        )
-    if not regions.empty:
+    parts += [f"<p>{html.escape(s)}</p>" for s in explain.limit_sentences(d)]
+    if d.blocking_regions:
         view = pd.DataFrame(
             {
-                "governorates": regions.get("governorates", pd.Series(dtype=object)).map(
-                    lambda g: ", ".join(g) if isinstance(g, list) else ""
-                ),
-                "centres": regions["centers"].str.len(),
-                "need": regions["demand"],
-                "within reach": regions["capacity"],
-                "short": regions["deficit"],
+                "governorates": [explain.places(r) for r in d.blocking_regions],
+                "centres": [len(r.centers) for r in d.blocking_regions],
+                "need": [r.demand for r in d.blocking_regions],
+                "within reach": [r.capacity for r in d.blocking_regions],
+                "short": [r.deficit for r in d.blocking_regions],
             }
         )
         parts += ["<h3>Blocking regions</h3>", _table(view)]
@@ -180,11 +181,11 @@ def _diagnosis(diagnosis: dict[str, Any]) -> list[str]:
 
 
 def _blocking_points(
-    plan: AssignmentResult, diagnosis: dict[str, Any] | None
+    plan: AssignmentResult, diagnosis: Diagnosis | None
 ) -> gpd.GeoDataFrame | None:
-    if not diagnosis or not diagnosis.get("blocking_regions"):
+    if diagnosis is None or not diagnosis.blocking_regions:
         return None
-    ids = [c for region in diagnosis["blocking_regions"] for c in region["centers"]]
+    ids = [c for region in diagnosis.blocking_regions for c in region.centers]
     points = plan.center_points.reindex(ids).dropna()
     return gpd.GeoDataFrame(
         {"center_id": points.index}, geometry=points.to_numpy(), crs="EPSG:4326"
