@@ -19,16 +19,18 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from electsec.errors import InfeasibleError, SolverError
+from electsec.errors import UNSET, BlockingRegion, Diagnosis, InfeasibleError, SolverError
 from electsec.schema import SCHEMA_VERSION
 
 if TYPE_CHECKING:
     from electsec.budget import Budget
     from electsec.problem import Instance, Labels
-    from electsec.solvers.diagnose import Diagnosis as Cut
+    from electsec.solvers.diagnose import Cut
     from electsec.solvers.pipeline import BackupShortage, Draft, Outcome, Settings
 
 __all__ = ["SCHEMA_VERSION", "AssignmentResult", "label"]
+
+_DISTANCE_FIX, _TIME_FIX = "smallest_feasible_max_distance_m", "smallest_feasible_max_time_s"
 
 
 @dataclass(frozen=True)
@@ -422,7 +424,7 @@ def _backup_table(labels: Labels, backup: np.ndarray, cost: Any) -> pd.DataFrame
     return out.sort_values("center_id", ignore_index=True)
 
 
-def _cover_diagnosis(outcome: Outcome, instance: Instance) -> dict[str, Any]:
+def _cover_diagnosis(outcome: Outcome, instance: Instance) -> Diagnosis:
     shortage = outcome.shortage
     assert shortage is not None  # noqa: S101
     labels, cut = instance.labels, shortage.cut
@@ -436,20 +438,20 @@ def _cover_diagnosis(outcome: Outcome, instance: Instance) -> dict[str, Any]:
             f"{cut.shortfall} team(s) cannot reach their centres within the "
             f"limits ({len(cut.regions)} blocking region(s))"
         )
-    diagnosis: dict[str, Any] = {
-        "total_demand": shortage.total_demand,
-        "total_capacity": shortage.total_capacity,
-        "shortfall": cut.shortfall,
-        "unreachable_centers": list(dict.fromkeys(labels.row_ids(cut.unreachable))),
-        "blocking_regions": _regions(cut, labels),
-        "reason": reason,
-    }
-    if shortage.limit_key is not None:
-        diagnosis[shortage.limit_key] = shortage.smallest_limit
-    return diagnosis
+    key, limit = shortage.limit_key, shortage.smallest_limit
+    return Diagnosis(
+        total_demand=shortage.total_demand,
+        total_capacity=shortage.total_capacity,
+        shortfall=cut.shortfall,
+        reason=reason,
+        unreachable_centers=tuple(dict.fromkeys(labels.row_ids(cut.unreachable))),
+        blocking_regions=_regions(cut, labels),
+        smallest_feasible_max_distance_m=limit if key == _DISTANCE_FIX else UNSET,
+        smallest_feasible_max_time_s=limit if key == _TIME_FIX else UNSET,
+    )
 
 
-def _backup_diagnosis(shortage: BackupShortage, labels: Labels) -> dict[str, Any]:
+def _backup_diagnosis(shortage: BackupShortage, labels: Labels) -> Diagnosis:
     """Why some centres have no backup: a Hall check on the reserves (verifiable)."""
     cut, missing, ids = shortage.cut, shortage.missing, labels.center_ids
     reason = f"{len(missing)} centre(s) get no backup"
@@ -464,38 +466,42 @@ def _backup_diagnosis(shortage: BackupShortage, labels: Labels) -> dict[str, Any
             "the only reserves in reach sit at garrisons that serve them, and the joint "
             "search found no other plan"
         )
-    return {
-        "kind": "backup",
-        "total_demand": shortage.total_demand,
-        "total_capacity": shortage.total_capacity,
-        "shortfall": len(missing),
-        "unreachable_centers": [str(ids[i]) for i in cut.unreachable],
-        "blocking_regions": _regions(cut, labels, rows_are_centers=True),
-        "centers_without_backup": [str(ids[i]) for i in missing],
-        "reason": reason,
-    }
+    return Diagnosis(
+        kind="backup",
+        total_demand=shortage.total_demand,
+        total_capacity=shortage.total_capacity,
+        shortfall=len(missing),
+        reason=reason,
+        unreachable_centers=tuple(str(ids[i]) for i in cut.unreachable),
+        blocking_regions=_regions(cut, labels, rows_are_centers=True),
+        centers_without_backup=tuple(str(ids[i]) for i in missing),
+    )
 
 
-def _regions(cut: Cut, labels: Labels, *, rows_are_centers: bool = False) -> list[dict[str, Any]]:
+def _regions(
+    cut: Cut, labels: Labels, *, rows_are_centers: bool = False
+) -> tuple[BlockingRegion, ...]:
     """Blocking regions with ids, governorates and (with agencies) the agencies."""
     forces, out = labels.forces, []
     for r in cut.regions:
         centers = r.centers if rows_are_centers else forces.row_center[r.centers]
-        region: dict[str, Any] = {
-            "centers": list(dict.fromkeys(map(str, labels.center_ids[centers]))),
-            "garrisons": [str(g) for g in labels.garrison_ids[r.garrisons]],
-            "demand": r.demand,
-            "capacity": r.capacity,
-            "deficit": r.deficit,
-            "extra_teams_needed": r.deficit,
-            "governorates": sorted(set(labels.governorate[centers]))
-            if labels.governorate is not None
-            else [],
-        }
+        agencies = None
         if forces.row_agency is not None and not rows_are_centers:
-            region["agencies"] = sorted(set(forces.row_agency[r.centers]))
-        out.append(region)
-    return out
+            agencies = tuple(sorted(set(forces.row_agency[r.centers])))
+        governorates = () if labels.governorate is None else labels.governorate[centers]
+        out.append(
+            BlockingRegion(
+                centers=tuple(dict.fromkeys(map(str, labels.center_ids[centers]))),
+                garrisons=tuple(str(g) for g in labels.garrison_ids[r.garrisons]),
+                demand=r.demand,
+                capacity=r.capacity,
+                deficit=r.deficit,
+                extra_teams_needed=r.deficit,
+                governorates=tuple(sorted(set(governorates))),
+                agencies=agencies,
+            )
+        )
+    return tuple(out)
 
 
 def _provenance(instance: Instance, budget: Budget) -> dict[str, Any]:

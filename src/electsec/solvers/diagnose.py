@@ -20,11 +20,11 @@ from scipy.sparse.csgraph import connected_components
 from electsec.problem import Arcs, Problem
 from electsec.solvers.flow import FlowSolution
 
-__all__ = ["BlockingRegion", "Diagnosis", "diagnose"]
+__all__ = ["Cut", "CutRegion", "diagnose"]
 
 
 @dataclass(frozen=True)
-class BlockingRegion:
+class CutRegion:
     """Centres that need more teams than every garrison they can reach holds."""
 
     centers: np.ndarray
@@ -39,12 +39,12 @@ class BlockingRegion:
 
 
 @dataclass(frozen=True)
-class Diagnosis:
+class Cut:
     """Why a plan cannot cover every centre (indices into the problem)."""
 
     shortfall: int
     unreachable: np.ndarray
-    regions: tuple[BlockingRegion, ...]
+    regions: tuple[CutRegion, ...]
 
 
 def allowed_arcs(problem: Problem, rows: np.ndarray) -> Arcs:
@@ -56,7 +56,7 @@ def allowed_arcs(problem: Problem, rows: np.ndarray) -> Arcs:
     return a.subset(keep)
 
 
-def diagnose(problem: Problem, sol: FlowSolution) -> Diagnosis:
+def diagnose(problem: Problem, sol: FlowSolution) -> Cut:
     """Find the unreachable centres and the blocking regions of a max-coverage plan.
 
     Parameters
@@ -68,7 +68,7 @@ def diagnose(problem: Problem, sol: FlowSolution) -> Diagnosis:
 
     Returns
     -------
-    Diagnosis
+    Cut
         Regions whose deficits add up to ``sol.shortfall``.
     """
     n, m = problem.n_centers, problem.n_garrisons
@@ -95,7 +95,7 @@ def diagnose(problem: Problem, sol: FlowSolution) -> Diagnosis:
     has_arc[all_edges[0]] = True
     unreachable = np.flatnonzero(in_x & ~has_arc & (problem.demand > 0))
     regions = _regions(problem, in_x, in_n, all_edges)
-    return Diagnosis(sol.shortfall, unreachable, regions)
+    return Cut(sol.shortfall, unreachable, regions)
 
 
 def _regions(
@@ -103,7 +103,7 @@ def _regions(
     in_x: np.ndarray,
     in_n: np.ndarray,
     edges: tuple[np.ndarray, np.ndarray],
-) -> tuple[BlockingRegion, ...]:
+) -> tuple[CutRegion, ...]:
     n, m = problem.n_centers, problem.n_garrisons
     graph = sp.coo_array((np.ones(len(edges[0])), (edges[0], n + edges[1])), shape=(n + m, n + m))
     _, label = connected_components(graph, directed=False)
@@ -113,7 +113,7 @@ def _regions(
         members = nodes[label[nodes] == lab]
         centers = members[members < n]
         garrisons = members[members >= n] - n
-        region = BlockingRegion(
+        region = CutRegion(
             centers,
             garrisons,
             int(problem.demand[centers].sum()),

@@ -23,7 +23,7 @@ from electsec.problem import Arcs, BackupArcs, Instance, Problem
 from electsec.solvers.backup import Plan, assign_backups, choose_jointly, needs_backup
 from electsec.solvers.bottleneck import bottleneck, smallest_uniform_limit
 from electsec.solvers.decompose import solve_regions
-from electsec.solvers.diagnose import Diagnosis, allowed_arcs, diagnose
+from electsec.solvers.diagnose import Cut, allowed_arcs, diagnose
 from electsec.solvers.flow import FlowSolution, solve_split, solve_transport
 from electsec.solvers.single import SingleSolution
 
@@ -69,7 +69,7 @@ class CoverShortage:
     diagnosis (``smallest_feasible_max_distance_m`` or ``..._time_s``), or is None.
     """
 
-    cut: Diagnosis
+    cut: Cut
     total_demand: int
     total_capacity: int
     limit_key: str | None = None
@@ -80,7 +80,7 @@ class CoverShortage:
 class BackupShortage:
     """Why some covered centres get no backup: a Hall check on the reserves."""
 
-    cut: Diagnosis
+    cut: Cut
     missing: np.ndarray
     total_demand: int
     total_capacity: int
@@ -269,7 +269,7 @@ def _short(instance: Instance, settings: Settings, lp: FlowSolution) -> Outcome:
     )
 
 
-def _cover_shortage(instance: Instance, cut: Diagnosis) -> CoverShortage:
+def _cover_shortage(instance: Instance, cut: Cut) -> CoverShortage:
     problem = instance.problem
     demand, capacity = int(problem.demand.sum()), int(problem.capacity.sum())
     if instance.unit == "m":
