@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.resources
+import inspect
 import json
 import subprocess
 import sys
@@ -40,6 +41,9 @@ def test_documented_api_is_exported() -> None:
         "read_garrisons",
         "distance_matrix",
         "solve_assignment",
+        "prepare",
+        "solve",
+        "Instance",
         "AssignmentResult",
         "CostMatrix",
         "ElectsecError",
@@ -49,6 +53,19 @@ def test_documented_api_is_exported() -> None:
         "Issue",
     }
     assert documented <= set(es.__all__)
+
+
+def test_public_functions_stay_functions_once_their_modules_load() -> None:
+    """A submodule named like a public function must not shadow it after import."""
+    import importlib
+    import pkgutil
+
+    for info in pkgutil.iter_modules(es.__path__):
+        importlib.import_module(f"electsec.{info.name}")
+    for name in es.__all__:
+        assert not inspect.ismodule(getattr(es, name)), name
+    assert callable(es.prepare)
+    assert callable(es.solve)
 
 
 def test_star_import_gives_exactly_all() -> None:
