@@ -2,13 +2,13 @@
 
 Reads the instances and best-known values from ``../shared/benchmarks/gap`` (relative to
 the repository root; never copied into the repo). For every instance it runs
-``electsec.solvers.gap.solve_gap`` with ``--time-limit`` seconds and ``--workers``
-CP-SAT workers, checks the plan independently (every job once, capacities respected,
-objective recomputed) and prints the objective, the best known value (``min_best_ub``
-for min, ``max_opt_orlib`` for max), % worse than best known, the proven bound and gap,
-time and status. ``--baseline PATTERN`` also runs the plain CP-SAT model (the same model,
-no hint, no LP, no LNS) for ``--baseline-time-limit`` seconds on the matching instances,
-side by side. A summary per family closes the output.
+``solve_gap`` of ``gap_solver.py`` (next to this script) with ``--time-limit`` seconds and
+``--workers`` CP-SAT workers, checks the plan independently (every job once, capacities
+respected, objective recomputed) and prints the objective, the best known value
+(``min_best_ub`` for min, ``max_opt_orlib`` for max), % worse than best known, the proven
+bound and gap, time and status. ``--baseline PATTERN`` also runs the plain CP-SAT model
+(the same model, no hint, no LP, no LNS) for ``--baseline-time-limit`` seconds on the
+matching instances, side by side. A summary per family closes the output.
 
 Examples (from the repository root)::
 
@@ -36,8 +36,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from gap_solver import GapInstance, read_gap_instances, solve_gap  # noqa: E402
+
 from electsec.errors import ElectsecError  # noqa: E402
-from electsec.solvers.gap import GapInstance, read_gap_instances, solve_gap  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "benchmarks" / "gap"
 
@@ -123,6 +124,14 @@ def run_side(
     }
 
 
+def _digest(*paths: Path) -> str:
+    """sha256 prefix of the solver's sources, in order."""
+    h = hashlib.sha256()
+    for path in paths:
+        h.update(path.read_bytes())
+    return h.hexdigest()[:12]
+
+
 def fmt(value: float | None, spec: str) -> str:
     return "-" if value is None else format(value, spec)
 
@@ -151,14 +160,13 @@ def main(argv: list[str] | None = None) -> int:
     base_patterns = [p.strip() for p in args.baseline.split(",") if p.strip()]
     rows = [r for r in load_rows(args.data) if matches(r, patterns)]
 
-    solver_src = ROOT / "src" / "electsec" / "solvers" / "gap.py"
-    digest = hashlib.sha256(solver_src.read_bytes()).hexdigest()[:12]
+    digest = _digest(ROOT / "benchmarks" / "gap_solver.py", ROOT / "src/electsec/solvers/cpsat.py")
     print(f"# bench_gap  {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}")
     print(
-        f"gap.py sha256 {digest}, python {platform.python_version()}, {os.cpu_count()} cpus, "
-        f"load average {os.getloadavg()[0]:.2f}, time limit {args.time_limit:g} s, "
-        f"workers {args.workers}, seed {args.seed}, baseline {args.baseline_time_limit:g} s "
-        f"on {args.baseline or 'none'}"
+        f"gap_solver.py + cpsat.py sha256 {digest}, python {platform.python_version()}, "
+        f"{os.cpu_count()} cpus, load average {os.getloadavg()[0]:.2f}, "
+        f"time limit {args.time_limit:g} s, workers {args.workers}, seed {args.seed}, "
+        f"baseline {args.baseline_time_limit:g} s on {args.baseline or 'none'}"
     )
     print()
     print(

@@ -1,7 +1,12 @@
-"""Shared fixtures: repository paths, the sample layers, and random instances."""
+"""Shared fixtures: repository paths, the sample layers, and random instances.
+
+The benchmarks folder goes on the import path: the GAP solver of ``benchmarks/gap_solver.py``
+is tested in ``test_gap.py``.
+"""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,6 +19,8 @@ from helpers import make_instance as _make_instance
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"
+if str(ROOT / "benchmarks") not in sys.path:
+    sys.path.append(str(ROOT / "benchmarks"))
 
 Layers = tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]
 

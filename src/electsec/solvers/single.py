@@ -25,6 +25,7 @@ from ortools.sat.python import cp_model
 from electsec.config import SolverOptions
 from electsec.errors import SolverError
 from electsec.problem import Arcs, Problem, rank_in_runs
+from electsec.solvers.cpsat import AssignmentModel
 from electsec.solvers.flow import FlowSolution, nearest_beyond, price
 
 __all__ = ["SingleSolution", "solve_single"]
@@ -439,82 +440,51 @@ def _solve_cp(
     A centre may stay unplaced at a large penalty, so the model is always feasible and
     covering more centres always comes first.
     """
-    model = _CpAssignment(state, owner, arcs, residual, allow_skip=True)
-    status = model.solve(seed, deadline, deterministic_time)
+    model = _assignment_model(state, owner, arcs, residual, allow_skip=True)
+    status = _solve_model(model, seed, deadline, deterministic_time)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
     return model.choice()
 
 
-class _CpAssignment:
-    """A CP-SAT assignment model over candidate ``arcs`` of the centres in ``owner``."""
+def _assignment_model(
+    state: _State,
+    owner: np.ndarray,
+    arcs: np.ndarray,
+    residual: np.ndarray,
+    *,
+    allow_skip: bool,
+) -> AssignmentModel:
+    """Build the assignment model over candidate ``arcs`` of the centres in ``owner``.
 
-    def __init__(
-        self,
-        state: _State,
-        owner: np.ndarray,
-        arcs: np.ndarray,
-        residual: np.ndarray,
-        *,
-        allow_skip: bool,
-    ) -> None:
-        problem, pool = state.problem, state.pool
-        self.centers, first = np.unique(owner, return_index=True)
-        self.bounds = np.r_[first, len(arcs)]
-        demand = problem.demand
-        self.cost = demand[owner] * pool.cost[arcs]
-        model = cp_model.CpModel()
-        self.x = [model.new_bool_var("") for _ in range(len(arcs))]
-        x = self.x
-        terms = [(v, int(c)) for v, c in zip(x, self.cost, strict=True)]
-        current_pos = np.flatnonzero(arcs == state.arc_of[owner])
-        penalty = int(self.cost.max(initial=0)) * (len(self.centers) + 1) + 1
-        for k, i in enumerate(self.centers):
-            group = x[self.bounds[k] : self.bounds[k + 1]]
-            if allow_skip:
-                skip = model.new_bool_var("")
-                group = [*group, skip]
-                terms.append((skip, penalty * int(demand[i])))
-                model.add_hint(skip, bool(state.arc_of[i] < 0))
-            model.add_exactly_one(group)
-        for p in current_pos:
-            model.add_hint(x[p], 1)
-        garrison = pool.garrison[arcs]
-        order = np.argsort(garrison, kind="stable")
-        starts = np.flatnonzero(np.r_[True, garrison[order][1:] != garrison[order][:-1]])
-        for idx in np.split(order, starts[1:]):
-            g = int(garrison[idx[0]])
-            if demand[owner[idx]].sum() > residual[g]:
-                model.add(
-                    cp_model.LinearExpr.weighted_sum(
-                        [x[p] for p in idx], [int(d) for d in demand[owner[idx]]]
-                    )
-                    <= int(residual[g])
-                )
-        model.minimize(
-            cp_model.LinearExpr.weighted_sum([t[0] for t in terms], [t[1] for t in terms])
-        )
-        self.model = model
-        self.solver = cp_model.CpSolver()
+    The incumbent plan is the hint; a skipped centre costs its demand times more than
+    any plan of the others.
+    """
+    problem, pool = state.problem, state.pool
+    demand = problem.demand[owner]
+    cost = demand * pool.cost[arcs]
+    skip_cost = None
+    if allow_skip:
+        centers = np.unique(owner)
+        penalty = int(cost.max(initial=0)) * (len(centers) + 1) + 1
+        skip_cost = penalty * problem.demand[centers]
+    return AssignmentModel(
+        owner,
+        pool.garrison[arcs],
+        cost,
+        demand,
+        residual,
+        skip_cost=skip_cost,
+        hint=arcs == state.arc_of[owner],
+    )
 
-    def solve(self, seed: int, deadline: float | None, deterministic_time: float) -> Any:
-        """Solve with one worker, seeded, within the deterministic and wall budgets."""
-        params = self.solver.parameters
-        params.num_workers = 1
-        params.random_seed = seed
-        params.max_deterministic_time = deterministic_time
-        params.linearization_level = 2
-        if deadline is not None:
-            params.max_time_in_seconds = max(0.01, deadline - time.monotonic())
-        return self.solver.solve(self.model)
 
-    def choice(self) -> np.ndarray:
-        """Chosen position (into ``arcs``) per centre, -1 where skipped."""
-        chosen = np.array([self.solver.boolean_value(v) for v in self.x], dtype=bool)
-        choice = np.full(len(self.centers), -1, dtype=np.int64)
-        pos = np.flatnonzero(chosen)
-        choice[np.searchsorted(self.bounds, pos, side="right") - 1] = pos
-        return choice
+def _solve_model(
+    model: AssignmentModel, seed: int, deadline: float | None, deterministic_time: float
+) -> Any:
+    """Solve with one worker, seeded, within the deterministic and wall budgets."""
+    max_time_s = None if deadline is None else deadline - time.monotonic()
+    return model.solve(seed, max_time_s=max_time_s, deterministic_time=deterministic_time)
 
 
 def _prove(
@@ -576,15 +546,15 @@ def _exact(
     problem, pool = state.problem, state.pool
     arcs = np.concatenate([state.center_arcs(int(i)) for i in free])
     owner = pool.center[arcs].astype(np.int64)
-    model = _CpAssignment(state, owner, arcs, problem.capacity, allow_skip=False)
-    status = model.solve(seed, deadline, options.proof_deterministic_time)
+    model = _assignment_model(state, owner, arcs, problem.capacity, allow_skip=False)
+    status = _solve_model(model, seed, deadline, options.proof_deterministic_time)
     if status == cp_model.INFEASIBLE:  # pragma: no cover - the hint is feasible
         msg = "exact single-sourcing model reported infeasible despite a feasible hint"
         raise SolverError(msg)
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         choice = model.choice()
         if int(model.cost[choice].sum()) < state.objective():
-            for k, i in enumerate(model.centers):
+            for k, i in enumerate(model.items):
                 state.place(int(i), int(arcs[choice[k]]))
     if status == cp_model.OPTIMAL:
         return round(model.solver.objective_value)

@@ -6,7 +6,12 @@ resource use may differ by agent: a team of one agency may count differently at 
 garrison of another). Every job goes to exactly one allowed agent, no agent exceeds its
 capacity, and Σ cost is minimised (or maximised).
 
-Method (measured on the OR-Library and Yagiura benchmarks, see ``benchmarks/bench_gap.py``):
+The benchmarks (``bench_gap.py``) and ``tests/test_gap.py`` use it; it is not part of the
+electsec package. Its exact models are electsec's CP-SAT assignment model
+(:class:`electsec.solvers.cpsat.AssignmentModel`, the one single-sourcing solves), with a
+resource use per (agent, job) pair.
+
+Method (measured on the OR-Library and Yagiura benchmarks, see ``bench_gap.py``):
 
 1. **LP relaxation** with HiGHS (:func:`scipy.optimize.linprog`, interior point with
    crossover; dual simplex if that fails). Its duals give a lower bound that holds for any
@@ -54,6 +59,7 @@ from ortools.sat.python import cp_model
 from scipy.optimize import linprog
 
 from electsec.errors import InfeasibleError, InputError, Issue, SolverError
+from electsec.solvers.cpsat import AssignmentModel
 
 __all__ = ["GapInstance", "GapSolution", "read_gap_instances", "solve_gap"]
 
@@ -425,8 +431,8 @@ def _ceil(value: float) -> int:
 # --------------------------------------------------------------------------- CP-SAT
 
 
-class _Model:
-    """CP-SAT assignment model over a subset of arcs (sorted by job).
+class _Model(AssignmentModel):
+    """The shared assignment model over a subset of arcs (sorted by job).
 
     ``skip`` lists jobs that may stay unassigned at ``penalty`` each (repair steps).
     ``tiebreak`` (small non-negative integers per arc) orders plans of equal cost without
@@ -445,79 +451,38 @@ class _Model:
         penalty: int = 0,
         tiebreak: np.ndarray | None = None,
     ) -> None:
+        job, agent = inst.arc_job[arcs], inst.arc_agent[arcs]
+        jobs = np.unique(job) if skip is None else np.union1d(job, skip)
+        cost = inst.arc_cost[arcs]
+        if tiebreak is not None:
+            scale = int(tiebreak.max(initial=0)) * len(jobs) + 1
+            cost = cost * scale + tiebreak
+            penalty *= scale
+        super().__init__(
+            job,
+            agent,
+            cost,
+            inst.arc_weight[arcs],
+            capacity,
+            items=jobs,
+            skip_cost=None if skip is None else np.full(len(jobs), penalty, dtype=np.int64),
+            skippable=None if skip is None else np.isin(jobs, skip),
+            hint=None if hint is None else agent == hint[job],
+        )
         self.inst = inst
         self.arcs = arcs
-        job = inst.arc_job[arcs]
-        self.jobs = np.unique(job)
-        if skip is not None:
-            self.jobs = np.union1d(self.jobs, skip)
-        starts = np.searchsorted(job, self.jobs)
-        ends = np.searchsorted(job, self.jobs, side="right")
-        skippable = np.zeros(len(self.jobs), dtype=bool)
-        if skip is not None:
-            skippable[np.searchsorted(self.jobs, skip)] = True
-        model = cp_model.CpModel()
-        x = [model.new_bool_var("") for _ in range(len(arcs))]
-        self.x = x
-        terms: list[Any] = list(x)
-        coeffs = [int(v) for v in inst.arc_cost[arcs]]
-        if tiebreak is not None:
-            scale = int(tiebreak.max(initial=0)) * len(self.jobs) + 1
-            coeffs = [int(v) for v in inst.arc_cost[arcs] * scale + tiebreak]
-            penalty *= scale
-        for k in range(len(self.jobs)):
-            group = x[starts[k] : ends[k]]
-            if skippable[k]:
-                y = model.new_bool_var("")
-                group = [*group, y]
-                terms.append(y)
-                coeffs.append(penalty)
-                if hint is not None:
-                    model.add_hint(y, bool(hint[self.jobs[k]] < 0))
-            model.add_exactly_one(group)
-        agent = inst.arc_agent[arcs]
-        weight = inst.arc_weight[arcs]
-        order = np.argsort(agent, kind="stable")
-        cut = np.flatnonzero(np.r_[True, agent[order][1:] != agent[order][:-1]])
-        for idx in np.split(order, cut[1:]) if len(order) else []:
-            i = int(agent[idx[0]])
-            if int(weight[idx].sum()) > capacity[i]:
-                model.add(
-                    cp_model.LinearExpr.weighted_sum(
-                        [x[p] for p in idx], [int(v) for v in weight[idx]]
-                    )
-                    <= int(capacity[i])
-                )
-        model.minimize(cp_model.LinearExpr.weighted_sum(terms, coeffs))
-        if hint is not None:
-            for p in np.flatnonzero(agent == hint[job]):
-                model.add_hint(x[p], 1)
-        self.model = model
-        self.solver = cp_model.CpSolver()
 
-    def solve(
-        self,
-        seed: int,
-        *,
-        workers: int,
-        max_time_s: float,
-        deterministic_time: float | None = None,
-    ) -> Any:
-        """Solve with the given workers and limits; return the CP-SAT status."""
-        params = self.solver.parameters
-        params.num_workers = workers
-        params.random_seed = seed
-        params.linearization_level = 2
-        params.max_time_in_seconds = max(0.01, max_time_s)
-        if deterministic_time is not None:
-            params.max_deterministic_time = deterministic_time
-        return self.solver.solve(self.model)
+    @property
+    def jobs(self) -> np.ndarray:
+        """The jobs of the model, sorted."""
+        return self.items
 
     def agents(self) -> np.ndarray:
         """Agent per job of the model (aligned with ``self.jobs``), -1 where skipped."""
-        chosen = self.arcs[[self.solver.boolean_value(v) for v in self.x]]
-        out = np.full(len(self.jobs), -1, dtype=np.int64)
-        out[np.searchsorted(self.jobs, self.inst.arc_job[chosen])] = self.inst.arc_agent[chosen]
+        choice = self.choice()
+        placed = choice >= 0
+        out = np.full(len(self.items), -1, dtype=np.int64)
+        out[placed] = self.inst.arc_agent[self.arcs[choice[placed]]]
         return out
 
 
