@@ -17,11 +17,13 @@ Cases, each in its own spawned process (so peak RSS is the case's own):
 The layers are built (or read) as GeoDataFrames before the clock starts; the clock
 (``time.perf_counter``) covers the whole public call. An exception is an outcome too: its
 type is the row's status and the wall time is the time until it was raised. A child that
-runs past ``--timeout`` is killed and its row says so. Run from the repository root::
+runs past ``--timeout`` is killed and its row says so. ``load 1m`` is the 1-minute load
+average before → after the call. Run from the repository root::
 
-    .venv/bin/python benchmarks/bench_time_limit.py                 # national cases, ~1.5 min
-    .venv/bin/python benchmarks/bench_time_limit.py --load 1 --repeat 3
-    .venv/bin/python benchmarks/bench_time_limit.py --million --only million   # ~10+ min
+    .venv/bin/python benchmarks/bench_time_limit.py                 # national cases
+    .venv/bin/python benchmarks/bench_time_limit.py --load 1 --repeat 3 --json rows.json
+    .venv/bin/python benchmarks/bench_time_limit.py --only sample --profile 25
+    .venv/bin/python benchmarks/bench_time_limit.py --million --only million   # slow
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ COLUMNS = [
     "status",
     "gap %",
     "peak RSS MB",
+    "load 1m",
 ]
 
 
@@ -169,6 +172,7 @@ def measure(case: Case, repeat: int = 1) -> dict[str, Any]:
     runs = []
     for _ in range(repeat):
         plan, error = None, ""
+        load_before = os.getloadavg()[0]
         started = time.perf_counter()
         try:
             plan = es.solve_assignment(
@@ -177,7 +181,8 @@ def measure(case: Case, repeat: int = 1) -> dict[str, Any]:
         except Exception as exc:  # an exception is an outcome to record
             error = f"{type(exc).__name__}: {exc}"
         wall = time.perf_counter() - started
-        runs.append(_outcome(plan, error, wall, centers, garrisons, check_plan))
+        load = {"load_before": load_before, "load_after": os.getloadavg()[0]}
+        runs.append({**_outcome(plan, error, wall, centers, garrisons, check_plan), **load})
         del plan
     return {"runs": runs, "setup_rss_mb": setup, "code": code}
 
@@ -195,8 +200,8 @@ def _outcome(
         "gap_pct": 100 * plan.gap,
         "objective": plan.objective,
         "bound": plan.bound,
+        "solve_time_s": plan.solve_time_s,
         "check": check(plan, centers, garrisons),
-        "loadavg_1m": os.getloadavg()[0],
     }
 
 
@@ -232,10 +237,12 @@ def timeout_for(case: Case, repeat: int) -> float:
     return setup + repeat * (3 * case.time_limit_s + 60.0)
 
 
-def run_case(case: Case, repeat: int, timeout_s: float | None = None) -> dict[str, Any]:
+def run_case(
+    case: Case, repeat: int, timeout_s: float | None = None, profile: int = 0
+) -> dict[str, Any]:
     """Measure one case in a spawned child; return its row (the worst overshoot of the runs)."""
     limit = timeout_s if timeout_s is not None else timeout_for(case, repeat)
-    result = run_isolated(measure, case, repeat, timeout_s=limit)
+    result = run_isolated(measure, case, repeat, timeout_s=limit, profile=profile)
     row: dict[str, Any] = {
         "case": case.name,
         "T": case.time_limit_s,
@@ -268,20 +275,27 @@ def run_case(case: Case, repeat: int, timeout_s: float | None = None) -> dict[st
         "gap %": float("nan") if gap is None else gap,
         "error": worst["error"],
         "check": worst.get("check", ""),
+        "load 1m": f"{worst['load_before']:.1f}→{worst['load_after']:.1f}",
         "runs": runs,
         "setup_rss_mb": result["setup_rss_mb"],
         "code": result["code"],
+        "profile": result.get("profile", ""),
     }
 
 
 def run_all(
-    cases: list[Case], *, repeat: int, load: int, timeout_s: float | None = None
+    cases: list[Case],
+    *,
+    repeat: int,
+    load: int,
+    timeout_s: float | None = None,
+    profile: int = 0,
 ) -> list[dict[str, Any]]:
     """Measure every case with ``load`` busy loops running; print each row as it ends."""
     rows = []
     with busy_load(load):
         for case in cases:
-            row = run_case(case, repeat, timeout_s)
+            row = run_case(case, repeat, timeout_s, profile)
             rows.append(row)
             print(f"  {case.name}: {row['wall_s']:.2f} s, {row['status']}", flush=True)
     return rows
@@ -302,13 +316,18 @@ def main() -> None:
         "--timeout", type=float, default=None, help="kill a case's child after S seconds"
     )
     parser.add_argument("--json", default=None, help="also write the rows to this JSON file")
+    parser.add_argument(
+        "--profile", type=int, default=0, help="cProfile each case; print top N functions"
+    )
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, _raise_on_sigterm)  # so the load processes are stopped
     cases = [c for c in default_cases(args.seed, million=args.million) if args.only in c.name]
     print(f"# bench_time_limit — {dt.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}")
     print(machine())
     print(f"load: {args.load} busy-loop process(es); repeat {args.repeat}; seed {args.seed}")
-    rows = run_all(cases, repeat=args.repeat, load=args.load, timeout_s=args.timeout)
+    rows = run_all(
+        cases, repeat=args.repeat, load=args.load, timeout_s=args.timeout, profile=args.profile
+    )
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}\n")
     print_table(rows, COLUMNS)
     _notes(rows)
@@ -340,7 +359,12 @@ def _notes(rows: list[dict[str, Any]]) -> None:
         walls = ", ".join(f"{x['wall_s']:.2f}" for x in r["runs"])
         extra = f"; error: {r['error']}" if r["error"] else ""
         check = f"; plan check: {r['check']}" if r.get("check") else ""
-        print(f"- {r['case']}: runs [{walls}] s{check}{extra}")
+        own = ", ".join(f"{x['solve_time_s']:.2f}" for x in r["runs"] if "solve_time_s" in x)
+        own = f"; solve_time_s [{own}]" if own else ""
+        print(f"- {r['case']}: runs [{walls}] s{own}{check}{extra}")
+    for r in rows:
+        if r.get("profile"):
+            print(f"\n--- cProfile of {r['case']} ---\n{r['profile']}")
 
 
 if __name__ == "__main__":
