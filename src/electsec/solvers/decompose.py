@@ -10,6 +10,7 @@ each separately — in this process, or in parallel through any
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -184,7 +185,7 @@ def solve_regions(
     lp: FlowSolution,
     *,
     options: SolverOptions | None = None,
-    time_limit_s: float | None = None,
+    deadline: float | None = None,
     seed: int = 0,
     executor: Executor | None = None,
 ) -> SingleSolution:
@@ -192,9 +193,13 @@ def solve_regions(
 
     Parameters
     ----------
-    problem, lp, options, time_limit_s, seed
-        As for :func:`electsec.solvers.single.solve_single`; every region gets the whole
-        ``time_limit_s`` when run in parallel, its share by rows when run here.
+    problem, lp, options, seed
+        As for :func:`electsec.solvers.single.solve_single`.
+    deadline
+        A :func:`time.perf_counter` reading by which to stop, or None. Run here, each
+        region in turn gets its share (by rows) of what is left when it starts; run on an
+        executor, every region gets all that is left when the regions are sent (workers
+        may sit on other machines, so they are given seconds, not a clock reading).
     executor
         Runs the regions in parallel when given (their results do not depend on it).
 
@@ -206,20 +211,15 @@ def solve_regions(
     options = options or SolverOptions()
     parts = regions(problem, min_rows=options.region_min_centers)
     if len(parts) == 1:
-        return solve_single(problem, lp, options=options, time_limit_s=time_limit_s, seed=seed)
-    total = max(problem.n_centers, 1)
-    tasks = [
-        (
-            *restrict(problem, lp, part),
-            options,
-            _share(time_limit_s, len(part.rows) / total, parallel=executor is not None),
-            seed,
-        )
-        for part in parts
-    ]
-    results: Iterator[SingleSolution] = (
-        executor.map(_solve_task, tasks) if executor is not None else map(_solve_task, tasks)
-    )
+        return solve_single(problem, lp, options=options, deadline=deadline, seed=seed)
+    pieces = [restrict(problem, lp, part) for part in parts]
+    results: Iterator[SingleSolution]
+    if executor is not None:
+        left = None if deadline is None else max(0.05, deadline - time.perf_counter())
+        tasks = [(*piece, options, left, seed) for piece in pieces]
+        results = executor.map(_solve_task, tasks)
+    else:
+        results = _in_turn(pieces, options, deadline, seed)
     assign = np.full(problem.n_centers, -1, dtype=np.int64)
     cost = np.zeros(problem.n_centers, dtype=np.int64)
     objective = bound = 0
@@ -234,10 +234,21 @@ def solve_regions(
     return SingleSolution(assign, cost, objective, min(bound, objective), optimal)
 
 
-def _share(time_limit_s: float | None, fraction: float, *, parallel: bool) -> float | None:
-    if time_limit_s is None or parallel:
-        return time_limit_s
-    return max(0.05, time_limit_s * fraction)
+def _in_turn(
+    pieces: list[tuple[Problem, FlowSolution]],
+    options: SolverOptions,
+    deadline: float | None,
+    seed: int,
+) -> Iterator[SingleSolution]:
+    """Solve the regions one by one, each within its share of the time left."""
+    rows_left = sum(p.n_centers for p, _ in pieces)
+    for sub, sub_lp in pieces:
+        share = None
+        if deadline is not None:
+            now = time.perf_counter()
+            share = now + max(0.0, deadline - now) * sub.n_centers / max(rows_left, 1)
+        rows_left -= sub.n_centers
+        yield solve_single(sub, sub_lp, options=options, deadline=share, seed=seed)
 
 
 def _solve_task(

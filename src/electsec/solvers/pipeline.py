@@ -183,7 +183,7 @@ def _search(
         problem,
         lp,
         options=instance.options,
-        time_limit_s=budget.left(rows=problem.n_centers),
+        deadline=budget.deadline(rows=problem.n_centers),
         seed=settings.seed,
         executor=executor,
     )

@@ -100,8 +100,15 @@ def solve_single(
     options: SolverOptions | None = None,
     time_limit_s: float | None = None,
     seed: int = 0,
+    deadline: float | None = None,
 ) -> SingleSolution:
     """Find a single-sourcing plan starting from the optimal split plan ``lp``.
+
+    The first whole-team plan keeps the centres the LP serves whole and places the split
+    ones by exact local repairs; when those cannot place everyone (or the clock stops
+    them), regret insertion on the residual capacities and then worst-fit-decreasing
+    packing from scratch are tried, and the pool of garrisons around centres still
+    unplaced is widened. Then a large-neighbourhood search improves the plan.
 
     Parameters
     ----------
@@ -114,9 +121,13 @@ def solve_single(
     options
         Search options.
     time_limit_s
-        Wall-clock budget; None means the deterministic budgets in ``options`` only.
+        Wall-clock budget from now; None means the deterministic budgets only.
     seed
         Seed for CP-SAT and neighbourhood choice.
+    deadline
+        A :func:`time.perf_counter` reading by which to stop (overrides
+        ``time_limit_s``). Local repairs use at most half of what is left; the packing
+        fallbacks take milliseconds and always run.
 
     Returns
     -------
@@ -124,23 +135,94 @@ def solve_single(
         The best plan found; centres it could not place whole are left at -1.
     """
     options = options or SolverOptions()
-    deadline = None if time_limit_s is None else time.monotonic() + time_limit_s
+    if deadline is None and time_limit_s is not None:
+        deadline = time.perf_counter() + time_limit_s
     rng = np.random.default_rng(seed)
     state = _State(problem, lp, lp.arcs)
     _round(state)
-    _repair(state, options, seed)
+    state = _first_plan(state, options, seed, deadline)
     for _ in range(POOL_WIDENINGS):
-        if (state.assign[problem.demand > 0] >= 0).all():
+        if _all_placed(state):
             break
         wider = _widened(state)
         if wider is None:
             break
-        state = wider
-        _repair(state, options, seed)
-    if not (state.assign[problem.demand > 0] >= 0).all():  # whole teams do not pack
+        state = _first_plan(wider, options, seed, deadline)
+    if not _all_placed(state):  # whole teams do not pack
         return _result(state, bound=lp.lower_bound, optimal=False)
     _search(state, options, rng, seed, deadline)
     return _prove(state, options, seed, deadline)
+
+
+def _all_placed(state: _State) -> bool:
+    return bool((state.assign[state.problem.demand > 0] >= 0).all())
+
+
+def _first_plan(
+    state: _State, options: SolverOptions, seed: int, deadline: float | None
+) -> _State:
+    """Place every centre whole if possible: repairs, then insertion, then packing."""
+    _repair(state, options, seed, _half_of(deadline))
+    if _all_placed(state):
+        return state
+    _insert(state)
+    if _all_placed(state):
+        return state
+    packed = _worst_fit(state)
+    return packed if _all_placed(packed) else state
+
+
+def _half_of(deadline: float | None) -> float | None:
+    if deadline is None:
+        return None
+    now = time.perf_counter()
+    return now + max(0.0, deadline - now) / 2
+
+
+def _insert(state: _State) -> None:
+    """Regret insertion: place unplaced centres, largest regret first, on residual capacity.
+
+    A centre's regret is how much worse (in reduced cost) its second-best garrison with
+    room is than its best; centres with the most to lose go first (ties: larger demand),
+    each at its best garrison that still has room when its turn comes.
+    """
+    demand = state.problem.demand
+    unplaced = np.flatnonzero((demand > 0) & (state.arc_of < 0))
+    regret = np.array([_fitting(state, int(i))[1] for i in unplaced], dtype=float)
+    for i in unplaced[np.lexsort((unplaced, -demand[unplaced], -regret))]:
+        arc, _ = _fitting(state, int(i))
+        if arc >= 0:
+            state.place(int(i), arc)
+
+
+def _fitting(state: _State, i: int) -> tuple[int, float]:
+    """Best pool arc of centre ``i`` whose garrison has room, and its regret (or -1, 0)."""
+    arcs = state.center_arcs(i)
+    room = (state.problem.capacity - state.load)[state.pool.garrison[arcs]]
+    arcs = arcs[room >= state.problem.demand[i]]
+    if not len(arcs):
+        return -1, 0.0
+    rc = state.rc[arcs]
+    order = np.lexsort((state.pool.cost[arcs], rc))
+    regret = float(rc[order[1]] - rc[order[0]]) if len(arcs) > 1 else np.inf
+    return int(arcs[order[0]]), regret
+
+
+def _worst_fit(state: _State) -> _State:
+    """Worst-fit decreasing from scratch: largest centres first, to the roomiest garrison.
+
+    Ignores the LP and the incumbent: a packing of last resort for tight instances where
+    the plan built around the LP cannot place everyone.
+    """
+    problem = state.problem
+    out = _State(problem, state.lp, state.pool)
+    order = np.lexsort((np.arange(problem.n_centers), -problem.demand))
+    for i in order[problem.demand[order] > 0]:
+        arcs = out.center_arcs(int(i))
+        room = (problem.capacity - out.load)[out.pool.garrison[arcs]]
+        if len(arcs) and room.max() >= problem.demand[i]:
+            out.place(int(i), int(arcs[np.argmax(room)]))
+    return out
 
 
 #: Times the pool around centres that cannot be placed whole is widened before giving up.
@@ -180,20 +262,20 @@ def _round(state: _State) -> None:
         state.place(int(pool.center[arc]), int(arc))
 
 
-def _repair(state: _State, options: SolverOptions, seed: int) -> None:
+def _repair(state: _State, options: SolverOptions, seed: int, deadline: float | None) -> None:
     """Place the centres the LP split, one local neighbourhood at a time.
 
     Around an unplaced centre, free every centre served by its cheapest garrisons and
     their closest competitors, together with the other unplaced centres that want those
     garrisons, and re-solve exactly (covering first, then cost). A centre that still
-    cannot be placed gets a neighbourhood twice as large next time. A plan comes first:
-    this step ignores the wall-clock deadline (each solve keeps its deterministic limit).
+    cannot be placed gets a neighbourhood twice as large next time. Stops at
+    ``deadline``; the caller then places the rest by insertion or packing.
     """
     neighbours = _garrison_neighbours(state)
     size = np.full(state.problem.n_centers, options.lns_neighbourhood)
     for _ in range(4 * state.problem.n_centers + 8):
         unplaced = np.flatnonzero((state.problem.demand > 0) & (state.arc_of < 0))
-        if not len(unplaced):
+        if not len(unplaced) or _out_of_time(deadline):
             return
         i = int(unplaced[0])
         if size[i] > 64 * options.lns_neighbourhood:
@@ -206,7 +288,7 @@ def _repair(state: _State, options: SolverOptions, seed: int) -> None:
             np.union1d(free, np.r_[i, wanting]),
             options,
             seed,
-            None,
+            deadline,
             arcs_per_center=2 * options.lns_arcs_per_center,
         )
         size[i] *= 2
@@ -483,7 +565,7 @@ def _solve_model(
     model: AssignmentModel, seed: int, deadline: float | None, deterministic_time: float
 ) -> Any:
     """Solve with one worker, seeded, within the deterministic and wall budgets."""
-    max_time_s = None if deadline is None else deadline - time.monotonic()
+    max_time_s = None if deadline is None else deadline - time.perf_counter()
     return model.solve(seed, max_time_s=max_time_s, deterministic_time=deterministic_time)
 
 
@@ -574,4 +656,4 @@ def _result(state: _State, *, bound: int, optimal: bool) -> SingleSolution:
 
 
 def _out_of_time(deadline: float | None) -> bool:
-    return deadline is not None and time.monotonic() >= deadline
+    return deadline is not None and time.perf_counter() >= deadline
