@@ -140,14 +140,7 @@ def solve_single(
     rng = np.random.default_rng(seed)
     state = _State(problem, lp, lp.arcs)
     _round(state)
-    state = _first_plan(state, options, seed, deadline)
-    for _ in range(POOL_WIDENINGS):
-        if _all_placed(state):
-            break
-        wider = _widened(state)
-        if wider is None:
-            break
-        state = _first_plan(wider, options, seed, deadline)
+    state = _first_plan(state, options, seed, _half_of(deadline))
     if not _all_placed(state):  # whole teams do not pack
         return _result(state, bound=lp.lower_bound, optimal=False)
     _search(state, options, rng, seed, deadline)
@@ -161,14 +154,35 @@ def _all_placed(state: _State) -> bool:
 def _first_plan(
     state: _State, options: SolverOptions, seed: int, deadline: float | None
 ) -> _State:
-    """Place every centre whole if possible: repairs, then insertion, then packing."""
-    _repair(state, options, seed, _half_of(deadline))
-    if _all_placed(state):
-        return state
-    _insert(state)
+    """Place every centre whole if possible, by ``deadline`` (the search gets the rest).
+
+    Exact local repairs, then regret insertion and ejection moves (under a clock,
+    insertion first and repairs for what is left), on the LP's pool, widened around
+    centres still unplaced (up to ``POOL_WIDENINGS`` times, while time is left);
+    worst-fit-decreasing packing on the widest pool when all that leaves some centre
+    unplaced, and on twice as many garrisons per centre as a last resort.
+    """
+    for widening in range(POOL_WIDENINGS + 1):
+        if deadline is not None:  # under a clock, a fast start leaves the search more time
+            _insert(state)
+        if not _out_of_time(deadline):
+            _repair(state, options, seed, deadline)
+        _insert(state)
+        _eject(state)
+        if _all_placed(state) or widening == POOL_WIDENINGS or _out_of_time(deadline):
+            break
+        wider = _widened(state)
+        if wider is None:
+            break
+        state = wider
     if _all_placed(state):
         return state
     packed = _worst_fit(state)
+    if not _all_placed(packed) and state.problem.oracle is not None:
+        # Last resort, past the clock if need be: pack on twice the garrisons per centre.
+        every = np.arange(state.problem.n_centers)
+        wide = state.pool.union(nearest_beyond(state.problem, state.pool, every))
+        packed = _worst_fit(_State(state.problem, state.lp, wide))
     return packed if _all_placed(packed) else state
 
 
@@ -193,6 +207,55 @@ def _insert(state: _State) -> None:
         arc, _ = _fitting(state, int(i))
         if arc >= 0:
             state.place(int(i), arc)
+
+
+def _eject(state: _State) -> None:
+    """Ejection moves: make room for each unplaced centre by moving one centre away.
+
+    For an unplaced centre ``i`` and a garrison ``g`` it may use that lacks room, a
+    centre ``j`` at ``g`` with at least the missing demand moves to another garrison
+    with room; of all such moves the cheapest in reduced cost is made.
+    """
+    problem, pool = state.problem, state.pool
+    demand = problem.demand
+    members = _members(state.assign, problem.n_garrisons)
+    unplaced = np.flatnonzero((demand > 0) & (state.arc_of < 0))
+    for i in unplaced[np.lexsort((unplaced, -demand[unplaced]))]:
+        move = _best_ejection(state, int(i), members)
+        if move is None:
+            continue
+        arc, j, alt = move
+        if j >= 0:
+            members[int(pool.garrison[state.arc_of[j]])].remove(j)
+            state.place(j, alt)
+            members[int(pool.garrison[alt])].append(j)
+        state.place(int(i), arc)
+        members[int(pool.garrison[arc])].append(int(i))
+
+
+def _best_ejection(state: _State, i: int, members: list[list[int]]) -> tuple[int, int, int] | None:
+    """Cheapest ``(arc for i, centre j to move or -1, j's new arc)``, or None."""
+    problem, pool, rc = state.problem, state.pool, state.rc
+    demand, room = problem.demand, problem.capacity - state.load
+    best: tuple[float, int, int, int] | None = None
+    for arc in state.center_arcs(i):
+        g = int(pool.garrison[arc])
+        need = demand[i] - room[g]
+        if need <= 0:
+            return int(arc), -1, -1
+        for j in members[g]:
+            if demand[j] < need:
+                continue
+            alt = state.center_arcs(j)
+            h = pool.garrison[alt]
+            alt = alt[(h != g) & (room[h] >= demand[j])]
+            if not len(alt):
+                continue
+            a = int(alt[np.argmin(rc[alt])])
+            delta = rc[arc] * demand[i] + (rc[a] - rc[state.arc_of[j]]) * demand[j]
+            if best is None or delta < best[0]:
+                best = (float(delta), int(arc), j, a)
+    return None if best is None else best[1:]
 
 
 def _fitting(state: _State, i: int) -> tuple[int, float]:
@@ -440,7 +503,7 @@ def _neighbourhood(state: _State, seeds: np.ndarray, size: int) -> np.ndarray:
     return np.fromiter(chosen, dtype=np.int64)
 
 
-def _members(assign: np.ndarray, m: int) -> list[np.ndarray]:
+def _members(assign: np.ndarray, m: int) -> list[list[int]]:
     placed = np.flatnonzero(assign >= 0)
     order = placed[np.argsort(assign[placed], kind="stable")]
     bounds = np.searchsorted(assign[order], np.arange(m + 1))
