@@ -168,7 +168,7 @@ def _first_plan(
         if not _out_of_time(deadline):
             _repair(state, options, seed, deadline)
         _insert(state)
-        _eject(state)
+        _eject(state, deadline)
         if _all_placed(state) or widening == POOL_WIDENINGS or _out_of_time(deadline):
             break
         wider = _widened(state)
@@ -178,7 +178,8 @@ def _first_plan(
     if _all_placed(state):
         return state
     packed = _worst_fit(state)
-    if not _all_placed(packed) and state.problem.oracle is not None:
+    small = state.problem.n_centers <= WIDE_PACKING_CENTERS
+    if not _all_placed(packed) and state.problem.oracle is not None and small:
         # Last resort, past the clock if need be: pack on twice the garrisons per centre.
         every = np.arange(state.problem.n_centers)
         wide = state.pool.union(nearest_beyond(state.problem, state.pool, every))
@@ -209,18 +210,21 @@ def _insert(state: _State) -> None:
             state.place(int(i), arc)
 
 
-def _eject(state: _State) -> None:
+def _eject(state: _State, deadline: float | None) -> None:
     """Ejection moves: make room for each unplaced centre by moving one centre away.
 
     For an unplaced centre ``i`` and a garrison ``g`` it may use that lacks room, a
     centre ``j`` at ``g`` with at least the missing demand moves to another garrison
-    with room; of all such moves the cheapest in reduced cost is made.
+    with room; of all such moves the cheapest in reduced cost is made. Stops at
+    ``deadline``.
     """
     problem, pool = state.problem, state.pool
     demand = problem.demand
     members = _members(state.assign, problem.n_garrisons)
     unplaced = np.flatnonzero((demand > 0) & (state.arc_of < 0))
     for i in unplaced[np.lexsort((unplaced, -demand[unplaced]))]:
+        if _out_of_time(deadline):
+            return
         move = _best_ejection(state, int(i), members)
         if move is None:
             continue
@@ -288,6 +292,8 @@ def _worst_fit(state: _State) -> _State:
     return out
 
 
+#: Up to this many demand rows, packing on twice the garrisons per centre is the last resort.
+WIDE_PACKING_CENTERS = 100_000
 #: Times the pool around centres that cannot be placed whole is widened before giving up.
 POOL_WIDENINGS = 3
 
