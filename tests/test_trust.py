@@ -157,3 +157,22 @@ def test_the_same_seed_gives_byte_identical_plans_across_processes(repo_root, sp
     ).stdout
     assert there == here
     assert json.loads(there)["status"] in ("optimal", "feasible")
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_whole_team_plan_is_found_when_the_exact_repairs_find_none(seed):
+    """Defect: SolverError ("could not be served whole") on easily packed instances.
+
+    With the CP-SAT repairs given no time at all, regret insertion, ejection moves and
+    worst-fit packing must still place every centre whole (the old code raised).
+    """
+    options = es.SolverOptions(
+        subproblem_deterministic_time=1e-9, lns_max_neighbourhoods=0, proof_max_arcs=0
+    )
+    rng = np.random.default_rng(seed)
+    centers, garrisons = make_instance(
+        rng, 200, 10, capacity_ratio=1.15, demand_min=1, demand_max=6
+    )
+    plan = es.solve_assignment(centers, garrisons, options=options)
+    assert plan.uncovered.empty
+    check_plan(plan, centers, garrisons, split=False)
