@@ -85,7 +85,13 @@ def solve_assignment(  # noqa: PLR0913 - the public contract (DESIGN.md §4)
         search short, and the split LP's pricing once every team is covered and another
         round would not fit: the plan is then ``"feasible"`` with a proven ``bound`` and
         ``gap`` (at a million stations the first round is typically within 0.1 %).
-        Finding the first covering plan is never given up for time.
+        The call returns within about ``time_limit_s`` + 0.5 s nationally (+ 3 s at a
+        million stations; measured in ``benchmarks/RESULTS.md``). Two steps are never
+        given up for time, so a very small limit can be overrun by them: the split LP's
+        first covering flow, and the cheap packing of a first whole-team plan (regret
+        insertion, ejection moves, worst-fit decreasing). If even those place some
+        centre in no garrison whole, :class:`SolverError` is raised naming the centres
+        (with ``coverage="max"``, the plan covering the most teams is returned instead).
     seed
         Seed for the search, an integer in [0, 2**31) (CP-SAT's range); the same
         inputs and seed give the same plan.
