@@ -23,6 +23,7 @@ from scipy.spatial import cKDTree
 from electsec.config import WGS84_MAX_RADIUS_M, WGS84_MIN_RADIUS_M
 from electsec.errors import InputError, Issue
 from electsec.io import read_garrisons, read_polling_centers
+from electsec.validation import is_number
 
 __all__ = ["ArcOracle", "CostMatrix", "GroupedOracle", "distance_matrix"]
 
@@ -585,19 +586,10 @@ def limit_issues(
     :func:`electsec.validation.response_limits`.
     """
     issues = []
-    if k is not None and (isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1):
+    if k is not None and not is_number(k, minimum=1, integer=True):
         issues.append(Issue("arguments", "k", (), f"must be a positive integer, got {k!r}"))
     per_center_form = per_center and isinstance(max_distance_m, str | dict)
-    if (
-        max_distance_m is not None
-        and not per_center_form
-        and not (
-            isinstance(max_distance_m, int | float)
-            and not isinstance(max_distance_m, bool)
-            and np.isfinite(max_distance_m)
-            and max_distance_m >= 0
-        )
-    ):
+    if max_distance_m is not None and not per_center_form and not is_number(max_distance_m):
         issues.append(
             Issue(
                 "arguments",
