@@ -57,6 +57,14 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True)
+    _plan_parser(sub)
+    _diagnose_parser(sub)
+    _report_parser(sub)
+    return parser
+
+
+def _plan_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``plan`` sub-command."""
     plan = sub.add_parser(
         "plan",
         help="solve an assignment and write the plan, a CSV and a map",
@@ -91,6 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     plan.add_argument("--seed", type=int, default=0, help="search seed (default 0)")
     plan.add_argument("--no-map", action="store_true", help="skip the HTML map")
+
+
+def _diagnose_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``diagnose`` sub-command."""
     diagnose = sub.add_parser(
         "diagnose",
         help="say whether every centre can be covered and, if not, which cannot and why",
@@ -103,6 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common_arguments(diagnose)
     diagnose.add_argument("--out", type=Path, default=None, help="also write diagnosis.json")
+
+
+def _report_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``report`` sub-command."""
     report = sub.add_parser(
         "report",
         help="plan and write a self-contained HTML report that opens offline",
@@ -124,10 +140,29 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="polygons drawn under the map, e.g. data/sample/governorates.geojson",
     )
-    return parser
 
 
 def _common_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the arguments every sub-command shares, in their help order."""
+    _input_arguments(parser)
+    _reach_arguments(parser)
+    _backup_arguments(parser)
+    parser.add_argument(
+        "--jurisdiction",
+        action="append",
+        default=[],
+        metavar="AGENCY=GOV[,GOV...]",
+        help="governorates where an agency may operate, e.g. "
+        "--jurisdiction peshmerga=Erbil,Duhok,Al-Sulaymaniyah (repeatable; agencies not "
+        "named operate anywhere)",
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print the result as JSON instead of a summary"
+    )
+
+
+def _input_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the two input layers (or a JSON request on stdin)."""
     parser.add_argument(
         "centers",
         help="polling centres: GeoJSON, GeoPackage, Shapefile, GeoParquet or CSV "
@@ -143,6 +178,10 @@ def _common_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="garrisons: same formats (garrison_id, capacity)",
     )
+
+
+def _reach_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add how far teams may be sent: limits, road travel times, nearest garrisons."""
     parser.add_argument(
         "--max-distance-km",
         type=float,
@@ -169,6 +208,10 @@ def _common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--k", type=int, default=None, help="only consider the K nearest garrisons of each centre"
     )
+
+
+def _backup_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add backup coverage from the garrisons' reserves."""
     parser.add_argument(
         "--backup-km",
         type=float,
@@ -183,18 +226,6 @@ def _common_arguments(parser: argparse.ArgumentParser) -> None:
         default=1,
         metavar="N",
         help="centres one reserve team may back up (default 1; with --backup-km)",
-    )
-    parser.add_argument(
-        "--jurisdiction",
-        action="append",
-        default=[],
-        metavar="AGENCY=GOV[,GOV...]",
-        help="governorates where an agency may operate, e.g. "
-        "--jurisdiction peshmerga=Erbil,Duhok,Al-Sulaymaniyah (repeatable; agencies not "
-        "named operate anywhere)",
-    )
-    parser.add_argument(
-        "--json", action="store_true", help="print the result as JSON instead of a summary"
     )
 
 

@@ -21,6 +21,7 @@ import scipy.sparse as sp
 from electsec.errors import InputError, Issue
 from electsec.io import read_garrisons, read_polling_centers
 from electsec.oracle import ArcOracle, Metric
+from electsec.validation import is_number
 
 __all__ = ["CostMatrix", "distance_matrix"]
 
@@ -224,19 +225,10 @@ def limit_issues(
     :func:`electsec.validation.response_limits`.
     """
     issues = []
-    if k is not None and (isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1):
+    if k is not None and not is_number(k, minimum=1, integer=True):
         issues.append(Issue("arguments", "k", (), f"must be a positive integer, got {k!r}"))
     per_center_form = per_center and isinstance(max_distance_m, str | dict)
-    if (
-        max_distance_m is not None
-        and not per_center_form
-        and not (
-            isinstance(max_distance_m, int | float)
-            and not isinstance(max_distance_m, bool)
-            and np.isfinite(max_distance_m)
-            and max_distance_m >= 0
-        )
-    ):
+    if max_distance_m is not None and not per_center_form and not is_number(max_distance_m):
         issues.append(
             Issue(
                 "arguments",

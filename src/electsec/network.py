@@ -38,6 +38,7 @@ from scipy.spatial import cKDTree
 
 from electsec.costs import CostMatrix, arcs_to_csr
 from electsec.errors import InputError, Issue
+from electsec.validation import is_number
 
 __all__ = [
     "DEFAULT_SPEEDS_KMH",
@@ -835,12 +836,7 @@ def _xy(layer: gpd.GeoDataFrame, crs: pyproj.CRS) -> np.ndarray:
 def _option_issues(offroad_speed_kmh: Any, max_snap_m: Any) -> list[Issue]:
     issues = []
     for name, value in (("offroad_speed_kmh", offroad_speed_kmh), ("max_snap_m", max_snap_m)):
-        if not (
-            isinstance(value, int | float)
-            and not isinstance(value, bool)
-            and np.isfinite(value)
-            and value > 0
-        ):
+        if not is_number(value, strict=True):
             issues.append(
                 Issue("arguments", name, (), f"must be a positive number, got {value!r}")
             )

@@ -7,7 +7,8 @@ the public readers raise them together in one :class:`InputError`.
 from __future__ import annotations
 
 import logging
-from typing import Any
+import math
+from typing import Any, TypeGuard
 
 import geopandas as gpd
 import numpy as np
@@ -17,7 +18,7 @@ import shapely
 
 from electsec.errors import InputError, Issue
 
-__all__ = ["flag", "response_limits", "team_counts", "validate_layer"]
+__all__ = ["flag", "is_number", "response_limits", "team_counts", "validate_layer"]
 
 logger = logging.getLogger(__name__)
 
@@ -326,60 +327,10 @@ def response_limits(
     if limit is None:
         return None
     if isinstance(limit, str):
-        if limit not in centers.columns:
-            raise InputError(
-                [
-                    Issue(
-                        "arguments",
-                        name,
-                        (),
-                        f"names column {limit!r}, which the centres do not have",
-                    )
-                ]
-            )
-        values = pd.to_numeric(centers[limit], errors="coerce").to_numpy(float)
-        bad = (pd.notna(centers[limit]).to_numpy() & np.isnan(values)) | (values < 0)
-        if bad.any():
-            raise InputError(
-                [
-                    Issue(
-                        "centers",
-                        limit,
-                        tuple(centers.index[bad]),
-                        "response limits must be numbers ≥ 0 (leave empty for none)",
-                    )
-                ]
-            )
-        return np.where(np.isnan(values), np.inf, values)
+        return _column_limits(centers, limit, name)
     if isinstance(limit, dict):
-        if "tier" not in centers.columns:
-            raise InputError(
-                [
-                    Issue(
-                        "centers",
-                        "tier",
-                        (),
-                        f"{name} is given per tier, but the centres have no 'tier' column",
-                    )
-                ]
-            )
-        bad_keys = [k for k, v in limit.items() if not _is_limit(v)]
-        if bad_keys:
-            raise InputError(
-                [
-                    Issue(
-                        "arguments",
-                        name,
-                        tuple(bad_keys),
-                        "per-tier limits must be finite numbers ≥ 0",
-                    )
-                ]
-            )
-        tiers = centers["tier"].astype(str)
-        mapped = tiers.map({str(k): float(v) for k, v in limit.items()})
-        per_center: np.ndarray = mapped.fillna(np.inf).to_numpy(float)
-        return per_center
-    if not _is_limit(limit):
+        return _tier_limits(centers, limit, name)
+    if not is_number(limit):
         raise InputError(
             [
                 Issue(
@@ -391,13 +342,102 @@ def response_limits(
                 )
             ]
         )
-    return np.full(len(centers), float(limit))  # type: ignore[arg-type]  # checked above
+    return np.full(len(centers), float(limit))
 
 
-def _is_limit(value: object) -> bool:
-    return bool(
-        isinstance(value, int | float | np.integer | np.floating)
-        and not isinstance(value, bool)
-        and bool(np.isfinite(value))
-        and value >= 0
-    )
+def _column_limits(centers: gpd.GeoDataFrame, column: str, name: str) -> np.ndarray:
+    """Limits read from a column of ``centers`` (empty cells: no limit)."""
+    if column not in centers.columns:
+        raise InputError(
+            [
+                Issue(
+                    "arguments",
+                    name,
+                    (),
+                    f"names column {column!r}, which the centres do not have",
+                )
+            ]
+        )
+    values = pd.to_numeric(centers[column], errors="coerce").to_numpy(float)
+    bad = (pd.notna(centers[column]).to_numpy() & np.isnan(values)) | (values < 0)
+    if bad.any():
+        raise InputError(
+            [
+                Issue(
+                    "centers",
+                    column,
+                    tuple(centers.index[bad]),
+                    "response limits must be numbers ≥ 0 (leave empty for none)",
+                )
+            ]
+        )
+    return np.where(np.isnan(values), np.inf, values)
+
+
+def _tier_limits(centers: gpd.GeoDataFrame, limit: dict[Any, Any], name: str) -> np.ndarray:
+    """Limits per tier, applied through the ``tier`` column (tiers not named: no limit)."""
+    if "tier" not in centers.columns:
+        raise InputError(
+            [
+                Issue(
+                    "centers",
+                    "tier",
+                    (),
+                    f"{name} is given per tier, but the centres have no 'tier' column",
+                )
+            ]
+        )
+    bad_keys = [k for k, v in limit.items() if not is_number(v)]
+    if bad_keys:
+        raise InputError(
+            [
+                Issue(
+                    "arguments",
+                    name,
+                    tuple(bad_keys),
+                    "per-tier limits must be finite numbers ≥ 0",
+                )
+            ]
+        )
+    tiers = centers["tier"].astype(str)
+    mapped = tiers.map({str(k): float(v) for k, v in limit.items()})
+    per_center: np.ndarray = mapped.fillna(np.inf).to_numpy(float)
+    return per_center
+
+
+def is_number(
+    value: object, *, minimum: float = 0.0, strict: bool = False, integer: bool = False
+) -> TypeGuard[int | float | np.integer[Any] | np.floating[Any]]:
+    """Tell whether ``value`` is a finite real number at or above ``minimum``.
+
+    Python and numpy integer and floating scalars count; bools (``True``, ``np.True_``)
+    never do, nor do strings, arrays or NaN.
+
+    Parameters
+    ----------
+    value
+        Anything.
+    minimum
+        The least value allowed.
+    strict
+        Whether ``value`` must exceed ``minimum`` rather than reach it.
+    integer
+        Whether ``value`` must be an integer (``int`` or a numpy integer; a float such
+        as ``3.0`` is refused).
+
+    Returns
+    -------
+    bool
+        True when ``value`` qualifies; a type guard for static checkers.
+    """
+    if isinstance(value, bool | np.bool_):
+        return False
+    if isinstance(value, int | np.integer):
+        number: float | int = int(value)
+    elif integer or not isinstance(value, float | np.floating):
+        return False
+    elif math.isfinite(value):
+        number = float(value)
+    else:
+        return False
+    return number > minimum if strict else number >= minimum

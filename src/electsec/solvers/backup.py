@@ -209,62 +209,15 @@ class _JointModel:
         self.problem, self.plan, self.free = problem, plan, free
         self.rows = np.flatnonzero(np.isin(row_center, free))
         self.row_center = row_center
-        m = problem.n_garrisons
-        model = cp_model.CpModel()
-        self.model = model
-        fixed = ~np.isin(plan.row, self.rows)
-        load = np.bincount(plan.garrison[fixed], weights=plan.teams[fixed], minlength=m)
-        backed = plan.backup[plan.backup >= 0]
-        backed_fixed = backed[~np.isin(np.flatnonzero(plan.backup >= 0), free)]
-        b_load = np.bincount(backed_fixed, minlength=m)
-
+        self.arcs = arcs
+        self.model = cp_model.CpModel()
         small = int(need.sum()) <= _MAX_NEIGHBOURHOOD and bool(
             np.isin(np.flatnonzero(need), free).all()
         )
+        self.p_arcs, self.teams, self.use = self._primaries(small=small, split=split)
+        self.b_arcs, self.back = self._backups(need, small=small)
+        self._capacities(capacity)
         p = problem.arcs
-        sent = np.isin(p.keys(m), plan.row.astype(np.int64) * m + plan.garrison)
-        self.p_arcs = _nearest(
-            p, np.isin(p.center, self.rows), np.where(sent, p.garrison, -1), small
-        )
-        demand = problem.demand[p.center[self.p_arcs]]
-        self.teams = [
-            model.new_int_var(0, int(d), f"t{a}") for a, d in zip(self.p_arcs, demand, strict=True)
-        ]
-        self.use = [model.new_bool_var(f"u{a}") for a in self.p_arcs]
-        for t, u, d in zip(self.teams, self.use, demand, strict=True):
-            if split:
-                model.add(t <= int(d) * u)
-            else:
-                model.add(t == int(d) * u)
-        by_row = _group(p.center[self.p_arcs])
-        for r in self.rows:
-            ks = by_row.get(int(r), [])
-            model.add(sum(self.teams[k] for k in ks) == int(problem.demand[r]))
-            if not split:
-                model.add_exactly_one(self.use[k] for k in ks)
-
-        self.arcs = arcs
-        self.b_arcs = _nearest(arcs, np.isin(arcs.center, free), plan.backup[arcs.center], small)
-        self.back = [model.new_bool_var(f"y{b}") for b in self.b_arcs]
-        covered_rows = set(plan.row[plan.teams > 0].tolist())
-        by_center = _group(arcs.center[self.b_arcs])
-        for i in free:
-            ks = by_center.get(int(i), [])
-            if need[i]:
-                model.add(sum(self.back[k] for k in ks) <= 1)
-            else:
-                model.add(sum(self.back[k] for k in ks) == 0)
-        # A backup differs from every primary garrison of the centre.
-        n_g = np.int64(m)
-        primary_of = _group(row_center[p.center[self.p_arcs]] * n_g + p.garrison[self.p_arcs])
-        backup_keys = arcs.center[self.b_arcs] * n_g + arcs.garrison[self.b_arcs]
-        for k, key in enumerate(backup_keys):
-            for j in primary_of.get(int(key), []):
-                model.add_bool_or([self.back[k].Not(), self.use[j].Not()])
-        for g, ks in _group(p.garrison[self.p_arcs]).items():
-            model.add(sum(self.teams[k] for k in ks) <= int(problem.capacity[g] - load[g]))
-        for g, ks in _group(arcs.garrison[self.b_arcs]).items():
-            model.add(sum(self.back[k] for k in ks) <= int(capacity[g] - b_load[g]))
         self.primary_cost = sum(
             int(p.cost[a]) * t for a, t in zip(self.p_arcs, self.teams, strict=True)
         )
@@ -272,7 +225,73 @@ class _JointModel:
             int(arcs.cost[b]) * y for b, y in zip(self.b_arcs, self.back, strict=True)
         )
         self._values: list[int] = []
-        self._hint(covered_rows)
+        self._hint(set(plan.row[plan.teams > 0].tolist()))
+
+    def _primaries(
+        self, *, small: bool, split: bool
+    ) -> tuple[np.ndarray, list[cp_model.IntVar], list[cp_model.IntVar]]:
+        """Add the free rows' primary arcs: team and use variables, and each row's demand."""
+        model, plan, p = self.model, self.plan, self.problem.arcs
+        m = self.problem.n_garrisons
+        sent = np.isin(p.keys(m), plan.row.astype(np.int64) * m + plan.garrison)
+        p_arcs = _nearest(p, np.isin(p.center, self.rows), np.where(sent, p.garrison, -1), small)
+        demand = self.problem.demand[p.center[p_arcs]]
+        teams = [
+            model.new_int_var(0, int(d), f"t{a}") for a, d in zip(p_arcs, demand, strict=True)
+        ]
+        use = [model.new_bool_var(f"u{a}") for a in p_arcs]
+        for t, u, d in zip(teams, use, demand, strict=True):
+            if split:
+                model.add(t <= int(d) * u)
+            else:
+                model.add(t == int(d) * u)
+        by_row = _group(p.center[p_arcs])
+        for r in self.rows:
+            ks = by_row.get(int(r), [])
+            model.add(sum(teams[k] for k in ks) == int(self.problem.demand[r]))
+            if not split:
+                model.add_exactly_one(use[k] for k in ks)
+        return p_arcs, teams, use
+
+    def _backups(
+        self, need: np.ndarray, *, small: bool
+    ) -> tuple[np.ndarray, list[cp_model.IntVar]]:
+        """Add the free centres' backup arcs: at most one each, never a primary garrison."""
+        model, arcs, p = self.model, self.arcs, self.problem.arcs
+        b_arcs = _nearest(
+            arcs, np.isin(arcs.center, self.free), self.plan.backup[arcs.center], small
+        )
+        back = [model.new_bool_var(f"y{b}") for b in b_arcs]
+        by_center = _group(arcs.center[b_arcs])
+        for i in self.free:
+            ks = by_center.get(int(i), [])
+            if need[i]:
+                model.add(sum(back[k] for k in ks) <= 1)
+            else:
+                model.add(sum(back[k] for k in ks) == 0)
+        # A backup differs from every primary garrison of the centre.
+        n_g = np.int64(self.problem.n_garrisons)
+        primary_of = _group(self.row_center[p.center[self.p_arcs]] * n_g + p.garrison[self.p_arcs])
+        backup_keys = arcs.center[b_arcs] * n_g + arcs.garrison[b_arcs]
+        for k, key in enumerate(backup_keys):
+            for j in primary_of.get(int(key), []):
+                model.add_bool_or([back[k].Not(), self.use[j].Not()])
+        return b_arcs, back
+
+    def _capacities(self, capacity: np.ndarray) -> None:
+        """Cap each garrison at what the fixed centres leave of its capacity and reserve."""
+        plan, p, arcs, m = self.plan, self.problem.arcs, self.arcs, self.problem.n_garrisons
+        fixed = ~np.isin(plan.row, self.rows)
+        load = np.bincount(plan.garrison[fixed], weights=plan.teams[fixed], minlength=m)
+        backed = plan.backup[plan.backup >= 0]
+        backed_fixed = backed[~np.isin(np.flatnonzero(plan.backup >= 0), self.free)]
+        b_load = np.bincount(backed_fixed, minlength=m)
+        for g, ks in _group(p.garrison[self.p_arcs]).items():
+            self.model.add(
+                sum(self.teams[k] for k in ks) <= int(self.problem.capacity[g] - load[g])
+            )
+        for g, ks in _group(arcs.garrison[self.b_arcs]).items():
+            self.model.add(sum(self.back[k] for k in ks) <= int(capacity[g] - b_load[g]))
 
     def _hint(self, covered_rows: set[int]) -> None:
         p, plan, arcs = self.problem.arcs, self.plan, self.arcs

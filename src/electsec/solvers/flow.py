@@ -183,69 +183,107 @@ def solve_transport(
     SolverError
         If OR-Tools reports anything but an optimal flow (e.g. cost overflow).
     """
-    n, m = problem.n_centers, problem.n_garrisons
-    demand = problem.demand.astype(np.int64)
-    capacity = problem.capacity.astype(np.int64)
-    total = int(demand.sum())
-    s, u_node, t = n + m, n + m + 1, n + m + 2
-    centers = np.arange(n, dtype=np.int32) + m
-    garrisons = np.arange(m, dtype=np.int32)
-    uncovered_node = penalty is not None
-    k = n if uncovered_node else 0
-    tails = np.concatenate(
-        [
-            arcs.garrison,
-            np.full(m, s, np.int32),
-            [s] * uncovered_node,
-            np.full(k, u_node, np.int32),
-            centers,
-        ]
-    ).astype(np.int32)
-    heads = np.concatenate(
-        [
-            arcs.center + m,
-            garrisons,
-            [u_node] * uncovered_node,
-            centers[:k],
-            np.full(n, t, np.int32),
-        ]
-    ).astype(np.int32)
-    caps = np.concatenate(
-        [
-            np.minimum(demand[arcs.center], capacity[arcs.garrison]),
-            capacity,
-            [total] * uncovered_node,
-            demand[:k],
-            demand,
-        ]
-    ).astype(np.int64)
-    costs = np.concatenate(
-        [
-            arcs.cost,
-            np.zeros(m, np.int64),
-            [0] * uncovered_node,
-            np.broadcast_to(np.asarray(penalty if penalty is not None else 0, np.int64), (k,)),
-            np.zeros(n, np.int64),
-        ]
-    ).astype(np.int64)
-    mcf = min_cost_flow.SimpleMinCostFlow()
-    mcf.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, costs)
-    mcf.set_nodes_supplies(np.array([s, t], np.int32), np.array([total, -total], np.int64))
-    tick = time.perf_counter()
-    status = mcf.solve()
-    logger.debug("min-cost flow on %d arcs: %.2f s", len(tails), time.perf_counter() - tick)
-    if if_feasible and status == mcf.INFEASIBLE:
+    network = _Network.build(problem, arcs, penalty)
+    all_flow = network.solve(if_feasible=if_feasible)
+    if all_flow is None:
         return None
-    if status != mcf.OPTIMAL:
-        msg = f"OR-Tools min-cost flow returned status {status} on {len(arcs)} arcs"
-        raise SolverError(msg)
-    all_flow = np.asarray(mcf.flows(np.arange(len(tails), dtype=np.int32)), dtype=np.int64)
+    n, m = problem.n_centers, problem.n_garrisons
     flow = all_flow[: len(arcs)]
-    start = len(arcs) + m + 1
-    uncovered = all_flow[start : start + k] if uncovered_node else np.zeros(n, np.int64)
+    start = len(arcs) + m + 1  # the U → centre arcs (see _Network)
+    uncovered = all_flow[start : start + n] if penalty is not None else np.zeros(n, np.int64)
     cap = np.broadcast_to(np.asarray(_INF if penalty is None else penalty, np.int64), (n,))
     u, w = _potentials(problem, arcs, flow, uncovered, cap)
     return FlowSolution(arcs, flow, uncovered, int(flow @ arcs.cost), u, w, cap)
+
+
+@dataclass(frozen=True)
+class _Network:
+    """The flow network S → garrison → centre → T (and S → U → centre), as arc arrays.
+
+    Arcs come in this order: the ``arcs`` (garrison → centre), S → each garrison, then
+    with a penalty S → U and U → each centre, and last each centre → T. Nodes are the
+    garrisons ``0..m-1``, the centres ``m..m+n-1``, then S, U and T.
+    """
+
+    tails: np.ndarray
+    heads: np.ndarray
+    caps: np.ndarray
+    costs: np.ndarray
+    source: int
+    sink: int
+    total: int
+    n_arcs: int  # the real arcs, for messages
+
+    @classmethod
+    def build(cls, problem: Problem, arcs: Arcs, penalty: np.ndarray | int | None) -> _Network:
+        """Lay out the network of :func:`solve_transport`."""
+        n, m = problem.n_centers, problem.n_garrisons
+        demand = problem.demand.astype(np.int64)
+        capacity = problem.capacity.astype(np.int64)
+        total = int(demand.sum())
+        s, u_node, t = n + m, n + m + 1, n + m + 2
+        centers = np.arange(n, dtype=np.int32) + m
+        garrisons = np.arange(m, dtype=np.int32)
+        uncovered_node = penalty is not None
+        k = n if uncovered_node else 0
+        tails = np.concatenate(
+            [
+                arcs.garrison,
+                np.full(m, s, np.int32),
+                [s] * uncovered_node,
+                np.full(k, u_node, np.int32),
+                centers,
+            ]
+        ).astype(np.int32)
+        heads = np.concatenate(
+            [
+                arcs.center + m,
+                garrisons,
+                [u_node] * uncovered_node,
+                centers[:k],
+                np.full(n, t, np.int32),
+            ]
+        ).astype(np.int32)
+        caps = np.concatenate(
+            [
+                np.minimum(demand[arcs.center], capacity[arcs.garrison]),
+                capacity,
+                [total] * uncovered_node,
+                demand[:k],
+                demand,
+            ]
+        ).astype(np.int64)
+        costs = np.concatenate(
+            [
+                arcs.cost,
+                np.zeros(m, np.int64),
+                [0] * uncovered_node,
+                np.broadcast_to(np.asarray(penalty if penalty is not None else 0, np.int64), (k,)),
+                np.zeros(n, np.int64),
+            ]
+        ).astype(np.int64)
+        return cls(tails, heads, caps, costs, s, t, total, len(arcs))
+
+    def solve(self, *, if_feasible: bool) -> np.ndarray | None:
+        """Flow on every arc of the network (None: infeasible, with ``if_feasible``)."""
+        mcf = min_cost_flow.SimpleMinCostFlow()
+        mcf.add_arcs_with_capacity_and_unit_cost(self.tails, self.heads, self.caps, self.costs)
+        mcf.set_nodes_supplies(
+            np.array([self.source, self.sink], np.int32),
+            np.array([self.total, -self.total], np.int64),
+        )
+        tick = time.perf_counter()
+        status = mcf.solve()
+        logger.debug(
+            "min-cost flow on %d arcs: %.2f s", len(self.tails), time.perf_counter() - tick
+        )
+        if if_feasible and status == mcf.INFEASIBLE:
+            return None
+        if status != mcf.OPTIMAL:
+            msg = f"OR-Tools min-cost flow returned status {status} on {self.n_arcs} arcs"
+            raise SolverError(msg)
+        flows = mcf.flows(np.arange(len(self.tails), dtype=np.int32))
+        return np.asarray(flows, dtype=np.int64)
 
 
 def _potentials(
