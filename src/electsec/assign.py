@@ -8,12 +8,9 @@ outcome (:func:`electsec.result.label`).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from concurrent.futures import Executor
 from typing import Any, Literal
-
-import numpy as np
 
 from electsec.budget import Budget
 from electsec.config import Backup, SolverOptions
@@ -25,6 +22,7 @@ from electsec.preparation import prepare
 from electsec.problem import Instance
 from electsec.result import AssignmentResult, label
 from electsec.solvers.pipeline import Settings, solve_instance
+from electsec.validation import is_number
 
 __all__ = ["solve", "solve_assignment"]
 
@@ -272,18 +270,13 @@ def _solve_issues(
     if objective not in ("total", "max"):
         message = f"must be 'total' or 'max', got {objective!r}"
         issues.append(Issue("arguments", "objective", (), message))
-    if time_limit_s is not None and not (
-        isinstance(time_limit_s, int | float)
-        and not isinstance(time_limit_s, bool)
-        and math.isfinite(time_limit_s)
-        and time_limit_s > 0
-    ):
+    if time_limit_s is not None and not is_number(time_limit_s, strict=True):
         message = f"must be a positive number of seconds or None, got {time_limit_s!r}"
         issues.append(Issue("arguments", "time_limit_s", (), message))
     if coverage not in ("full", "max"):
         message = f"must be 'full' or 'max', got {coverage!r}"
         issues.append(Issue("arguments", "coverage", (), message))
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed < 2**31:
+    if not (is_number(seed, integer=True) and seed < 2**31):
         message = f"must be an integer in [0, 2**31), got {seed!r}"
         issues.append(Issue("arguments", "seed", (), message))
     return issues

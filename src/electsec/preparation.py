@@ -37,7 +37,7 @@ from electsec.problem import (
     Problem,
     rank_in_runs,
 )
-from electsec.validation import response_limits
+from electsec.validation import is_number, response_limits
 
 __all__ = ["TIER_PRIORITY", "input_hash", "prepare"]
 
@@ -434,13 +434,11 @@ def backup_option(option: Any, costs: CostMatrix | None) -> Backup | None:
 def _backup_messages(option: Backup, unit: str, *, given_costs: bool) -> list[str]:
     messages = []
     per_team = option.centers_per_team
-    if isinstance(per_team, bool) or not isinstance(per_team, int | np.integer) or per_team < 1:
+    if not is_number(per_team, minimum=1, integer=True):
         messages.append(f"centers_per_team must be an integer ≥ 1, got {per_team!r}")
     for name in ("max_distance_m", "max_time_s"):
         value = getattr(option, name)
-        if value is not None and not (
-            isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
-        ):
+        if value is not None and not is_number(value):
             messages.append(f"{name} must be a number ≥ 0, got {value!r}")
     wanted, other = (
         ("max_distance_m", "max_time_s") if unit == "m" else ("max_time_s", "max_distance_m")
