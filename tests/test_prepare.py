@@ -174,3 +174,15 @@ def test_seeds_outside_cp_sat_range_are_refused(tiny_paths, seed):
 
 def test_the_largest_seed_is_accepted(tiny_paths):
     assert es.solve_assignment(*tiny_paths, seed=2**31 - 1).status in ("optimal", "feasible")
+
+
+def test_plans_and_their_errors_cross_process_boundaries(tiny_paths):
+    plan = es.solve(es.prepare(*tiny_paths), split=True)
+    again = pickle.loads(pickle.dumps(plan))  # noqa: S301
+    _same(plan, again)
+    with pytest.raises(es.InfeasibleError) as caught:
+        es.solve(es.prepare(*tiny_paths, max_distance_m=2_000), split=True)
+    err = pickle.loads(pickle.dumps(caught.value))  # noqa: S301
+    assert str(err) == str(caught.value)
+    assert err.diagnosis.to_dict() == caught.value.diagnosis.to_dict()
+    _same(err.partial, caught.value.partial)
