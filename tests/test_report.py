@@ -65,7 +65,7 @@ def short_plan(tiny):
 def test_the_browser_check_fails_for_a_page_that_needs_the_web(tiny, tmp_path):
     plan = es.solve_assignment(*tiny)
     path = tmp_path / "online.html"
-    plan.explore(tiles=None).save(str(path))  # Leaflet from a CDN: blank without network
+    plan.explore(offline=False).save(str(path))  # Leaflet from a CDN: blank without network
     dom = _chromium(tmp_path, path.as_uri(), "--dump-dom").stdout
     assert not re.search(r'class="[^"]*leaflet-container', dom)
 
@@ -116,6 +116,32 @@ def test_offline_map_renders_in_a_browser_without_network(tiny, tmp_path, basema
     assert re.search(r'class="[^"]*leaflet-container', dom), "Leaflet did not run"
     assert re.search(r'class="[^"]*leaflet-control-layers', dom)
     assert dom.count("<path") >= len(plan.assignments)  # lines and markers were drawn
+
+
+@needs_browser
+def test_the_cli_map_renders_offline_by_default_with_a_legend(repo_root, tmp_path):
+    """The map `make demo` writes (electsec plan ... --out) needs no network."""
+    from electsec.cli import main
+
+    sample = repo_root / "data" / "sample"
+    out = tmp_path / "out"
+    args = ["plan", str(sample / "tiny_centers.geojson"), str(sample / "tiny_garrisons.geojson")]
+    assert main([*args, "--out", str(out)]) == 0
+    page = (out / "map.html").read_text()
+    assert not WEB_ASSET.search(page)
+    assert "electsec-legend" in page
+    dom = _chromium(tmp_path, (out / "map.html").as_uri(), "--dump-dom").stdout
+    assert re.search(r'class="[^"]*leaflet-container', dom), "Leaflet did not run"
+    assert "response (km)" in dom
+
+
+def test_web_tiles_are_opt_in(tiny):
+    plan = es.solve_assignment(*tiny)
+    assert not WEB_ASSET.search(plan.explore().get_root().render())
+    online = plan.explore(tiles="OpenStreetMap").get_root().render()
+    assert "tile.openstreetmap.org" in online
+    with pytest.raises(es.InputError, match="tiles"):
+        plan.explore(tiles="OpenStreetMap", offline=True)
 
 
 @needs_browser

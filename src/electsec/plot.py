@@ -14,6 +14,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from electsec.errors import InputError, Issue
+
 if TYPE_CHECKING:
     from electsec.result import AssignmentResult
 
@@ -32,28 +34,31 @@ def _optional(module: str) -> Any:
 def explore(
     plan: AssignmentResult,
     *,
-    tiles: str | None = "OpenStreetMap",
-    offline: bool = False,
+    tiles: str | None = None,
+    offline: bool | None = None,
     basemap: gpd.GeoDataFrame | None = None,
     blocking: gpd.GeoDataFrame | None = None,
     height: str = "100%",
 ) -> Any:
-    """Draw a plan on an interactive folium map.
+    """Draw a plan on an interactive folium map that works air-gapped by default.
 
     Centres are coloured by their response cost, assignment lines join garrisons to the
     centres they serve, garrisons are sized by the teams they send (popups show capacity
-    and utilisation), and uncovered centres are drawn in red. A layer control toggles each.
+    and utilisation), and uncovered centres are drawn in red. A layer control toggles
+    each, and a legend (drawn in the page itself) gives the colour scale.
 
     Parameters
     ----------
     plan
         The plan to draw.
     tiles
-        Background tiles; None draws no web tiles.
+        Web background tiles (for example ``"OpenStreetMap"``): opt-in, they are fetched
+        from the web, so giving them makes the map online.
     offline
-        Render with no network at all: no web tiles, Leaflet inlined from the installed
-        ``XStatic-Leaflet`` package, no CDN scripts. ``Map.save()`` then writes a page
-        that works air-gapped; pass ``basemap`` for a backdrop.
+        None (the default): offline unless ``tiles`` are given. Offline means no network
+        at all: no web tiles, Leaflet inlined from the installed ``XStatic-Leaflet``
+        package, no CDN scripts, so ``Map.save()`` writes a page that works air-gapped;
+        pass ``basemap`` for a backdrop. ``offline=True`` with ``tiles`` is refused.
     basemap
         Polygons (for example governorate outlines) drawn lightly under the plan.
     blocking
@@ -64,13 +69,23 @@ def explore(
     Returns
     -------
     folium.Map
+
+    Raises
+    ------
+    InputError
+        For ``offline=True`` together with web ``tiles``.
     """
     folium = _optional("folium")
+    if offline and tiles is not None:
+        message = "web tiles need the network: drop tiles=, or pass offline=False to use them"
+        raise InputError([Issue("arguments", "tiles", (), message)])
+    offline = tiles is None if offline is None else offline
     scale, label = (1000.0, "km") if plan.unit == "m" else (60.0, "min")
     centers = _centers(plan, scale, label)
     garrisons = _garrisons(plan)
     bounds = pd.concat([centers.geometry, garrisons.geometry]).total_bounds
-    fmap = folium.Map(tiles=None if offline else tiles, control_scale=True, height=height)
+    web_tiles = None if offline else (tiles or "OpenStreetMap")
+    fmap = folium.Map(tiles=web_tiles, control_scale=True, height=height)
     if offline:
         _inline_leaflet(fmap)
     fmap.fit_bounds([[bounds[1], bounds[0]], [bounds[3], bounds[2]]])
@@ -83,6 +98,8 @@ def explore(
             style_kwds={"weight": 1, "fillColor": "#f2efe9", "fillOpacity": 0.6},
         )
     _add_plan_layers(plan, fmap, centers, garrisons, scale, label, legend=not offline)
+    if offline:
+        fmap.get_root().html.add_child(folium.Element(_legend(centers, label)))
     if blocking is not None and len(blocking):
         blocking.to_crs("EPSG:4326").explore(
             m=fmap,
@@ -93,6 +110,30 @@ def explore(
         )
     folium.LayerControl(collapsed=False).add_to(fmap)
     return fmap
+
+
+def _legend(centers: gpd.GeoDataFrame, label: str) -> str:
+    """Return an inline HTML legend: response colours, uncovered centres, garrisons."""
+    colormaps = _optional("matplotlib").colormaps
+    response = centers.loc[~centers["uncovered"], f"response_{label}"]
+    low, high = (float(response.min()), float(response.max())) if len(response) else (0, 0)
+    viridis = colormaps["viridis"]
+    stops = ", ".join(
+        "#{:02x}{:02x}{:02x}".format(*(int(255 * c) for c in viridis(t)[:3]))
+        for t in np.linspace(0, 1, 6)
+    )
+    return (
+        "<div class='electsec-legend' style='position:fixed;bottom:28px;right:12px;"
+        "z-index:1000;background:white;padding:6px 10px;border:1px solid #999;"
+        "font:12px sans-serif;border-radius:4px'>"
+        f"<b>response ({label})</b><br>"
+        f"<div style='width:160px;height:10px;background:linear-gradient(to right, {stops})'>"
+        "</div>"
+        f"<div style='display:flex;justify-content:space-between;width:160px'>"
+        f"<span>{low:.1f}</span><span>{high:.1f}</span></div>"
+        "<span style='color:red'>&#9679;</span> uncovered centre &nbsp; "
+        "<span>&#9679;</span> garrison (size: teams sent)</div>"
+    )
 
 
 def _add_plan_layers(
@@ -138,9 +179,10 @@ def _add_plan_layers(
         marker_type="circle_marker",
         marker_kwds={"radius": 4},
         style_kwds={
-            "fillOpacity": 0.6,
-            # sized by the teams a garrison sends
-            "style_function": lambda f: {"radius": 3 + 12 * f["properties"]["used"] / top},
+            # hollow rings sized by the teams a garrison sends, so centres stay visible
+            "fillOpacity": 0.05,
+            "weight": 1.5,
+            "style_function": lambda f: {"radius": 3 + 9 * f["properties"]["used"] / top},
         },
         popup=["garrison_id", "capacity", "used", "utilization"],
     )
