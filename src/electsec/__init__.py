@@ -31,6 +31,14 @@ if TYPE_CHECKING:
     from electsec.preparation import prepare
     from electsec.problem import Instance
     from electsec.result import AssignmentResult
+    from electsec.scenarios import (
+        PlanDiff,
+        Scenario,
+        Sweep,
+        contingency,
+        diff_plans,
+        run_scenarios,
+    )
 
 try:
     __version__ = version("electsec")
@@ -47,6 +55,12 @@ _HOME = MappingProxyType(
         "CostMatrix": "electsec.costs",
         "ElectsecError": "electsec.errors",
         "InfeasibleError": "electsec.errors",
+        "PlanDiff": "electsec.scenarios",
+        "Scenario": "electsec.scenarios",
+        "Sweep": "electsec.scenarios",
+        "contingency": "electsec.scenarios",
+        "diff_plans": "electsec.scenarios",
+        "run_scenarios": "electsec.scenarios",
         "Instance": "electsec.problem",
         "InputError": "electsec.errors",
         "Issue": "electsec.errors",
@@ -70,13 +84,19 @@ __all__ = [
     "InputError",
     "Instance",
     "Issue",
+    "PlanDiff",
+    "Scenario",
     "SolverError",
     "SolverOptions",
+    "Sweep",
     "__version__",
+    "contingency",
+    "diff_plans",
     "distance_matrix",
     "prepare",
     "read_garrisons",
     "read_polling_centers",
+    "run_scenarios",
     "solve",
     "solve_assignment",
 ]

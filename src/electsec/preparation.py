@@ -11,7 +11,6 @@ reported at once in one :class:`InputError`.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -35,11 +34,12 @@ from electsec.problem import (
     PairCosts,
     Parameters,
     Problem,
+    input_hash,
     rank_in_runs,
 )
 from electsec.validation import is_number, response_limits
 
-__all__ = ["TIER_PRIORITY", "input_hash", "prepare"]
+__all__ = ["TIER_PRIORITY", "prepare"]
 
 #: Cover order when forces are short: a team of a higher tier is covered first.
 TIER_PRIORITY = {"high": 3, "medium": 2, "low": 1}
@@ -109,12 +109,13 @@ def prepare(
     if jurisdiction is not None:
         allowed = jurisdiction_mapping(jurisdiction)
         params["jurisdiction"] = {a: sorted(places) for a, places in allowed.items()}
+    labels = _labels(centers, garrisons, forces, unit)
     return Instance(
         problem=problem,
-        labels=_labels(centers, garrisons, forces, unit),
+        labels=labels,
         cost=cost,
         parameters=Parameters(params),
-        input_hash=input_hash(centers, garrisons),
+        input_hash=input_hash(labels, centers["demand"].to_numpy(np.int64)),
         backup=_backup_arcs(backup_option, centers, garrisons, forces, costs),
         unlimited=unlimited,
         options=options,
@@ -448,16 +449,6 @@ def _backup_messages(option: Backup, unit: str, *, given_costs: bool) -> list[st
     elif not given_costs and option.max_distance_m is None:
         messages.append("needs a backup response limit: Backup(max_distance_m=...)")
     return messages
-
-
-def input_hash(centers: gpd.GeoDataFrame, garrisons: gpd.GeoDataFrame) -> str:
-    """SHA-256 of the validated inputs: ids, team counts and lon/lat (1e-7 degrees)."""
-    digest = hashlib.sha256()
-    for layer, column in ((centers, "demand"), (garrisons, "capacity")):
-        digest.update("\x1f".join(layer.index.astype(str)).encode())
-        digest.update(layer[column].to_numpy(np.int64).tobytes())
-        digest.update(np.rint(lonlat(layer) * 1e7).astype(np.int64).tobytes())
-    return "sha256:" + digest.hexdigest()
 
 
 def lonlat(layer: gpd.GeoDataFrame) -> np.ndarray:

@@ -10,6 +10,7 @@ arrays back into a labelled plan. Both are frozen and pickle with the standard `
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -31,6 +32,7 @@ __all__ = [
     "PairCosts",
     "Parameters",
     "Problem",
+    "input_hash",
     "rank_in_runs",
 ]
 
@@ -435,6 +437,23 @@ class Instance:
             changes["arcs"] = problem.arcs.subset(np.asarray(keep_arcs, dtype=bool))
             changes.update(oracle=None, max_cost=None, reach=None)
         return dataclasses.replace(self, problem=dataclasses.replace(problem, **changes))
+
+
+def input_hash(labels: Labels, center_demand: np.ndarray) -> str:
+    """SHA-256 of what a plan depends on: ids, team counts and lon/lat (1e-7 degrees).
+
+    ``center_demand`` is each centre's teams (all agencies); garrisons count their
+    capacity as given (reserve included).
+    """
+    digest = hashlib.sha256()
+    for ids, teams, lonlat in (
+        (labels.center_ids, center_demand, labels.center_lonlat),
+        (labels.garrison_ids, labels.capacity, labels.garrison_lonlat),
+    ):
+        digest.update("\x1f".join(map(str, ids)).encode())
+        digest.update(np.asarray(teams, dtype=np.int64).tobytes())
+        digest.update(np.rint(np.asarray(lonlat, dtype=float) * 1e7).astype(np.int64).tobytes())
+    return "sha256:" + digest.hexdigest()
 
 
 def _counts(values: np.ndarray, size: int, name: str) -> np.ndarray:
