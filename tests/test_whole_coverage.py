@@ -36,7 +36,9 @@ def lexicographic_reference(centers, garrisons, max_distance_m):
     ]
     for t in (3, 2, 1):
         c = np.where(tier[rows] == t, d, 0.0)
-        res = milp(-c, constraints=constraints, integrality=np.ones(len(rows)), bounds=Bounds(0, 1))
+        res = milp(
+            -c, constraints=constraints, integrality=np.ones(len(rows)), bounds=Bounds(0, 1)
+        )
         assert res.status == 0, res.message
         covered[t] = round(-res.fun)
         constraints.append(LinearConstraint(c[None, :], covered[t] - 0.5, np.inf))
