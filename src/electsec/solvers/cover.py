@@ -3,9 +3,11 @@
 The plan covers every high-tier team it can, then medium, then low (tiers are the
 weights of ``Problem.priority``; no priority: weight 1 everywhere), then costs least.
 It starts from the centres the split LP serves whole from one garrison, places the
-others greedily in tier order on the garrisons with room, and then re-solves the whole
-pool exactly with CP-SAT, where skipping a centre costs a lexicographic penalty: one team
-of a tier is worth more than every team of the lower tiers and every cost together.
+others greedily in tier order on the garrisons with room, and then, when the pool has
+at most ``SolverOptions.proof_max_arcs`` arcs, re-solves it with CP-SAT, where skipping a
+centre costs a lexicographic penalty: one team of a tier is worth more than every team
+of the lower tiers and every cost together. Larger instances keep the greedy plan
+(CP-SAT neighbourhoods around the uncovered centres are not done yet).
 
 The split LP's plan is a bound: no whole-team plan covers more weighted teams. The
 weighted objective Σ penalty × uncovered + cost of a plan against the LP's is the gap.
@@ -74,26 +76,30 @@ class WholeCover:
         return max(0.0, (self.weighted - self.weighted_bound) / self.weighted)
 
 
-def tier_penalty(problem: Problem, pool: Arcs) -> np.ndarray:
-    """Penalty per uncovered team of each centre, lexicographic over the tiers.
+def tier_penalty(problem: Problem, pool: Arcs) -> tuple[np.ndarray, int]:
+    """Penalty per uncovered team of each centre, lexicographic over the tiers, and a scale.
 
-    A team of tier ``t`` costs one more than every lower-tier team and every cost
-    together (cost bound: each centre's demand times its dearest pool arc).
+    A team of tier ``t`` costs one more than every lower-tier team and every (scaled)
+    cost together (cost bound: each centre's demand times its dearest pool arc). Costs
+    are divided by the returned scale (1 unless the penalties would leave int64 range;
+    the tier order stays exact, costs are then only approximately minimised).
     """
     demand = problem.demand.astype(np.int64)
     tier = _tiers(problem)
     dearest = np.zeros(problem.n_centers, dtype=np.int64)
     np.maximum.at(dearest, pool.center, pool.cost.astype(np.int64))
-    below = int(demand @ dearest)
+    cost_bound = int(demand @ dearest)
+    growth = 1
+    for t in np.unique(tier):
+        growth *= int(demand[tier == t].sum()) + 1
+    scale = max(1, -(-cost_bound * growth // _INT_LIMIT))
+    below = cost_bound // scale + 1
     penalty = np.zeros(problem.n_centers, dtype=np.int64)
     for t in np.unique(tier):
         weight = below + 1
         penalty[tier == t] = weight
         below += weight * int(demand[tier == t].sum())
-        if below > _INT_LIMIT:
-            msg = "tier penalties overflow"
-            raise OverflowError(msg)
-    return penalty
+    return penalty, scale
 
 
 def _tiers(problem: Problem) -> np.ndarray:
@@ -133,16 +139,13 @@ def cover_whole(
     options = options or SolverOptions()
     pool, exact = _pool(problem, lp)
     assign = _greedy(problem, lp, pool)
-    penalty = None
-    try:
-        penalty = tier_penalty(problem, pool)
-    except OverflowError:  # pragma: no cover - astronomically large instances
-        return _cover(problem, lp, pool, assign, None, proven=False)
+    penalty, scale = tier_penalty(problem, pool)
     remaining = None if deadline is None else deadline - time.perf_counter()
-    if remaining is not None and remaining <= 0:
+    if (remaining is not None and remaining <= 0) or len(pool) > options.proof_max_arcs:
+        # Out of time, or too large for one model: the greedy plan stands.
         return _cover(problem, lp, pool, assign, penalty, proven=False)
-    assign, proven = _exact(problem, pool, assign, penalty, options, seed, remaining)
-    return _cover(problem, lp, pool, assign, penalty, proven=proven and exact)
+    assign, proven = _exact(problem, pool, assign, (penalty, scale), options, seed, remaining)
+    return _cover(problem, lp, pool, assign, penalty, proven=proven and exact and scale == 1)
 
 
 def _pool(problem: Problem, lp: FlowSolution) -> tuple[Arcs, bool]:
@@ -180,12 +183,13 @@ def _exact(
     problem: Problem,
     pool: Arcs,
     assign: np.ndarray,
-    penalty: np.ndarray,
+    weights: tuple[np.ndarray, int],
     options: SolverOptions,
     seed: int,
     remaining: float | None,
 ) -> tuple[np.ndarray, bool]:
     """CP-SAT over the pool, hinted with ``assign``: the better plan, and if proven."""
+    penalty, scale = weights
     rows = np.flatnonzero(problem.demand > 0)
     keep = np.isin(pool.center, rows)
     order = np.lexsort((pool.garrison[keep], pool.center[keep]))
@@ -195,7 +199,7 @@ def _exact(
     model = AssignmentModel(
         center,
         garrison,
-        demand * pool.cost[keep][order].astype(np.int64),
+        demand * (pool.cost[keep][order].astype(np.int64) // scale),
         demand,
         problem.capacity,
         items=rows,
@@ -210,8 +214,9 @@ def _exact(
     choice = model.choice()
     found = np.full(problem.n_centers, -1, dtype=np.int64)
     found[rows[choice >= 0]] = garrison[choice[choice >= 0]]
-    if _weighted(problem, pool, found, penalty) > _weighted(problem, pool, assign, penalty):
-        return assign, False  # pragma: no cover - the hint is a solution
+    before = _weighted(problem, pool, assign, penalty, scale)
+    if _weighted(problem, pool, found, penalty, scale) > before:
+        return assign, False  # scaled costs: keep the better plan at true costs
     return found, status == cp_model.OPTIMAL
 
 
@@ -225,10 +230,13 @@ def _costs(problem: Problem, pool: Arcs, assign: np.ndarray) -> np.ndarray:
     return out
 
 
-def _weighted(problem: Problem, pool: Arcs, assign: np.ndarray, penalty: np.ndarray) -> int:
+def _weighted(
+    problem: Problem, pool: Arcs, assign: np.ndarray, penalty: np.ndarray, scale: int = 1
+) -> int:
+    """Σ penalty × uncovered teams + Σ demand × cost // ``scale``."""
     demand = problem.demand.astype(np.int64)
     uncovered = np.where(assign >= 0, 0, demand)
-    return int(uncovered @ penalty) + int(demand @ _costs(problem, pool, assign))
+    return int(uncovered @ penalty) + int(demand @ (_costs(problem, pool, assign) // scale))
 
 
 def _cover(
