@@ -45,7 +45,15 @@ class AssignmentResult:
         Σ teams × cost, with costs rounded to whole metres (or seconds) as the solver
         optimised them.
     bound
-        Proven lower bound on the optimal objective.
+        Proven lower bound on the optimal objective. For a whole-team plan that cannot
+        cover everyone (``split=False`` with ``coverage="max"``, or the ``.partial`` of an
+        :class:`InfeasibleError`): a bound on the cost of plans covering as many teams
+        per tier as the split max-coverage plan (an upper bound on any whole-team
+        plan's coverage): the cost itself when proven optimal, the split plan's cost
+        when the plan covers as many teams per tier, else 0 (so the gap is 1 whenever
+        coverage falls short of that bound). ``parameters["uncovered_teams"]`` and
+        ``parameters["uncovered_teams_bound"]`` give the plan's and the split plan's
+        uncovered teams.
     gap
         ``(objective - bound) / objective`` (0 when optimal).
     assignments
@@ -312,6 +320,12 @@ def _parameters(
     return params
 
 
+def _shortfall(draft: Draft) -> dict[str, Any]:
+    if draft.shortfall is None:
+        return {}
+    return {"uncovered_teams": draft.shortfall[0], "uncovered_teams_bound": draft.shortfall[1]}
+
+
 def _plan(
     outcome: Outcome, instance: Instance, settings: Settings, budget: Budget
 ) -> AssignmentResult:
@@ -332,7 +346,8 @@ def _plan(
         unit=labels.unit,
         split=settings.split,
         solve_time_s=budget.elapsed(),
-        parameters=_parameters(instance, settings, budget, outcome.worst_case_limit),
+        parameters=_parameters(instance, settings, budget, outcome.worst_case_limit)
+        | _shortfall(draft),
         provenance=_provenance(instance, budget),
         center_points=_points(labels.center_lonlat, labels.center_ids, "center_id"),
         garrison_points=_points(labels.garrison_lonlat, labels.garrison_ids, "garrison_id"),

@@ -22,6 +22,7 @@ from electsec.budget import Budget
 from electsec.problem import Arcs, BackupArcs, Instance, Problem
 from electsec.solvers.backup import Plan, assign_backups, choose_jointly, needs_backup
 from electsec.solvers.bottleneck import bottleneck, smallest_uniform_limit
+from electsec.solvers.cover import WholeCover, cover_whole
 from electsec.solvers.decompose import solve_regions
 from electsec.solvers.diagnose import Cut, allowed_arcs, diagnose
 from electsec.solvers.flow import FlowSolution, solve_split, solve_transport
@@ -49,7 +50,9 @@ class Draft:
     """A plan over demand rows: ``teams`` sent by garrison ``cols`` to row ``rows``.
 
     ``uncovered`` holds each row's teams left uncovered; ``objective`` and ``bound`` are
-    in whole units, as the solvers optimised them.
+    in whole units, as the solvers optimised them. ``shortfall``, for whole-team plans
+    that cannot cover everyone: (teams left uncovered, the fewest any plan leaves: the
+    split LP's).
     """
 
     rows: np.ndarray
@@ -59,6 +62,7 @@ class Draft:
     status: str
     objective: float
     bound: float
+    shortfall: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -152,7 +156,7 @@ def solve_instance(
     deadline = budget.deadline(rows=problem.n_centers)
     lp = solve_split(problem, options, deadline=deadline, widen=widen)
     if lp.shortfall:
-        return _short(instance, settings, lp)
+        return _short(instance, settings, lp, deadline)
     worst = None
     total_lp = lp
     if settings.objective == "max":
@@ -166,6 +170,8 @@ def solve_instance(
         single = _search(problem, lp, instance, settings, budget, executor)
         single = dataclasses.replace(single, optimal=False)
     unplaced = _unplaced(problem, single)
+    if unplaced.size and settings.coverage == "max":
+        return _whole_short(instance, settings, instance.problem, total_lp, budget, worst)
     if unplaced.size:
         return Outcome(_from_single(problem, single), unplaced=unplaced, worst_case_limit=worst)
     return _finish(instance, settings, problem, lp, _from_single(problem, single), worst)
@@ -220,18 +226,58 @@ def _from_flow(lp: FlowSolution) -> Draft:
     )
 
 
-def _whole_only(problem: Problem, lp: FlowSolution) -> tuple[Draft, np.ndarray]:
-    """Single-sourced partial plan: rows the flow serves whole from one garrison."""
+def _whole_cover(
+    instance: Instance, settings: Settings, lp: FlowSolution, deadline: float | None
+) -> tuple[Draft, np.ndarray]:
+    """Single-sourced partial plan covering the most teams in tier order, then least cost.
+
+    ``bound`` is the cost when the plan is proven optimal (as many teams per tier as the
+    split LP, at proven least cost); the split LP's cost when it covers as many teams
+    per tier but the cost is not proven; else 0 (only a cost bound: coverage below the
+    split LP's is reported by ``shortfall``).
+    """
+    problem = instance.problem
+    found = cover_whole(
+        problem, lp, options=instance.options, seed=settings.seed, deadline=deadline
+    )
     demand = problem.demand
-    whole = (lp.flow > 0) & (lp.flow == demand[lp.arcs.center])
-    rows, cols = lp.arcs.center[whole], lp.arcs.garrison[whole]
-    uncovered = demand.copy()
-    uncovered[rows] = 0
-    uncovered[demand == 0] = 0
+    rows = np.flatnonzero(found.assign >= 0)
+    uncovered = np.where(found.assign >= 0, 0, demand).astype(np.int64)
     split_only = np.flatnonzero((lp.uncovered == 0) & (uncovered > 0))
-    objective = float(demand[rows] @ lp.arcs.cost[whole])
-    draft = Draft(rows, cols, demand[rows], uncovered, "feasible", objective, objective)
+    draft = Draft(
+        rows,
+        found.assign[rows],
+        demand[rows],
+        uncovered,
+        "optimal" if found.optimal else "feasible",
+        float(found.objective),
+        _cost_bound(found, lp),
+        shortfall=(int(uncovered.sum()), int(lp.uncovered.sum())),
+    )
     return draft, split_only
+
+
+def _cost_bound(found: WholeCover, lp: FlowSolution) -> float:
+    if found.optimal:
+        return float(found.objective)
+    if found.same_coverage and lp.optimal:
+        return float(min(lp.cost, found.objective))
+    return 0.0
+
+
+def _whole_short(
+    instance: Instance,
+    settings: Settings,
+    problem: Problem,
+    lp: FlowSolution,
+    budget: Budget,
+    worst: int | None,
+) -> Outcome:
+    """Whole teams do not pack although a split plan covers everyone: cover the most."""
+    deadline = budget.deadline(rows=problem.n_centers)
+    draft, split_only = _whole_cover(instance, settings, lp, deadline)
+    draft, backup, _ = _with_backups(instance, settings, problem, lp.arcs, draft)
+    return Outcome(draft, split_only=split_only, backup=backup, worst_case_limit=worst)
 
 
 def _from_single(problem: Problem, single: SingleSolution) -> Draft:
@@ -247,7 +293,9 @@ def _from_single(problem: Problem, single: SingleSolution) -> Draft:
     )
 
 
-def _short(instance: Instance, settings: Settings, lp: FlowSolution) -> Outcome:
+def _short(
+    instance: Instance, settings: Settings, lp: FlowSolution, deadline: float | None
+) -> Outcome:
     """Return the plan covering the most teams and, unless coverage="max", why not all."""
     problem = instance.problem
     cut = diagnose(problem, lp)
@@ -255,7 +303,7 @@ def _short(instance: Instance, settings: Settings, lp: FlowSolution) -> Outcome:
     if settings.split:
         draft = _from_flow(lp)
     else:
-        draft, split_only = _whole_only(problem, lp)
+        draft, split_only = _whole_cover(instance, settings, lp, deadline)
     draft, backup, _ = _with_backups(instance, settings, problem, lp.arcs, draft)
     shortage = None
     if settings.coverage == "full":
