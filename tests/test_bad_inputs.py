@@ -148,3 +148,20 @@ def test_cli_misspelt_tier(tmp_path, repo_root):
     )
     assert code == 2
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_geojson_circle_is_an_input_error():
+    data = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"center_id": "a", "demand": 1},
+                "geometry": {"type": "Circle", "coordinates": [44, 33]},
+            }
+        ],
+    }
+    before = _snapshot(data)
+    with pytest.raises(es.InputError, match="Point"):
+        es.read_polling_centers(data)
+    assert _snapshot(data) == before
