@@ -165,3 +165,22 @@ def test_geojson_circle_is_an_input_error():
     with pytest.raises(es.InputError, match="Point"):
         es.read_polling_centers(data)
     assert _snapshot(data) == before
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [(["--roads", "missing.gpkg"], "--roads"), (["--out", "afile"], "is a file")],
+)
+def test_cli_bad_paths_exit_2(tmp_path, repo_root, capsys, extra, words):
+    from electsec.cli import main
+
+    (tmp_path / "afile").write_text("x")
+    extra = [str(tmp_path / e) if e.endswith(("gpkg", "afile")) else e for e in extra]
+    args = [
+        "plan",
+        str(repo_root / "data/sample/tiny_centers.geojson"),
+        str(repo_root / "data/sample/tiny_garrisons.geojson"),
+    ]
+    assert main([*args, *extra]) == 2
+    assert words in capsys.readouterr().err
+    assert (tmp_path / "afile").read_text() == "x"

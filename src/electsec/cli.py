@@ -415,8 +415,25 @@ def _request(args: argparse.Namespace, *, needs_out: bool) -> tuple[Any, Any, di
     return centers, garrisons, options
 
 
+def _check_paths(args: argparse.Namespace) -> None:
+    """Refuse a missing ``--roads``/``--basemap`` file or an ``--out`` that is a file."""
+    issues = [
+        Issue("arguments", f"--{name}", (), f"file not found: {path}")
+        for name in ("roads", "basemap")
+        if (path := getattr(args, name, None)) is not None and not Path(path).exists()
+    ]
+    out = getattr(args, "out", None)
+    if out is not None and Path(out).exists() and not Path(out).is_dir():
+        issues.append(
+            Issue("arguments", "--out", (), f"{out} is a file; --out names a folder to write")
+        )
+    if issues:
+        raise InputError(issues)
+
+
 def _plan(args: argparse.Namespace) -> int:
     try:
+        _check_paths(args)
         centers, garrisons, options = _request(args, needs_out=True)
         with _progress(args, "solving the assignment"):
             plan = solve_assignment(centers, garrisons, **options)
