@@ -184,3 +184,22 @@ def test_cli_bad_paths_exit_2(tmp_path, repo_root, capsys, extra, words):
     assert main([*args, *extra]) == 2
     assert words in capsys.readouterr().err
     assert (tmp_path / "afile").read_text() == "x"
+
+
+def test_json_request_unknown_option_exits_2(repo_root, monkeypatch, capsys):
+    import io
+    import json
+
+    from electsec.cli import main
+
+    def layer(name):
+        return json.loads((repo_root / f"data/sample/tiny_{name}.geojson").read_text())
+
+    request = {
+        "centers": layer("centers"),
+        "garrisons": layer("garrisons"),
+        "options": {"max_distanse_m": 5000},
+    }
+    monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(request)))
+    assert main(["plan", "-"]) == 2
+    assert "did you mean 'max_distance_m'" in capsys.readouterr().out

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import inspect
 import io
 import json
 import logging
@@ -27,6 +28,7 @@ from electsec.assign import solve_assignment
 from electsec.errors import Diagnosis, InfeasibleError, InputError, Issue, SolverError
 from electsec.io import read_garrisons, read_polling_centers
 from electsec.result import AssignmentResult
+from electsec.validation import did_you_mean
 
 __all__ = ["main"]
 
@@ -366,6 +368,22 @@ def _diagnosis_text(d: Diagnosis) -> str:
     return "\n".join(lines)
 
 
+def _check_options(options: dict[str, Any]) -> None:
+    """Refuse request options that ``solve_assignment`` does not take."""
+    known = set(inspect.signature(solve_assignment).parameters) - {
+        "centers",
+        "garrisons",
+        "costs",
+        "executor",
+    }
+    issues = [
+        Issue("arguments", "options", (), f"unknown option {name!r} ({did_you_mean(name, known)})")
+        for name in sorted(set(options) - known, key=str)
+    ]
+    if issues:
+        raise InputError(issues)
+
+
 def _request(args: argparse.Namespace, *, needs_out: bool) -> tuple[Any, Any, dict[str, Any]]:
     """Layers and options from the command line, or from a JSON request on stdin."""
     if args.centers == "-":
@@ -373,6 +391,7 @@ def _request(args: argparse.Namespace, *, needs_out: bool) -> tuple[Any, Any, di
         try:
             request = json.load(sys.stdin)
             options = dict(request.get("options") or {})
+            _check_options(options)
             return request["centers"], request["garrisons"], options
         except (json.JSONDecodeError, KeyError, AttributeError, TypeError) as exc:
             issue = Issue(
