@@ -203,3 +203,17 @@ def test_json_request_unknown_option_exits_2(repo_root, monkeypatch, capsys):
     monkeypatch.setattr("sys.stdin", io.StringIO(json.dumps(request)))
     assert main(["plan", "-"]) == 2
     assert "did you mean 'max_distance_m'" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("defect", ["missing geometry", "longitude 400"])
+def test_distance_matrix_validates_frames_that_look_validated(tiny, defect):
+    centers, garrisons = tiny
+    centers = centers.copy()
+    if defect == "missing geometry":
+        centers.loc[centers.index[0], "geometry"] = None
+    else:
+        centers.loc[centers.index[0], "geometry"] = shapely.Point(400, 33)
+    before = _snapshot(centers)
+    with pytest.raises(es.InputError, match="geometry"):
+        es.distance_matrix(centers, garrisons, k=2)
+    assert _snapshot(centers) == before
