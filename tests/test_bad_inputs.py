@@ -79,6 +79,17 @@ def test_bad_frames(name):
     assert _snapshot(frame) == before
 
 
+@pytest.mark.parametrize("name", sorted(FRAME_CASES))
+def test_bad_garrison_frames(name):
+    frame, words = FRAME_CASES[name]
+    frame = frame.rename(columns={"center_id": "garrison_id", "demand": "capacity"})
+    words = words.replace("demand", "capacity").replace("center_id", "garrison_id")
+    before = _snapshot(frame)
+    with pytest.raises(es.InputError, match=words):
+        es.read_garrisons(frame)
+    assert _snapshot(frame) == before
+
+
 @pytest.mark.parametrize("name", sorted(GEO_CASES))
 def test_bad_geodataframes(name):
     frame, words = GEO_CASES[name]
