@@ -28,9 +28,8 @@ logger = logging.getLogger(__name__)
 CANONICAL = {"centers": ("center_id", "demand"), "garrisons": ("garrison_id", "capacity")}
 #: How far (degrees) points may lie outside a projected CRS's area of use.
 _AREA_MARGIN_DEG = 10.0
-#: Largest team count accepted per site (and, in the solvers, in total). Costs are at most
-#: ``costs.MAX_COST``; with the solvers' unserved-demand penalty (a few times the largest
-#: cost) the products penalty × teams × cost stay below 2**62, inside OR-Tools' int64.
+#: Largest team count accepted per site, so that team counts stay far inside the int64
+#: arithmetic of the OR-Tools solvers (no bound on totals or costs is enforced yet).
 MAX_TEAMS = 10**6
 
 
