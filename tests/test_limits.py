@@ -100,10 +100,18 @@ def test_per_tier_dict_equals_the_same_limits_as_a_column(tiny):
 def test_tiers_not_named_are_unlimited(tiny):
     centers, garrisons = tiny
     free = es.solve_assignment(centers, garrisons, split=True)
-    only_unknown = es.solve_assignment(
-        centers, garrisons, split=True, max_distance_m={"no-such-tier": 1.0}
-    )
-    assert only_unknown.objective == free.objective
+    tier = str(centers["tier"].iloc[0])
+    one_tier = es.solve_assignment(centers, garrisons, split=True, max_distance_m={tier: 1e9})
+    assert one_tier.objective == free.objective
+
+
+@pytest.mark.parametrize("key", ["no-such-tier", "High", "hgh"])
+def test_unknown_tier_is_an_error_not_no_limit(tiny, key):
+    centers, garrisons = tiny
+    with pytest.raises(es.InputError, match="which no centre has") as err:
+        es.solve_assignment(centers, garrisons, split=True, max_distance_m={key: 1.0})
+    if key != "no-such-tier":
+        assert "did you mean 'high'" in str(err.value)
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import inspect
 import io
 import json
 import logging
@@ -27,6 +28,7 @@ from electsec.assign import solve_assignment
 from electsec.errors import Diagnosis, InfeasibleError, InputError, Issue, SolverError
 from electsec.io import read_garrisons, read_polling_centers
 from electsec.result import AssignmentResult
+from electsec.validation import did_you_mean
 
 __all__ = ["main"]
 
@@ -397,6 +399,22 @@ def _diagnosis_text(d: Diagnosis) -> str:
     return "\n".join(lines)
 
 
+def _check_options(options: dict[str, Any]) -> None:
+    """Refuse request options that ``solve_assignment`` does not take."""
+    known = set(inspect.signature(solve_assignment).parameters) - {
+        "centers",
+        "garrisons",
+        "costs",
+        "executor",
+    }
+    issues = [
+        Issue("arguments", "options", (), f"unknown option {name!r} ({did_you_mean(name, known)})")
+        for name in sorted(set(options) - known, key=str)
+    ]
+    if issues:
+        raise InputError(issues)
+
+
 def _request(args: argparse.Namespace, *, needs_out: bool) -> tuple[Any, Any, dict[str, Any]]:
     """Layers and options from the command line, or from a JSON request on stdin."""
     if args.centers == "-":
@@ -404,6 +422,7 @@ def _request(args: argparse.Namespace, *, needs_out: bool) -> tuple[Any, Any, di
         try:
             request = json.load(sys.stdin)
             options = dict(request.get("options") or {})
+            _check_options(options)
             return request["centers"], request["garrisons"], options
         except (json.JSONDecodeError, KeyError, AttributeError, TypeError) as exc:
             issue = Issue(
@@ -446,8 +465,25 @@ def _request(args: argparse.Namespace, *, needs_out: bool) -> tuple[Any, Any, di
     return centers, garrisons, options
 
 
+def _check_paths(args: argparse.Namespace) -> None:
+    """Refuse a missing ``--roads``/``--basemap`` file or an ``--out`` that is a file."""
+    issues = [
+        Issue("arguments", f"--{name}", (), f"file not found: {path}")
+        for name in ("roads", "basemap")
+        if (path := getattr(args, name, None)) is not None and not Path(path).exists()
+    ]
+    out = getattr(args, "out", None)
+    if out is not None and Path(out).exists() and not Path(out).is_dir():
+        issues.append(
+            Issue("arguments", "--out", (), f"{out} is a file; --out names a folder to write")
+        )
+    if issues:
+        raise InputError(issues)
+
+
 def _plan(args: argparse.Namespace) -> int:
     try:
+        _check_paths(args)
         centers, garrisons, options = _request(args, needs_out=True)
         with _progress(args, "solving the assignment"):
             plan = solve_assignment(centers, garrisons, **options)

@@ -22,7 +22,7 @@ import pandas as pd
 
 from electsec.errors import InputError, Issue
 from electsec.problem import Forces
-from electsec.validation import flag, team_counts
+from electsec.validation import did_you_mean, flag, team_counts
 
 __all__ = ["Forces", "Jurisdiction", "jurisdiction_mapping", "read_forces"]
 
@@ -246,19 +246,34 @@ def _jurisdiction(
                 "arguments",
                 "jurisdiction",
                 tuple(unknown),
-                "names agencies that no garrison belongs to",
+                "names agencies that no garrison belongs to ("
+                + "; ".join(f"{a!r}: {did_you_mean(a, set(garrison_agency))}" for a in unknown)
+                + ")",
             )
         )
-    if "governorate" not in centers.columns:
-        issues.append(
-            Issue(
-                "centers",
-                "governorate",
-                (),
-                "is missing; jurisdiction needs each centre's governorate",
-            )
-        )
+    issues += _place_issues(allowed, centers)
     return allowed
+
+
+def _place_issues(allowed: dict[str, set[str]], centers: gpd.GeoDataFrame) -> list[Issue]:
+    """Governorates a jurisdiction names must be the centres' own."""
+    if "governorate" not in centers.columns:
+        message = "is missing; jurisdiction needs each centre's governorate"
+        return [Issue("centers", "governorate", (), message)]
+    issues: list[Issue] = []
+    known = set(centers["governorate"].astype(str))
+    for agency, places in sorted(allowed.items()):
+        issues.extend(
+            Issue(
+                "arguments",
+                "jurisdiction",
+                (agency,),
+                f"governorate {place!r} is not one of the centres' governorates "
+                f"({did_you_mean(place, known)})",
+            )
+            for place in sorted(places - known)
+        )
+    return issues
 
 
 def jurisdiction_mapping(jurisdiction: Any) -> dict[str, set[str]]:

@@ -10,6 +10,7 @@ from typing import Any, TypeAlias
 
 import geopandas as gpd
 import pandas as pd
+from shapely.errors import ShapelyError
 
 from electsec.errors import InputError, Issue
 from electsec.validation import validate_layer
@@ -184,8 +185,17 @@ def _from_geojson(data: Mapping[str, Any], *, table: str, crs: Any) -> gpd.GeoDa
     # RFC 7946: GeoJSON coordinates are WGS84 lon/lat unless the caller says otherwise.
     try:
         frame = gpd.GeoDataFrame.from_features(data["features"], crs=crs or "EPSG:4326")
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise InputError([Issue(table, None, (), f"invalid GeoJSON features: {exc}")]) from exc
+    except (KeyError, TypeError, ValueError, AttributeError, ShapelyError) as exc:
+        raise InputError(
+            [
+                Issue(
+                    table,
+                    "geometry",
+                    (),
+                    f"invalid GeoJSON features: {exc}; use Point geometries (RFC 7946)",
+                )
+            ]
+        ) from exc
     if frame.empty and "geometry" not in frame.columns:
         frame = gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs=crs or "EPSG:4326"))
     return frame

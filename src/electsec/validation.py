@@ -6,8 +6,10 @@ the public readers raise them together in one :class:`InputError`.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import math
+from collections.abc import Iterable
 from typing import Any, TypeGuard
 
 import geopandas as gpd
@@ -18,7 +20,15 @@ import shapely
 
 from electsec.errors import InputError, Issue
 
-__all__ = ["flag", "is_number", "response_limits", "team_counts", "validate_layer"]
+__all__ = [
+    "MAX_TEAMS",
+    "did_you_mean",
+    "flag",
+    "is_number",
+    "response_limits",
+    "team_counts",
+    "validate_layer",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +37,20 @@ logger = logging.getLogger(__name__)
 CANONICAL = {"centers": ("center_id", "demand"), "garrisons": ("garrison_id", "capacity")}
 #: How far (degrees) points may lie outside a projected CRS's area of use.
 _AREA_MARGIN_DEG = 10.0
+#: Largest team count accepted per site, so that team counts stay far inside the int64
+#: arithmetic of the OR-Tools solvers (no bound on totals or costs is enforced yet).
+MAX_TEAMS = 10**6
+
+
+def did_you_mean(name: object, known: Iterable[object]) -> str:
+    """Name the known values, with the closest ones (case-insensitively) as a suggestion."""
+    names = sorted({str(k) for k in known})
+    lowered = {n.lower(): n for n in names}
+    text = str(name)
+    close = difflib.get_close_matches(text.lower(), list(lowered), n=3, cutoff=0.6)
+    hint = f"; did you mean {' or '.join(repr(lowered[c]) for c in close)}?" if close else ""
+    shown = ", ".join(repr(n) for n in names[:20]) + (" …" if len(names) > 20 else "")
+    return f"known: {shown or 'none'}{hint}"
 
 
 def validate_layer(
@@ -114,7 +138,13 @@ def _id_text(value: object) -> str:
 
 
 def _crs(frame: gpd.GeoDataFrame, table: str, crs: Any, issues: list[Issue]) -> pyproj.CRS | None:
-    given = pyproj.CRS.from_user_input(crs) if crs is not None else None
+    try:
+        given = pyproj.CRS.from_user_input(crs) if crs is not None else None
+    except pyproj.exceptions.CRSError as exc:
+        issues.append(
+            Issue(table, "geometry", (), f"crs={crs!r} is not a CRS pyproj knows: {exc}")
+        )
+        return None
     if frame.crs is None:
         if given is None:
             issues.append(
@@ -126,7 +156,7 @@ def _crs(frame: gpd.GeoDataFrame, table: str, crs: Any, issues: list[Issue]) -> 
                     "layer's real CRS) or call .set_crs() first",
                 )
             )
-        return given
+        return _surface_crs(given, table, issues)
     if given is not None and not given.equals(frame.crs, ignore_axis_order=True):
         issues.append(
             Issue(
@@ -137,7 +167,24 @@ def _crs(frame: gpd.GeoDataFrame, table: str, crs: Any, issues: list[Issue]) -> 
                 f"{given.to_string()} was passed; reproject with .to_crs() instead",
             )
         )
-    return pyproj.CRS.from_user_input(frame.crs)
+    return _surface_crs(pyproj.CRS.from_user_input(frame.crs), table, issues)
+
+
+def _surface_crs(crs: pyproj.CRS | None, table: str, issues: list[Issue]) -> pyproj.CRS | None:
+    """Refuse CRSs whose x/y are not a position on the Earth's surface (geocentric, 3-D…)."""
+    if crs is None or crs.is_geographic or crs.is_projected:
+        return crs
+    kind = "geocentric" if crs.is_geocentric else (crs.type_name or "non-surface")
+    issues.append(
+        Issue(
+            table,
+            "geometry",
+            (),
+            f"CRS {crs.to_string()} is {kind}, not a geographic or projected CRS; "
+            "reproject to lon/lat (EPSG:4326) or a projected CRS first",
+        )
+    )
+    return None
 
 
 def _geometry_issues(
@@ -201,16 +248,24 @@ def _area_issues(
         )
         return
     area = crs.area_of_use
-    if area is None:
-        return
     to_lonlat = pyproj.Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
     lon, lat = to_lonlat.transform(x, y, errcheck=False)
     lon = np.asarray(lon, dtype=float)
     lat = np.asarray(lat, dtype=float)
+    on_earth = np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180) & (np.abs(lat) <= 90)
+    if area is None:
+        flag(
+            issues,
+            table,
+            "geometry",
+            labels,
+            ~on_earth,
+            f"coordinates do not map to a lon/lat on Earth in {crs.to_string()}; check the CRS",
+        )
+        return
     m = _AREA_MARGIN_DEG
     bad = ~(
-        np.isfinite(lon)
-        & np.isfinite(lat)
+        on_earth
         & (lon >= area.west - m)
         & (lon <= area.east + m)
         & (lat >= area.south - m)
@@ -268,29 +323,89 @@ def team_counts(
     if pd.api.types.is_bool_dtype(raw.dtype):
         issues.append(Issue(table, value_col, (), "must hold team counts, not True/False"))
         return None
-    numeric = pd.to_numeric(pd.Series(raw.to_numpy(), dtype=object), errors="coerce")
-    values: np.ndarray = numeric.astype(float).to_numpy()
-    checks = (
-        (
-            np.isnan(values) & pd.isna(raw).to_numpy(),
-            "is missing (NaN); every site needs a team count",
-        ),
-        (np.isnan(values) & ~pd.isna(raw).to_numpy(), "is not a number"),
-        (~np.isnan(values) & np.isinf(values), "must be finite"),
-        (np.isfinite(values) & (values < 0), "must not be negative"),
-        (
-            np.isfinite(values) & (values >= 0) & (np.floor(values) != values),
-            "must be a whole number of teams",
-        ),
-    )
-    bad_any = np.zeros(len(values), dtype=bool)
-    for mask, what in checks:
+    values, codes = _exact_counts(raw)
+    for code, what in enumerate(_COUNT_PROBLEMS[1:], start=1):
+        mask = codes == code
         if mask.any():
             issues.append(Issue(table, value_col, tuple(labels[mask]), what))
-            bad_any |= mask
-    if bad_any.any():
+    return None if codes.any() else values
+
+
+_COUNT_PROBLEMS = (
+    "",
+    "is missing (NaN); every site needs a team count",
+    "is not a number",
+    "must be finite",
+    "must not be negative",
+    "must be a whole number of teams",
+    "must be a team count, not True/False",
+    f"exceeds the largest team count accepted, {MAX_TEAMS:,}",
+)
+
+
+def _exact_counts(raw: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Read counts exactly (no float round trip); codes index ``_COUNT_PROBLEMS`` (0 = ok)."""
+    if pd.api.types.is_integer_dtype(raw.dtype) and not pd.api.types.is_extension_array_dtype(
+        raw.dtype
+    ):
+        arr = raw.to_numpy()
+        too_big = arr > MAX_TEAMS
+        codes = np.where(arr < 0, 4, np.where(too_big, 7, 0)).astype(np.int8)
+        return np.where(codes == 0, arr, 0).astype(np.int64), codes
+    cells = [_one_count(v) for v in raw.to_numpy(dtype=object)]
+    values = np.fromiter((v for v, _ in cells), dtype=np.int64, count=len(cells))
+    codes = np.fromiter((c for _, c in cells), dtype=np.int8, count=len(cells))
+    return values, codes
+
+
+def _one_count(value: object) -> tuple[int, int]:
+    """Return ``(count, 0)`` for a valid team count, else ``(0, problem code)``."""
+    code = 0
+    number = 0
+    if isinstance(value, bool | np.bool_):
+        code = 6
+    elif isinstance(value, str):
+        value = _parse_text(value)
+        code = 2 if value is None else 0
+    if code == 0:
+        if value is None or value is pd.NA or value is pd.NaT:
+            code = 1
+        elif isinstance(value, int | np.integer):
+            number = int(value)
+        elif isinstance(value, float | np.floating):
+            number, code = _float_count(float(value))
+        else:
+            code = 2
+    if code == 0 and number < 0:
+        code = 4
+    elif code == 0 and number > MAX_TEAMS:
+        code = 7
+    return (number, 0) if code == 0 else (0, code)
+
+
+def _parse_text(text: str) -> int | float | None:
+    """Parse a team count written as text exactly; None when it is not a number."""
+    try:
+        return int(text.strip())
+    except ValueError:
+        pass
+    try:
+        number = float(text.strip())
+    except ValueError:
         return None
-    return values.astype(np.int64)
+    return None if np.isnan(number) else number
+
+
+def _float_count(number: float) -> tuple[int, int]:
+    if np.isnan(number):
+        return 0, 1
+    if np.isinf(number):
+        return 0, 3
+    if number < 0:
+        return 0, 4
+    if not number.is_integer():
+        return 0, 5
+    return int(number), 0
 
 
 def _value_arg(table: str) -> str:
@@ -354,12 +469,14 @@ def _column_limits(centers: gpd.GeoDataFrame, column: str, name: str) -> np.ndar
                     "arguments",
                     name,
                     (),
-                    f"names column {column!r}, which the centres do not have",
+                    f"names column {column!r}, which the centres do not have "
+                    f"({did_you_mean(column, centers.columns)})",
                 )
             ]
         )
     values = pd.to_numeric(centers[column], errors="coerce").to_numpy(float)
     bad = (pd.notna(centers[column]).to_numpy() & np.isnan(values)) | (values < 0)
+    bad |= np.isinf(values) | centers[column].map(lambda v: isinstance(v, bool)).to_numpy(bool)
     if bad.any():
         raise InputError(
             [
@@ -400,6 +517,19 @@ def _tier_limits(centers: gpd.GeoDataFrame, limit: dict[Any, Any], name: str) ->
             ]
         )
     tiers = centers["tier"].astype(str)
+    unknown = [k for k in limit if str(k) not in set(tiers)]
+    if unknown:
+        raise InputError(
+            [
+                Issue(
+                    "arguments",
+                    name,
+                    (),
+                    f"names tier {k!r}, which no centre has ({did_you_mean(k, tiers.unique())})",
+                )
+                for k in unknown
+            ]
+        )
     mapped = tiers.map({str(k): float(v) for k, v in limit.items()})
     per_center: np.ndarray = mapped.fillna(np.inf).to_numpy(float)
     return per_center
