@@ -228,3 +228,129 @@ def test_distance_matrix_validates_frames_that_look_validated(tiny, defect):
     with pytest.raises(es.InputError, match="geometry"):
         es.distance_matrix(centers, garrisons, k=2)
     assert _snapshot(centers) == before
+
+
+# -- files of each format -------------------------------------------------------------
+
+
+def _layer_frame(demand: list[object] | None = None) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(
+        {"center_id": ["a", "b"], "demand": demand or [1, 2]},
+        geometry=[shapely.Point(44.0, 33.0), shapely.Point(44.1, 33.1)],
+        crs="EPSG:4326",
+    )
+
+
+def _csv(tmp_path, text):
+    path = tmp_path / "centers.csv"
+    path.write_text(text)
+    return path, {}
+
+
+def _two_layer_gpkg(tmp_path):
+    path = tmp_path / "two.gpkg"
+    _layer_frame().to_file(path, layer="centers")
+    _layer_frame().to_file(path, layer="other")
+    return path
+
+
+FILE_CASES = {
+    "csv negative demand": (
+        lambda p: _csv(p, "center_id,demand,lon,lat\na,-1,44,33\n"),
+        "negative",
+    ),
+    "csv without coordinates": (lambda p: _csv(p, "center_id,demand\na,1\n"), "lon/lat"),
+    "gpkg with two layers and no layer=": (lambda p: (_two_layer_gpkg(p), {}), "2 layers"),
+    "gpkg unknown layer": (
+        lambda p: (_two_layer_gpkg(p), {"layer": "nope"}),
+        "no layer 'nope'",
+    ),
+    "gpkg layer out of range": (
+        lambda p: (_two_layer_gpkg(p), {"layer": 5}),
+        "out of range",
+    ),
+    "parquet duplicate ids": (
+        lambda p: (_write(p / "c.parquet", _layer_frame().assign(center_id="a")), {}),
+        "unique",
+    ),
+    "shapefile fractional demand": (
+        lambda p: (_write(p / "c.shp", _layer_frame([1.5, 2.0])), {}),
+        "whole number",
+    ),
+    "geojson with a line": (
+        lambda p: (
+            _write(
+                p / "c.geojson",
+                _layer_frame().set_geometry(
+                    [shapely.LineString([(44, 33), (45, 34)]), shapely.Point(44, 33)]
+                ),
+            ),
+            {},
+        ),
+        "Point",
+    ),
+    "missing file": (lambda p: (p / "absent.geojson", {}), "not found"),
+    "layer of a csv": (
+        lambda p: (_csv(p, "center_id,demand,lon,lat\na,1,44,33\n")[0], {"layer": "x"}),
+        "no layers",
+    ),
+}
+
+
+def _write(path, frame):
+    if path.suffix == ".parquet":
+        frame.to_parquet(path)
+    else:
+        frame.to_file(path)
+    return path
+
+
+@pytest.mark.parametrize("name", sorted(FILE_CASES))
+def test_bad_files(tmp_path, name):
+    make, words = FILE_CASES[name]
+    path, kwargs = make(tmp_path)
+    with pytest.raises(es.InputError, match=words):
+        es.read_polling_centers(path, **kwargs)
+
+
+def test_the_named_layer_is_read(tmp_path):
+    path = _two_layer_gpkg(tmp_path)
+    assert list(es.read_polling_centers(path, layer="other").index) == ["a", "b"]
+
+
+def test_layer_needs_a_file():
+    with pytest.raises(es.InputError, match="not a file path"):
+        es.read_polling_centers(_layer_frame(), layer="centers")
+
+
+# -- parameters of solve_assignment ----------------------------------------------------
+
+PARAMETER_CASES = {
+    "split not a bool": ({"split": "yes"}, "split"),
+    "unknown objective": ({"objective": "min"}, "objective"),
+    "unknown coverage": ({"coverage": "all"}, "coverage"),
+    "zero time limit": ({"time_limit_s": 0}, "time_limit_s"),
+    "negative time limit": ({"time_limit_s": -1}, "time_limit_s"),
+    "nan time limit": ({"time_limit_s": float("nan")}, "time_limit_s"),
+    "bool time limit": ({"time_limit_s": True}, "time_limit_s"),
+    "negative seed": ({"seed": -1}, "seed"),
+    "zero k": ({"k": 0}, "k must|positive integer"),
+    "unknown backup field": ({"backup": {"max_distance_m": 5, "bogus": 1}}, "unknown field"),
+    "backup per team 0": (
+        {"backup": es.Backup(max_distance_m=5, centers_per_team=0)},
+        "centers_per_team",
+    ),
+    "options not SolverOptions": ({"options": "fast"}, "SolverOptions"),
+    "time limit without travel times": ({"max_time_s": 600}, "travel-time"),
+    "both limits": ({"max_time_s": 600, "max_distance_m": 5_000}, "not both"),
+    "costs not a CostMatrix": ({"costs": "matrix"}, "CostMatrix"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PARAMETER_CASES))
+def test_bad_parameters(tiny, name):
+    kwargs, words = PARAMETER_CASES[name]
+    before = [_snapshot(layer) for layer in tiny]
+    with pytest.raises(es.InputError, match=words):
+        es.solve_assignment(*tiny, **kwargs)
+    assert [_snapshot(layer) for layer in tiny] == before

@@ -13,7 +13,7 @@ import pandas as pd
 from shapely.errors import ShapelyError
 
 from electsec.errors import InputError, Issue
-from electsec.validation import validate_layer
+from electsec.validation import did_you_mean, validate_layer
 
 __all__ = ["Source", "read_garrisons", "read_polling_centers"]
 
@@ -34,6 +34,7 @@ def read_polling_centers(
     id_col: str = "center_id",
     demand_col: str = "demand",
     crs: Any = None,
+    layer: str | int | None = None,
 ) -> gpd.GeoDataFrame:
     """Read and validate polling centres.
 
@@ -49,6 +50,9 @@ def read_polling_centers(
         Column with the teams each centre needs (integer ≥ 0).
     crs
         CRS to assume when the source has none (for example ``"EPSG:4326"``).
+    layer
+        The layer of a multi-layer file (GeoPackage, OSM, ...), by name or position; a
+        file with several layers and no ``layer`` is refused, naming them.
 
     Returns
     -------
@@ -70,7 +74,9 @@ def read_polling_centers(
     >>> centers["demand"].dtype
     dtype('int64')
     """
-    return _read(source, table="centers", id_col=id_col, value_col=demand_col, crs=crs)
+    return _read(
+        source, table="centers", id_col=id_col, value_col=demand_col, crs=crs, layer=layer
+    )
 
 
 def read_garrisons(
@@ -79,6 +85,7 @@ def read_garrisons(
     id_col: str = "garrison_id",
     capacity_col: str = "capacity",
     crs: Any = None,
+    layer: str | int | None = None,
 ) -> gpd.GeoDataFrame:
     """Read and validate garrisons (bases or units that send teams).
 
@@ -92,6 +99,8 @@ def read_garrisons(
         Column with the teams each garrison can send (integer ≥ 0).
     crs
         CRS to assume when the source has none.
+    layer
+        As for :func:`read_polling_centers`.
 
     Returns
     -------
@@ -112,7 +121,9 @@ def read_garrisons(
     >>> int(garrisons["capacity"].sum()) > 0
     True
     """
-    out = _read(source, table="garrisons", id_col=id_col, value_col=capacity_col, crs=crs)
+    out = _read(
+        source, table="garrisons", id_col=id_col, value_col=capacity_col, crs=crs, layer=layer
+    )
     if out.empty:
         raise InputError(
             [Issue("garrisons", None, (), "has no rows; at least one garrison is needed")]
@@ -121,9 +132,15 @@ def read_garrisons(
 
 
 def _read(
-    source: Source, *, table: str, id_col: str, value_col: str, crs: Any
+    source: Source,
+    *,
+    table: str,
+    id_col: str,
+    value_col: str,
+    crs: Any,
+    layer: str | int | None = None,
 ) -> gpd.GeoDataFrame:
-    frame = _to_geodataframe(source, table=table, id_col=id_col, crs=crs)
+    frame = _to_geodataframe(source, table=table, id_col=id_col, crs=crs, layer=layer)
     out, issues = validate_layer(frame, table=table, id_col=id_col, value_col=value_col, crs=crs)
     if issues:
         raise InputError(issues)
@@ -132,7 +149,12 @@ def _read(
     return out
 
 
-def _to_geodataframe(source: Source, *, table: str, id_col: str, crs: Any) -> gpd.GeoDataFrame:
+def _to_geodataframe(
+    source: Source, *, table: str, id_col: str, crs: Any, layer: str | int | None = None
+) -> gpd.GeoDataFrame:
+    if layer is not None and not isinstance(source, str | os.PathLike):
+        message = "layer= names a layer of a file; the source here is not a file path"
+        raise InputError([Issue("arguments", "layer", (), message)])
     if isinstance(source, gpd.GeoDataFrame):
         return source.copy()
     if isinstance(source, pd.DataFrame):
@@ -140,7 +162,7 @@ def _to_geodataframe(source: Source, *, table: str, id_col: str, crs: Any) -> gp
     if isinstance(source, Mapping):
         return _from_geojson(source, table=table, crs=crs)
     if isinstance(source, str | os.PathLike):
-        return _from_path(Path(source), table=table, id_col=id_col, crs=crs)
+        return _from_path(Path(source), table=table, id_col=id_col, crs=crs, layer=layer)
     raise InputError(
         [
             Issue(
@@ -155,19 +177,41 @@ def _to_geodataframe(source: Source, *, table: str, id_col: str, crs: Any) -> gp
     )
 
 
-def _from_path(path: Path, *, table: str, id_col: str, crs: Any) -> gpd.GeoDataFrame:
+def _from_path(
+    path: Path, *, table: str, id_col: str, crs: Any, layer: str | int | None = None
+) -> gpd.GeoDataFrame:
     if not path.exists():
         raise InputError([Issue(table, None, (), f"file not found: {path}")])
+    flat = path.suffix.lower() == ".csv" or path.suffix.lower() in _PARQUET
+    if flat and layer is not None:
+        raise InputError([Issue("arguments", "layer", (), f"{path.name} has no layers")])
     try:
         if path.suffix.lower() == ".csv":
             return _from_table(pd.read_csv(path, dtype={id_col: str}), table=table, crs=crs)
         if path.suffix.lower() in _PARQUET:
             return gpd.read_parquet(path)
-        return gpd.read_file(path, engine="pyogrio")
+        return gpd.read_file(path, engine="pyogrio", layer=_layer(path, table, layer))
     except (OSError, ValueError, RuntimeError) as exc:
         if isinstance(exc, InputError):
             raise
         raise InputError([Issue(table, None, (), f"cannot read {path}: {exc}")]) from exc
+
+
+def _layer(path: Path, table: str, layer: str | int | None) -> str | int | None:
+    """Return the layer to read: the one asked for or the only one (else InputError)."""
+    import pyogrio  # noqa: PLC0415 - geopandas' own reader, loaded with it
+
+    names = [str(n) for n in pyogrio.list_layers(path)[:, 0]]
+    if layer is None and len(names) > 1:
+        message = f"has {len(names)} layers ({', '.join(names)}); pass layer= to name one"
+        raise InputError([Issue(table, None, (), message)])
+    if isinstance(layer, str) and layer not in names:
+        message = f"{path.name} has no layer {layer!r} ({did_you_mean(layer, names)})"
+        raise InputError([Issue("arguments", "layer", (), message)])
+    if isinstance(layer, int) and not 0 <= layer < len(names):
+        message = f"{path.name} has {len(names)} layer(s); layer={layer} is out of range"
+        raise InputError([Issue("arguments", "layer", (), message)])
+    return layer
 
 
 def _from_geojson(data: Mapping[str, Any], *, table: str, crs: Any) -> gpd.GeoDataFrame:
