@@ -354,3 +354,12 @@ def test_bad_parameters(tiny, name):
     with pytest.raises(es.InputError, match=words):
         es.solve_assignment(*tiny, **kwargs)
     assert [_snapshot(layer) for layer in tiny] == before
+
+
+def test_cli_unwritable_out_exits_2(repo_root, capsys):
+    from electsec.cli import main
+
+    sample = repo_root / "data" / "sample"
+    args = ["plan", str(sample / "tiny_centers.geojson"), str(sample / "tiny_garrisons.geojson")]
+    assert main([*args, "--out", "/proc/electsec-out", "--no-map"]) == 2
+    assert "cannot read or write" in capsys.readouterr().err

@@ -236,7 +236,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     commands = {"plan": _plan, "diagnose": _diagnose, "report": _report}
-    return commands[args.command](args)
+    try:
+        return commands[args.command](args)
+    except OSError as exc:  # an --out that cannot be written, a file that cannot be read
+        where = f" {exc.filename}" if exc.filename else ""
+        message = f"cannot read or write{where}: {exc.strerror or exc}; check the paths"
+        return _failed(args, InputError([Issue("arguments", "out", (), message)]))
 
 
 def _limits(args: argparse.Namespace) -> float | dict[str, float] | None:
