@@ -363,3 +363,14 @@ def test_cli_unwritable_out_exits_2(repo_root, capsys):
     args = ["plan", str(sample / "tiny_centers.geojson"), str(sample / "tiny_garrisons.geojson")]
     assert main([*args, "--out", "/proc/electsec-out", "--no-map"]) == 2
     assert "cannot read or write" in capsys.readouterr().err
+
+
+def test_costs_too_large_for_int64_solvers_are_refused(tiny):
+    import numpy as np
+    import scipy.sparse as sp
+
+    centers, garrisons = tiny
+    huge = sp.csr_array(np.full((len(centers), len(garrisons)), 1e17))
+    costs = es.CostMatrix(huge, centers.index, garrisons.index)
+    with pytest.raises(es.InputError, match="beyond int64"):
+        es.solve_assignment(centers, garrisons, costs, split=True)

@@ -37,6 +37,7 @@ from electsec.problem import (
     input_hash,
     rank_in_runs,
 )
+from electsec.solvers.flow import penalty_for
 from electsec.validation import is_number, response_limits
 
 __all__ = ["TIER_PRIORITY", "prepare"]
@@ -102,6 +103,7 @@ def prepare(
     priority = _tier_priority(centers)
     if priority is not None:
         problem = dataclasses.replace(problem, priority=priority[forces.row_center])
+    _check_size(problem)
     params: dict[str, Any] = {"max_distance_m": max_distance_m, "max_time_s": max_time_s, "k": k}
     params["costs"] = "given" if costs is not None else "geodesic"
     if backup_option is not None:
@@ -120,6 +122,29 @@ def prepare(
         unlimited=unlimited,
         options=options,
     )
+
+
+#: Largest integer the flow and CP-SAT models may need to hold (int64, with headroom).
+MAX_MODEL_INT = 2**62
+
+
+def _check_size(problem: Problem) -> None:
+    """Refuse instances whose solver integers would overflow int64.
+
+    The min-cost flow prices an uncovered team above any augmenting path (the largest
+    cost × the path length, × the tier weight); that penalty times every team must stay
+    below :data:`MAX_MODEL_INT`.
+    """
+    penalty = penalty_for(problem, problem.arcs) * max(TIER_PRIORITY.values())
+    teams = int(problem.demand.sum()) + 1
+    if penalty * teams < MAX_MODEL_INT:
+        return
+    message = (
+        f"{teams - 1} teams at costs up to {int(problem.arcs.cost.max(initial=0))} need "
+        f"integers beyond int64 in the solvers; plan regions separately or give costs in "
+        f"coarser units"
+    )
+    raise InputError([Issue("centers", "demand", (), message)])
 
 
 def read_layers(
