@@ -83,6 +83,23 @@ def test_array_layers_import_without_geometry_libraries() -> None:
     assert len(modules) > len(ARRAY_MODULES) + 1  # the solvers were discovered
 
 
+#: Modules that do not use CP-SAT: they import with pandas truly absent (no preload).
+WITHOUT_CP_SAT = (
+    *ARRAY_MODULES,
+    "electsec.budget",
+    "electsec.solvers",
+    "electsec.solvers.bottleneck",
+    "electsec.solvers.diagnose",
+    "electsec.solvers.flow",
+)
+
+
+def test_flow_layers_import_with_pandas_truly_absent() -> None:
+    body = f"print(json.dumps({{m: outcome(m) for m in {WITHOUT_CP_SAT!r}}}))\n"
+    failed = {m: why for m, why in run_blocked(body, preload=()).items() if why}
+    assert failed == {}
+
+
 def test_the_blocker_blocks() -> None:
     names = ["geopandas", "shapely.geometry", "pandas", "electsec.costs", "electsec"]
     body = f"print(json.dumps({{m: outcome(m) for m in {names!r}}}))\n"

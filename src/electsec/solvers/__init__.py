@@ -1,15 +1,7 @@
-"""Array-level solvers: they take a :class:`~electsec.problem.Problem`, never geometry."""
+"""Array-level solvers: they take a :class:`~electsec.problem.Problem`, never geometry.
 
-from electsec.solvers.diagnose import Cut, diagnose
-from electsec.solvers.flow import FlowSolution, solve_split, solve_transport
-from electsec.solvers.single import SingleSolution, solve_single
-
-__all__ = [
-    "Cut",
-    "FlowSolution",
-    "SingleSolution",
-    "diagnose",
-    "solve_single",
-    "solve_split",
-    "solve_transport",
-]
+The package imports none of its modules, so ``electsec.solvers.flow`` (or ``diagnose``,
+``bottleneck``) loads only what it needs: numpy, scipy and OR-Tools' graph solvers. The
+modules that use CP-SAT (``cpsat``, ``single``, ``backup``, ``cover``, ``decompose``,
+``pipeline``) also load pandas, because OR-Tools' ``cp_model`` imports it.
+"""
