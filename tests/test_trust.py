@@ -134,7 +134,7 @@ import json, sys
 sys.path.insert(0, {tests!r})
 import electsec as es
 from golden_cases import canonical, untimed
-plan = es.solve_assignment({centers!r}, {garrisons!r}, seed=7, time_limit_s=None)
+plan = es.solve_assignment({centers!r}, {garrisons!r}, seed=7, split={split!r})
 sys.stdout.write(canonical(untimed(plan.to_dict())))
 """
 
@@ -147,8 +147,8 @@ def test_the_same_seed_gives_byte_identical_plans_across_processes(repo_root, sp
         str(sample / "tiny_garrisons.geojson"),
     )
     script = _IN_ANOTHER_PROCESS.format(
-        tests=str(repo_root / "tests"), centers=centers, garrisons=garrisons
-    ).replace("seed=7", f"seed=7, split={split}")
+        tests=str(repo_root / "tests"), centers=centers, garrisons=garrisons, split=split
+    )
     here = canonical(
         untimed(es.solve_assignment(centers, garrisons, seed=7, split=split).to_dict())
     )

@@ -265,8 +265,8 @@ def build_oracle(
     ArcOracle
     """
     if metric == "geodesic":
-        center_xy = _lonlat(centers)
-        garrison_xy = _lonlat(garrisons)
+        center_xy = lonlat(centers)
+        garrison_xy = lonlat(garrisons)
     elif metric == "euclidean":
         center_xy, garrison_xy = _planar(centers, garrisons)
     else:
@@ -299,7 +299,8 @@ def arcs_to_csr(
     )
 
 
-def _lonlat(layer: gpd.GeoDataFrame) -> np.ndarray:
+def lonlat(layer: gpd.GeoDataFrame) -> np.ndarray:
+    """Return the (n, 2) float lon/lat of a layer's points (EPSG:4326)."""
     geom = layer.geometry
     if not geom.crs.equals(pyproj.CRS("EPSG:4326")):
         geom = geom.to_crs("EPSG:4326")

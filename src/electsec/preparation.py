@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from electsec.config import Backup, SolverOptions
-from electsec.costs import CostMatrix, build_oracle, limit_issues
+from electsec.costs import CostMatrix, build_oracle, limit_issues, lonlat
 from electsec.errors import InputError, Issue
 from electsec.forces import Forces, Jurisdiction, jurisdiction_mapping, read_forces
 from electsec.io import Source, read_garrisons, read_polling_centers
@@ -474,11 +474,3 @@ def _backup_messages(option: Backup, unit: str, *, given_costs: bool) -> list[st
     elif not given_costs and option.max_distance_m is None:
         messages.append("needs a backup response limit: Backup(max_distance_m=...)")
     return messages
-
-
-def lonlat(layer: gpd.GeoDataFrame) -> np.ndarray:
-    """(n, 2) float lon/lat of a layer's points (EPSG:4326)."""
-    geom = layer.geometry
-    if not geom.crs.equals("EPSG:4326"):
-        geom = geom.to_crs("EPSG:4326")
-    return np.column_stack([geom.x.to_numpy(), geom.y.to_numpy()])

@@ -13,7 +13,6 @@ import dataclasses
 import hashlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 from typing import Any, Protocol
 
 import numpy as np
@@ -338,10 +337,6 @@ class Parameters(Mapping[str, Any]):
 
     def __hash__(self) -> int:
         return hash(tuple(self._items))
-
-    def view(self) -> Mapping[str, Any]:
-        """Return a read-only view."""
-        return MappingProxyType(self._items)
 
 
 @dataclass(frozen=True)

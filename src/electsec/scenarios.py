@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Executor
@@ -28,6 +29,7 @@ from electsec.assign import solve
 from electsec.errors import ElectsecError, InfeasibleError, InputError, Issue
 from electsec.problem import Instance, input_hash
 from electsec.result import AssignmentResult
+from electsec.validation import is_number
 
 __all__ = ["PlanDiff", "Scenario", "Sweep", "contingency", "diff_plans", "run_scenarios"]
 
@@ -115,7 +117,7 @@ class Scenario:
         for key, value in (self.demand or {}).items():
             for c in _known((str(key),), centers, "demand", issues):
                 rows = np.flatnonzero(row_center == c)
-                if len(rows) != 1 or isinstance(value, bool) or not isinstance(value, int):
+                if len(rows) != 1 or not is_number(value, minimum=-math.inf, integer=True):
                     message = f"{key}: give a whole number of teams for a one-agency centre"
                     issues.append(Issue("arguments", "demand", (key,), message))
                 elif value < 0:
@@ -151,8 +153,8 @@ def _new_capacity(current: int, value: int | str, key: str, issues: list[Issue])
             change = float("nan")
         if np.isfinite(change) and change >= -100:
             return int(np.floor(current * (1 + change / 100)))
-    elif isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
+    elif is_number(value, integer=True):
+        return int(value)
     message = f"{key}: give teams (an integer ≥ 0) or a change such as '-50%', got {value!r}"
     issues.append(Issue("arguments", "capacity", (key,), message))
     return current

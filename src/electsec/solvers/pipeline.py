@@ -339,14 +339,10 @@ def _finish(
     worst: int | None,
 ) -> Outcome:
     """Attach the backups; with full coverage, say why some centres have none."""
-    draft, backup, missing = _with_backups(instance, settings, problem, lp.arcs, draft)
+    draft, backup, need = _with_backups(instance, settings, problem, lp.arcs, draft)
+    missing = _EMPTY if backup is None else np.flatnonzero(need & (backup < 0))
     shortage = None
     if instance.backup is not None and missing.size and settings.coverage == "full":
-        need = needs_backup(
-            Plan(draft.rows, draft.cols, draft.teams, _EMPTY),
-            instance.labels.forces.row_center,
-            instance.n_centers,
-        )
         shortage = _backup_shortage(instance.backup, need, missing)
     return Outcome(
         draft,
@@ -370,9 +366,9 @@ def _backup_shortage(backup: BackupArcs, need: np.ndarray, missing: np.ndarray) 
 def _with_backups(
     instance: Instance, settings: Settings, problem: Problem, pool: Arcs, draft: Draft
 ) -> tuple[Draft, np.ndarray | None, np.ndarray]:
-    """Give the plan its backups: the (possibly re-chosen) plan, backups, centres missing one."""
+    """Give the plan its backups: the (possibly re-chosen) plan, backups, centres needing one."""
     if instance.backup is None:
-        return draft, None, _EMPTY
+        return draft, None, np.zeros(0, dtype=bool)
     plan = Plan(draft.rows, draft.cols, draft.teams, _EMPTY)
     plan = _attach(instance, settings, problem, pool, plan)
     if not np.array_equal(plan.row, draft.rows) or not np.array_equal(plan.garrison, draft.cols):
@@ -387,7 +383,7 @@ def _with_backups(
             objective=new,
         )
     need = needs_backup(plan, instance.labels.forces.row_center, instance.n_centers)
-    return draft, plan.backup, np.flatnonzero(need & (plan.backup < 0))
+    return draft, plan.backup, need
 
 
 def _attach(
