@@ -140,7 +140,7 @@ def solve_single(
     rng = np.random.default_rng(seed)
     state = _State(problem, lp, lp.arcs)
     _round(state)
-    state = _first_plan(state, options, seed, _half_of(deadline))
+    state = _first_plan(state, options, seed, _half_of(deadline), deadline)
     if not _all_placed(state):  # whole teams do not pack
         return _result(state, bound=lp.lower_bound, optimal=False)
     _search(state, options, rng, seed, deadline)
@@ -152,7 +152,11 @@ def _all_placed(state: _State) -> bool:
 
 
 def _first_plan(
-    state: _State, options: SolverOptions, seed: int, deadline: float | None
+    state: _State,
+    options: SolverOptions,
+    seed: int,
+    deadline: float | None,
+    last: float | None = None,
 ) -> _State:
     """Place every centre whole if possible, by ``deadline`` (the search gets the rest).
 
@@ -160,7 +164,8 @@ def _first_plan(
     insertion first and repairs for what is left), on the LP's pool, widened around
     centres still unplaced (up to ``POOL_WIDENINGS`` times, while time is left);
     worst-fit-decreasing packing on the widest pool when all that leaves some centre
-    unplaced, and on twice as many garrisons per centre as a last resort.
+    unplaced, and on twice as many garrisons per centre as a last resort. Ejection
+    moves stop at ``last`` (the call's deadline), the rest at ``deadline``.
     """
     for widening in range(POOL_WIDENINGS + 1):
         if deadline is not None:  # under a clock, a fast start leaves the search more time
@@ -168,7 +173,7 @@ def _first_plan(
         if not _out_of_time(deadline):
             _repair(state, options, seed, deadline)
         _insert(state)
-        _eject(state, deadline)
+        _eject(state, last)  # cheap moves: up to the call's own deadline, not the half
         if _all_placed(state) or widening == POOL_WIDENINGS or _out_of_time(deadline):
             break
         wider = _widened(state)
