@@ -178,3 +178,14 @@ def test_plan_on_road_travel_times(tiny_paths, tmp_path, repo_root, capsys):
     code = main(["diagnose", *tiny_paths, "--roads", str(roads), "--tier-limit-km", "high=1"])
     assert code == EXIT_INFEASIBLE
     assert "min" in capsys.readouterr().out
+
+
+def test_a_road_plan_draws_its_road_routes(tiny_paths, tmp_path, repo_root):
+    roads = repo_root / "data" / "sample" / "roads.gpkg"
+    code = main(["plan", *tiny_paths, "--roads", str(roads), "--split", "--out", str(tmp_path)])
+    assert code == EXIT_OK
+    lines = gpd.read_file(tmp_path / "plan.geojson")
+    assert (lines.geometry.count_coordinates() > 2).all()  # routes, not straight lines
+    table = pd.read_csv(tmp_path / "assignments.csv")
+    assert {"time_min", "time_s"} <= set(table.columns)
+    assert "leaflet" in (tmp_path / "map.html").read_text()

@@ -45,6 +45,7 @@ def write_report(
     diagnosis: Diagnosis | Mapping[str, Any] | None = None,
     basemap: gpd.GeoDataFrame | None = None,
     title: str = "Election security plan",
+    network: Any = None,
 ) -> Path:
     """Write the plan as one offline HTML page.
 
@@ -64,6 +65,8 @@ def write_report(
         Polygons drawn under the map (for example governorate outlines).
     title
         Page title.
+    network
+        The road network the plan was costed on: the map draws the road routes.
 
     Returns
     -------
@@ -75,7 +78,9 @@ def write_report(
     if diagnosis is not None:
         diagnosis = Diagnosis.from_dict(diagnosis)
     blocking = _blocking_points(plan, diagnosis)
-    fmap = explore(plan, offline=True, basemap=basemap, blocking=blocking, height="600px")
+    fmap = explore(
+        plan, offline=True, basemap=basemap, blocking=blocking, network=network, height="600px"
+    )
     map_html = fmap.get_root().render()
     parts = [
         f"<h1>{html.escape(title)}</h1>",

@@ -285,7 +285,7 @@ class AssignmentResult:
             The ``.html`` file to write.
         **kwargs
             Passed to :func:`electsec.report.write_report` (``centers``, ``garrisons``,
-            ``diagnosis``, ``basemap``, ``title``).
+            ``diagnosis``, ``basemap``, ``title``, ``network``).
 
         Returns
         -------
