@@ -6,6 +6,7 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 
+import electsec as es
 from electsec.cli import EXIT_INFEASIBLE, EXIT_INPUT, EXIT_OK, main
 
 
@@ -189,3 +190,18 @@ def test_a_road_plan_draws_its_road_routes(tiny_paths, tmp_path, repo_root):
     table = pd.read_csv(tmp_path / "assignments.csv")
     assert {"time_min", "time_s"} <= set(table.columns)
     assert "leaflet" in (tmp_path / "map.html").read_text()
+
+
+def test_a_road_report_draws_road_routes(tiny_paths, tmp_path, repo_root):
+    from electsec.network import RoadNetwork
+
+    roads = repo_root / "data" / "sample" / "roads.gpkg"
+    page = tmp_path / "routed.html"
+    args = ["report", *tiny_paths, "--roads", str(roads), "--split", "--out", str(page)]
+    assert main(args) == EXIT_OK
+    net = RoadNetwork.from_roads(gpd.read_file(roads))
+    costs = es.distance_matrix(*tiny_paths, metric="travel_time", network=net)
+    routes = es.solve_assignment(*tiny_paths, costs, split=True).to_geodataframe(network=net)
+    route = routes.geometry.iloc[0]
+    lon, lat = route.coords[len(route.coords) // 2]  # a bend of the road, not an end
+    assert f"[{lon!r}, {lat!r}]" in page.read_text()

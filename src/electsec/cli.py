@@ -326,7 +326,12 @@ def _report(args: argparse.Namespace) -> int:
     except SolverError as exc:
         return _failed(args, exc)
     path = plan.report(
-        args.out, centers=centers, garrisons=garrisons, diagnosis=diagnosis, basemap=basemap
+        args.out,
+        centers=centers,
+        garrisons=garrisons,
+        diagnosis=diagnosis,
+        basemap=basemap,
+        network=None if args.roads is None else _read_roads(args.roads),
     )
     _emit(
         args,
