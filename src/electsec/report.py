@@ -90,7 +90,7 @@ def write_report(
         "<h2>Key figures</h2>",
         _table(plan.summary().rename("value").to_frame(), css="figures"),
         "<h2>Planned under</h2>",
-        _table(_planned_under(plan).set_index("option")),
+        _table(_planned_under(plan).set_index("option").rename_axis(None)),
         "<h2>Map</h2>",
         f"<iframe title='map' srcdoc=\"{html.escape(map_html, quote=True)}\"></iframe>",
         "<h2>Charts</h2>",
