@@ -135,7 +135,8 @@ class AssignmentResult:
             A road network (anything :meth:`electsec.network.RoadNetwork.build` takes):
             each line is then the road route the plan's costs measured (the fastest for
             a travel-time plan, the shortest otherwise; see
-            :meth:`~electsec.network.RoadNetwork.paths`). None: straight lines.
+            :meth:`~electsec.network.RoadNetwork.paths`; a straight line where the
+            roads give no route). None: straight lines.
 
         Returns
         -------
