@@ -107,3 +107,18 @@ def test_backup_and_agency_dicts_follow_the_schema(tiny):
         es.solve_assignment(centers, garrisons, backup=es.Backup(max_distance_m=1))
     _validate(infeasible.value.to_dict())
     assert infeasible.value.to_dict()["kind"] == "backup"
+
+
+def test_plans_carry_a_coverage_status(tiny):
+    plan_schema = response_schema()["$defs"]["plan"]
+    assert "coverage_status" in plan_schema["required"]
+    assert plan_schema["properties"]["coverage_status"]["enum"] == [
+        "complete",
+        "partial",
+        "infeasible",
+    ]
+    data = es.solve_assignment(*tiny).to_dict()
+    _validate(data)
+    data["coverage_status"] = "feasible"  # a solver word where a coverage word belongs
+    with pytest.raises(jsonschema.ValidationError):
+        _validate(data)

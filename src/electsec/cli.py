@@ -262,20 +262,26 @@ def _limits(args: argparse.Namespace) -> float | dict[str, float] | None:
 def _road_costs(centers: Any, garrisons: Any, roads: Path, limit: Any) -> Any:
     """Travel-time costs over the road layer at ``roads``, cut at the largest limit."""
     from electsec.costs import distance_matrix  # noqa: PLC0415
-    from electsec.network import RoadNetwork  # noqa: PLC0415
 
-    try:
-        network = RoadNetwork.from_roads(gpd.read_file(roads))
-    except (OSError, ValueError) as exc:
-        raise InputError(
-            [Issue("arguments", "--roads", (), f"cannot read {roads}: {exc}")]
-        ) from exc
+    network = _read_roads(roads)
     values = list(limit.values()) if isinstance(limit, dict) else [limit]
     finite = [v for v in values if v is not None]
     cut = max(finite) if finite and not isinstance(limit, dict) else None
     return distance_matrix(
         centers, garrisons, metric="travel_time", network=network, max_time_s=cut
     )
+
+
+def _read_roads(roads: Path) -> Any:
+    """Read the ``--roads`` layer into a road network (a typed error when it cannot)."""
+    from electsec.network import RoadNetwork  # noqa: PLC0415
+
+    try:
+        return RoadNetwork.from_roads(gpd.read_file(roads))
+    except (OSError, ValueError) as exc:
+        raise InputError(
+            [Issue("arguments", "--roads", (), f"cannot read {roads}: {exc}")]
+        ) from exc
 
 
 def _diagnose(args: argparse.Namespace) -> int:
@@ -320,7 +326,12 @@ def _report(args: argparse.Namespace) -> int:
     except SolverError as exc:
         return _failed(args, exc)
     path = plan.report(
-        args.out, centers=centers, garrisons=garrisons, diagnosis=diagnosis, basemap=basemap
+        args.out,
+        centers=centers,
+        garrisons=garrisons,
+        diagnosis=diagnosis,
+        basemap=basemap,
+        network=None if args.roads is None else _read_roads(args.roads),
     )
     _emit(
         args,
@@ -496,7 +507,7 @@ def _plan(args: argparse.Namespace) -> int:
         return _failed(args, exc)
     except InfeasibleError as exc:
         if _write_diagnosis(args.out, exc) and exc.partial is not None:
-            _write(exc.partial, args.out, with_map=not args.no_map)
+            _write(exc.partial, args.out, with_map=not args.no_map, roads=args.roads)
         _emit(
             args,
             exc.to_dict(),
@@ -509,7 +520,7 @@ def _plan(args: argparse.Namespace) -> int:
     if args.out is None:
         _emit(args, plan.to_dict(), _table(plan.summary()), stream=sys.stdout)
         return EXIT_OK
-    written = _write(plan, args.out, with_map=not args.no_map)
+    written = _write(plan, args.out, with_map=not args.no_map, roads=args.roads)
     text = _table(plan.summary()) + "\n\nwritten:\n" + "\n".join(f"  {p}" for p in written)
     _emit(args, plan.to_dict(), text, stream=sys.stdout)
     return EXIT_OK
@@ -522,29 +533,53 @@ def _emit(args: argparse.Namespace, data: dict[str, Any], text: str, *, stream: 
         stream.write(text + "\n")
 
 
-def _write(plan: AssignmentResult, out: Path, *, with_map: bool) -> list[Path]:
-    out.mkdir(parents=True, exist_ok=True)
-    lines = plan.to_geodataframe()
-    paths = [
-        out / "assignments.csv",
-        out / "plan.geojson",
-        out / "plan.gpkg",
-        out / "summary.json",
-    ]
-    plan.assignments.to_csv(paths[0], index=False)
-    lines.to_file(paths[1], driver="GeoJSON", engine="pyogrio")
-    lines.to_file(paths[2], layer="assignments", driver="GPKG", engine="pyogrio")
-    loads = plan.garrison_load.set_index("garrison_id")
-    import geopandas as gpd  # noqa: PLC0415
+def _write(
+    plan: AssignmentResult, out: Path, *, with_map: bool, roads: Path | None = None
+) -> list[Path]:
+    """Write the plan's tables, layers, key figures and map into ``out``.
 
-    gpd.GeoDataFrame(
-        loads, geometry=plan.garrison_points.reindex(loads.index).to_numpy(), crs="EPSG:4326"
-    ).reset_index().to_file(paths[2], layer="garrison_load", driver="GPKG", engine="pyogrio")
-    paths[3].write_text(json.dumps(plan.summary().to_dict(), indent=2, default=str))
+    Tables and layers are for people: names, governorate, tier and agency next to the
+    ids, costs in km (or minutes) to 0.1 beside whole metres (or seconds). With
+    ``roads``, assignments are drawn along their road routes.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    network = None if roads is None else _read_roads(roads)
+    paths = [out / name for name in ("assignments.csv", "garrison_load.csv", "uncovered.csv")]
+    for path in paths:
+        plan.readable(path.stem).to_csv(path, index=False)
+    paths += _write_layers(plan, out, network)
+    paths.append(out / "summary.json")
+    paths[-1].write_text(json.dumps(plan.summary().to_dict(), indent=2, default=str))
     if with_map:
         paths.append(out / "map.html")
-        plan.explore().save(str(paths[-1]))
+        plan.explore(network=network).save(str(paths[-1]))
     return paths
+
+
+def _write_layers(plan: AssignmentResult, out: Path, network: Any) -> list[Path]:
+    """``plan.geojson`` (assignment lines) and ``plan.gpkg`` (lines, garrisons, uncovered)."""
+    lines = gpd.GeoDataFrame(
+        plan.readable("assignments"),
+        geometry=plan.to_geodataframe(network=network).geometry.to_numpy(),
+        crs="EPSG:4326",
+    )
+    geojson, gpkg = out / "plan.geojson", out / "plan.gpkg"
+    lines.to_file(geojson, driver="GeoJSON", engine="pyogrio")
+    if gpkg.exists():
+        gpkg.unlink()  # a re-run must not keep an old run's layers
+    lines.to_file(gpkg, layer="assignments", driver="GPKG", engine="pyogrio")
+    for name, points in (
+        ("garrison_load", plan.garrison_points),
+        ("uncovered", plan.center_points),
+    ):
+        table = plan.readable(name)
+        if len(table):
+            key = table.columns[0]
+            layer = gpd.GeoDataFrame(
+                table, geometry=points.reindex(table[key]).to_numpy(), crs="EPSG:4326"
+            )
+            layer.to_file(gpkg, layer=name, driver="GPKG", engine="pyogrio")
+    return [geojson, gpkg]
 
 
 if __name__ == "__main__":  # pragma: no cover
