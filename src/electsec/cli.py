@@ -490,7 +490,7 @@ def _request(args: argparse.Namespace, *, needs_out: bool) -> Request:
     """Layers and options from the command line, or from a JSON request on stdin.
 
     With ``-``, the flags given apply too and win over the request's options (each
-    replaced option is named in a warning on stderr); flags that cannot apply are refused.
+    replaced option is named in a note on stderr); flags that cannot apply are refused.
     """
     stdin = args.centers == "-"
     args.json = args.json or stdin
@@ -507,7 +507,7 @@ def _request(args: argparse.Namespace, *, needs_out: bool) -> Request:
         raise InputError(issues)
     if args.roads is not None:
         if request.roads is not None:
-            logger.warning("--roads replaces the request's roads")
+            sys.stderr.write("note: --roads replaces the request's roads\n")
         request = request.replace(roads=read_roads(args.roads))
     return request.replace(options=_merge(request.options, flags))
 
@@ -670,7 +670,7 @@ def _limits(
 
 
 def _merge(options: Mapping[str, Any], flags: Mapping[str, Any]) -> dict[str, Any]:
-    """Put the flags' options over the request's (a warning names each one replaced)."""
+    """Put the flags' options over the request's (a note on stderr names each one replaced)."""
     merged = dict(options)
     for key, value in flags.items():
         if key == "backup" and set(value) == {"centers_per_team"}:
@@ -680,7 +680,7 @@ def _merge(options: Mapping[str, Any], flags: Mapping[str, Any]) -> dict[str, An
                 raise InputError([Issue("arguments", "--centers-per-team", (), message)])
             value = {**base, **value}  # noqa: PLW2901 - the per-team count joins the request's
         if key in options and options[key] != value:
-            logger.warning("a flag replaces the request's option %r", key)
+            sys.stderr.write(f"note: a flag replaces the request's option {key!r}\n")
         merged[key] = value
     return merged
 
