@@ -18,7 +18,7 @@ import electsec as es
 from electsec import cli
 from electsec.cli import EXIT_INFEASIBLE, EXIT_INPUT, EXIT_OK, EXIT_SOLVER, main
 from electsec.schema import request_schema, response_schema
-from electsec.service import read_request
+from electsec.service import read_request, read_roads
 
 SAMPLE_NAMES = ("tiny_centers.geojson", "tiny_garrisons.geojson")
 
@@ -472,3 +472,14 @@ def test_every_command_json_follows_the_schema(monkeypatch, capsys, paths, tmp_p
         assert code == expected, (command, flags)
         seen.add(data.get("error", command))
     assert seen == {"plan", "diagnose", "report", "InfeasibleError", "InputError"}
+
+
+def test_a_road_line_of_one_point_is_bad_input(monkeypatch, capsys, request_):
+    line = {"type": "LineString", "coordinates": [[44.3, 33.3]]}
+    feature = {"type": "Feature", "geometry": line, "properties": {"highway": "primary"}}
+    request_["roads"] = {"type": "FeatureCollection", "features": [feature]}
+    code, data, _ = _run(monkeypatch, capsys, ["plan", "-"], request_)
+    assert code == EXIT_INPUT
+    assert "roads.features[*].geometry" in _messages(data)
+    with pytest.raises(es.InputError, match="invalid GeoJSON road features"):
+        read_roads(request_["roads"])

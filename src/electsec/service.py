@@ -30,6 +30,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import geopandas as gpd
+from shapely.errors import ShapelyError
 
 from electsec.assign import solve_assignment
 from electsec.config import SolverOptions
@@ -231,7 +232,7 @@ def read_roads(source: Any, *, layer: str | int | None = None) -> gpd.GeoDataFra
     if isinstance(source, Mapping):
         try:
             return gpd.GeoDataFrame.from_features(source["features"], crs="EPSG:4326")
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, ShapelyError) as exc:
             message = f"invalid GeoJSON road features: {exc}"
             raise InputError([Issue("roads", "geometry", (), message)]) from exc
     path = Path(source)
