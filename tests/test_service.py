@@ -124,6 +124,13 @@ def test_bad_json_exits_2_with_json(monkeypatch, capsys, text):
     assert data["error"] == "InputError"
 
 
+def test_bad_json_and_bad_flags_are_reported_together(monkeypatch, capsys):
+    argv = ["plan", "-", "--max-time-min", "5", "--no-map"]
+    code, data, _ = _run(monkeypatch, capsys, argv, "{")
+    assert code == EXIT_INPUT
+    assert {i["column"] for i in data["issues"]} == {"stdin", "--max-time-min", "--no-map"}
+
+
 def test_non_finite_numbers_are_refused(monkeypatch, capsys, request_):
     request_["options"]["time_limit_s"] = float("inf")
     code, data, _ = _run(monkeypatch, capsys, ["plan", "-"], request_)
@@ -298,7 +305,9 @@ def test_flags_with_a_request_apply_and_win(monkeypatch, capsys, request_):
     code, data, err = _run(monkeypatch, capsys, argv, request_)
     assert code == EXIT_OK
     assert data["split"] is False
-    assert "'max_distance_m'" in err  # the replaced option is named
+    assert (
+        "--max-distance-km/--tier-limit-km replaces the request's option 'max_distance_m'" in err
+    )
 
 
 @pytest.mark.parametrize(

@@ -40,8 +40,6 @@ from electsec.service import Request, read_request, read_roads, solve_request
 
 __all__ = ["main"]
 
-logger = logging.getLogger(__name__)
-
 EXIT_OK, EXIT_INPUT, EXIT_INFEASIBLE, EXIT_SOLVER = 0, 2, 3, 4
 
 _EPILOG = """\
@@ -486,24 +484,45 @@ _UNITS = {
 }
 
 
+#: The flags that set each option, for the notes on options a flag replaces.
+_FLAG_OF = {
+    "split": "--split",
+    "objective": "--objective",
+    "time_limit_s": "--time-limit",
+    "seed": "--seed",
+    "k": "--k",
+    "max_distance_m": "--max-distance-km/--tier-limit-km",
+    "max_time_s": "--max-time-min/--tier-limit-min",
+    "backup": "--backup-km/--backup-min/--centers-per-team",
+    "jurisdiction": "--jurisdiction",
+}
+
+
 def _request(args: argparse.Namespace, *, needs_out: bool) -> Request:
     """Layers and options from the command line, or from a JSON request on stdin.
 
     With ``-``, the flags given apply too and win over the request's options (each
     replaced option is named in a note on stderr); flags that cannot apply are refused.
+    Every problem found (arguments, JSON, request, layers) is raised in one InputError.
     """
     stdin = args.centers == "-"
     args.json = args.json or stdin
-    raw = _stdin_request() if stdin else None
-    roads = args.roads is not None or (isinstance(raw, dict) and "roads" in raw)
     issues = _argument_issues(args, stdin=stdin, needs_out=needs_out)
+    raw, readable = None, args.garrisons is not None
+    if stdin:
+        raw, json_issues = _stdin_request()
+        issues += json_issues
+        readable = not json_issues
+    roads = args.roads is not None or (isinstance(raw, dict) and "roads" in raw)
     flags, flag_issues = _flag_options(args, roads=roads)
     issues += flag_issues
-    try:
-        request = _read_inputs(args, raw, stdin=stdin)
-    except InputError as exc:
-        issues += exc.issues
-    if issues:
+    request = None
+    if readable:
+        try:
+            request = _read_inputs(args, raw, stdin=stdin)
+        except InputError as exc:
+            issues += exc.issues
+    if issues or request is None:
         raise InputError(issues)
     if args.roads is not None:
         if request.roads is not None:
@@ -512,21 +531,19 @@ def _request(args: argparse.Namespace, *, needs_out: bool) -> Request:
     return request.replace(options=_merge(request.options, flags))
 
 
-def _stdin_request() -> Any:
-    """Decode the JSON request on stdin (bad JSON is bad input)."""
+def _stdin_request() -> tuple[Any, list[Issue]]:
+    """Decode the JSON request on stdin; bad JSON is an issue."""
     try:
-        return json.load(sys.stdin)
+        return json.load(sys.stdin), []
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         message = f"the request on stdin is not JSON ({exc}); see request_schema()"
-        raise InputError([Issue("arguments", "stdin", (), message)]) from exc
+        return None, [Issue("arguments", "stdin", (), message)]
 
 
 def _read_inputs(args: argparse.Namespace, raw: Any, *, stdin: bool) -> Request:
     """Read the request, or the two layer files named on the command line."""
     if stdin:
         return read_request(raw, data_dir=args.data_dir)
-    if args.garrisons is None:
-        raise InputError([])  # reported by _argument_issues
     issues: list[Issue] = []
     layers = []
     for reader, source in ((read_polling_centers, args.centers), (read_garrisons, args.garrisons)):
@@ -680,7 +697,8 @@ def _merge(options: Mapping[str, Any], flags: Mapping[str, Any]) -> dict[str, An
                 raise InputError([Issue("arguments", "--centers-per-team", (), message)])
             value = {**base, **value}  # noqa: PLW2901 - the per-team count joins the request's
         if key in options and options[key] != value:
-            sys.stderr.write(f"note: a flag replaces the request's option {key!r}\n")
+            flag = _FLAG_OF.get(key, "a flag")
+            sys.stderr.write(f"note: {flag} replaces the request's option {key!r}\n")
         merged[key] = value
     return merged
 
