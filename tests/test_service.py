@@ -9,6 +9,8 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 
 import geopandas as gpd
 import jsonschema
@@ -492,3 +494,25 @@ def test_a_road_line_of_one_point_is_bad_input(monkeypatch, capsys, request_):
     assert "roads.features[*].geometry" in _messages(data)
     with pytest.raises(es.InputError, match="invalid GeoJSON road features"):
         read_roads(request_["roads"])
+
+
+def test_the_installed_command_never_ends_in_a_traceback(tmp_path):
+    def run(*argv, stdin=""):
+        done = subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments
+            [sys.executable, "-m", "electsec.cli", *argv],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+        assert "Traceback" not in done.stderr
+        return done.returncode, done.stdout
+
+    assert run("--version") == (0, f"electsec {es.__version__}\n")
+    assert run("plan", "-", "--bogus")[0] == EXIT_INPUT
+    code, out = run("plan", "-", stdin='{"centers": "/etc/passwd", "garrisons": "/etc/passwd"}')
+    assert code == EXIT_INPUT
+    assert json.loads(out)["error"] == "InputError"
+    code, _ = run("diagnose", "x.geojson", "y.geojson", "--roads", str(tmp_path / "no.gpkg"))
+    assert code == EXIT_INPUT
