@@ -332,7 +332,7 @@ def _internal_error(args: argparse.Namespace, exc: Exception) -> int:
     first = (str(exc).strip().splitlines() or [""])[0]
     message = f"internal error: {type(exc).__name__}: {first}"
     data = {"error": "InternalError", "schema_version": SCHEMA_VERSION, "message": message}
-    text = f"electsec: {message} (rerun with --debug for the traceback)"
+    text = f"electsec: {message} (rerun as 'electsec --debug ...' for the traceback)"
     _emit(args, data, text, stream=sys.stderr)
     return EXIT_SOLVER
 

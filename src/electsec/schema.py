@@ -46,6 +46,20 @@ _JSON_TYPES = {
 }
 
 
+#: The keywords :func:`_scalar_errors` checks.
+_SCALAR_KEYWORDS = frozenset(
+    {"const", "enum", "minimum", "maximum", "exclusiveMinimum", "minLength", "pattern"}
+)
+#: The Python types of the JSON types other than numbers.
+_PYTHON_TYPES: dict[str, type | tuple[type, ...]] = {
+    "object": dict,
+    "array": list,
+    "string": str,
+    "boolean": bool,
+    "null": type(None),
+}
+
+
 @cache
 def _load(kind: str) -> str:
     return (files("electsec") / "schemas" / f"{kind}-{SCHEMA_VERSION}.json").read_text()
@@ -187,7 +201,8 @@ class _Validator:
         if "type" in schema and not _is_type(value, schema["type"]):
             yield path, f"must be {_type_text(schema['type'])}", _shown(value)
             return
-        yield from _scalar_errors(value, schema, path)
+        if not _SCALAR_KEYWORDS.isdisjoint(schema):
+            yield from _scalar_errors(value, schema, path)
         if "oneOf" in schema or "anyOf" in schema:
             yield from self._choice_errors(value, schema, path)
         if isinstance(value, dict):
@@ -313,19 +328,13 @@ def _keywords(schema: object) -> Iterator[str]:
 def _is_type(value: object, kind: str | list[str]) -> bool:
     if isinstance(kind, list):
         return any(_is_type(value, k) for k in kind)
-    if kind == "integer":
-        return _is_type(value, "number") and float(value).is_integer()  # type: ignore[arg-type]
-    checks: dict[str, bool] = {
-        "object": isinstance(value, dict),
-        "array": isinstance(value, list),
-        "string": isinstance(value, str),
-        "boolean": isinstance(value, bool),
-        "null": value is None,
-        "number": isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and math.isfinite(value),
-    }
-    return checks[kind]
+    if kind in {"number", "integer"}:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return False
+        if isinstance(value, int):
+            return True
+        return math.isfinite(value) and (kind == "number" or value.is_integer())
+    return isinstance(value, _PYTHON_TYPES[kind])
 
 
 def _equal(value: object, expected: object) -> bool:
