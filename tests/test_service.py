@@ -15,6 +15,8 @@ import sys
 import geopandas as gpd
 import jsonschema
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import electsec as es
 from electsec import cli
@@ -516,3 +518,38 @@ def test_the_installed_command_never_ends_in_a_traceback(tmp_path):
     assert json.loads(out)["error"] == "InputError"
     code, _ = run("diagnose", "x.geojson", "y.geojson", "--roads", str(tmp_path / "no.gpkg"))
     assert code == EXIT_INPUT
+
+
+_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-3, 10**7)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.sampled_from(["", "high", "total", "max", "full", "tier", "x.geojson", "../x"]),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(["high", "low", "max_distance_m", "police"]), inner, max_size=2
+        )
+    ),
+    max_leaves=6,
+)
+_OPTIONS = sorted(request_schema()["$defs"]["options"]["properties"])
+_PROPERTIES = ["demand", "center_id", "tier", "agency", "governorate"]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    options=st.dictionaries(st.sampled_from(_OPTIONS), _VALUES, max_size=3),
+    edits=st.lists(
+        st.tuples(st.integers(0, 39), st.sampled_from(_PROPERTIES), _VALUES), max_size=2
+    ),
+)
+def test_no_request_ends_in_an_internal_error(monkeypatch, capsys, layers, options, edits):
+    request = {"centers": json.loads(json.dumps(layers[0])), "garrisons": layers[1]}
+    request["options"] = {"time_limit_s": 2, **options}
+    for position, name, value in edits:
+        request["centers"]["features"][position]["properties"][name] = value
+    code, data, _ = _run(monkeypatch, capsys, ["plan", "-"], request)
+    assert code in (EXIT_OK, EXIT_INPUT, EXIT_INFEASIBLE, EXIT_SOLVER)
+    assert data.get("error") != "InternalError", data
