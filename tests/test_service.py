@@ -11,10 +11,13 @@ import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import geopandas as gpd
 import jsonschema
+import numpy as np
 import pytest
+import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -553,3 +556,41 @@ def test_no_request_ends_in_an_internal_error(monkeypatch, capsys, layers, optio
     code, data, _ = _run(monkeypatch, capsys, ["plan", "-"], request)
     assert code in (EXIT_OK, EXIT_INPUT, EXIT_INFEASIBLE, EXIT_SOLVER)
     assert data.get("error") != "InternalError", data
+
+
+BAGHDAD = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "roads" / "baghdad_osm"
+
+
+def _points_on(lines, n, seed, id_name, value_name, value):
+    rng = np.random.default_rng(seed)
+    xy = shapely.get_coordinates(lines.geometry.to_numpy())
+    chosen = xy[rng.choice(len(xy), size=n, replace=False)]
+    features = [
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [float(x), float(y)]},
+            "properties": {id_name: f"{id_name[0]}{i}", value_name: value},
+        }
+        for i, (x, y) in enumerate(chosen)
+    ]
+    return {"type": "FeatureCollection", "features": features}
+
+
+@pytest.mark.skipif(not (BAGHDAD / "Baghdad.osm").exists(), reason="no shared Baghdad extract")
+def test_a_request_plans_on_the_baghdad_osm_file_in_the_data_dir(monkeypatch, capsys):
+    lines = read_roads(BAGHDAD / "Baghdad.osm", layer="lines")
+    lines = lines[lines["highway"].notna()]
+    request = {
+        "centers": _points_on(lines, 30, 1, "center_id", "demand", 1),
+        "garrisons": _points_on(lines, 5, 2, "garrison_id", "capacity", 30),
+        "roads": {"path": "Baghdad.osm", "layer": "lines"},
+        "options": {"split": True, "coverage": "max"},
+    }
+    argv = ["plan", "-", "--data-dir", str(BAGHDAD)]
+    code, data, _ = _run(monkeypatch, capsys, argv, request)
+    assert code == EXIT_OK
+    assert data["unit"] == "s"
+    assert data["assignments"]
+    request["roads"] = "../baghdad_osm/Baghdad.osm"
+    code, data, _ = _run(monkeypatch, capsys, argv, request)
+    assert code == EXIT_INPUT
