@@ -176,7 +176,7 @@ def test_plan_on_road_travel_times(tiny_paths, tmp_path, repo_root, capsys):
     data = json.loads(capsys.readouterr().out)
     assert data["unit"] == "s"
     assert all(a["time_s"] > 0 for a in data["assignments"])
-    code = main(["diagnose", *tiny_paths, "--roads", str(roads), "--tier-limit-km", "high=1"])
+    code = main(["diagnose", *tiny_paths, "--roads", str(roads), "--tier-limit-min", "high=1"])
     assert code == EXIT_INFEASIBLE
     assert "min" in capsys.readouterr().out
 
@@ -205,3 +205,47 @@ def test_a_road_report_draws_road_routes(tiny_paths, tmp_path, repo_root):
     route = routes.geometry.iloc[0]
     lon, lat = route.coords[len(route.coords) // 2]  # a bend of the road, not an end
     assert f"[{lon!r}, {lat!r}]" in page.read_text()
+
+
+@pytest.mark.parametrize(
+    ("given", "named"),
+    [
+        (["--max-distance-km", "20"], "--max-time-min"),
+        (["--tier-limit-km", "high=15"], "--tier-limit-min"),
+        (["--backup-km", "20"], "--backup-min"),
+    ],
+)
+def test_kilometre_flags_with_roads_name_the_minute_flag(
+    tiny_paths, repo_root, capsys, given, named
+):
+    roads = repo_root / "data" / "sample" / "roads.gpkg"
+    assert main(["diagnose", *tiny_paths, "--roads", str(roads), *given]) == EXIT_INPUT
+    err = capsys.readouterr().err
+    assert given[0] in err
+    assert named in err
+
+
+@pytest.mark.parametrize(
+    ("given", "named"),
+    [
+        (["--max-time-min", "20"], "--max-distance-km"),
+        (["--tier-limit-min", "high=15"], "--tier-limit-km"),
+        (["--backup-min", "20"], "--backup-km"),
+    ],
+)
+def test_minute_flags_without_roads_need_roads(tiny_paths, capsys, given, named):
+    assert main(["diagnose", *tiny_paths, *given]) == EXIT_INPUT
+    err = capsys.readouterr().err
+    assert "--roads" in err
+    assert named in err
+
+
+def test_a_limit_and_tier_limits_together_are_refused(tiny_paths, capsys):
+    argv = ["diagnose", *tiny_paths, "--max-distance-km", "50", "--tier-limit-km", "high=15"]
+    assert main(argv) == EXIT_INPUT
+    assert "not both" in capsys.readouterr().err
+
+
+def test_a_bad_tier_limit_names_the_flag(tiny_paths, capsys):
+    assert main(["diagnose", *tiny_paths, "--tier-limit-km", "high=far"]) == EXIT_INPUT
+    assert "--tier-limit-km" in capsys.readouterr().err
