@@ -78,6 +78,13 @@ class AssignmentResult:
         With backup coverage: one row per covered centre, ``center_id, garrison_id`` and
         the cost of its backup garrison; ``garrison_load`` then also holds ``reserve``,
         ``backup_centers`` and ``backup_capacity``. None otherwise.
+    replan
+        With ``baseline=``: ``centers_changed`` (centres whose garrisons or team split
+        differ from the baseline, forced ones included), ``teams_moved`` (teams a garrison
+        sends to a centre beyond what it sent there in the baseline), ``forced_changes``
+        (centres no plan could keep: garrison or centre gone, demand changed),
+        ``fresh_objective`` (the plan solved without a baseline) and
+        ``cost_increase_pct`` (this plan's cost above it). None otherwise.
     """
 
     status: str
@@ -95,6 +102,7 @@ class AssignmentResult:
     center_points: gpd.GeoSeries = field(default=None, repr=False)
     garrison_points: gpd.GeoSeries = field(default=None, repr=False)
     backups: pd.DataFrame | None = field(default=None, repr=False)
+    replan: dict[str, Any] | None = field(default=None, repr=False)
 
     @property
     def cost_column(self) -> str:
@@ -146,9 +154,15 @@ class AssignmentResult:
                 "bound": self.bound,
                 "gap": self.gap,
                 "solve_time_s": round(self.solve_time_s, 3),
-            },
+            }
+            | self._replan_summary(),
             name="plan",
         )
+
+    def _replan_summary(self) -> dict[str, Any]:
+        if self.replan is None:
+            return {}
+        return {key: self.replan[key] for key in ("centers_changed", "teams_moved")}
 
     def to_dict(self) -> dict[str, Any]:
         """Return the plan as JSON-ready data following :func:`electsec.schema.response_schema`."""
@@ -166,7 +180,10 @@ class AssignmentResult:
             "garrison_load": _records(self.garrison_load),
             "uncovered": _records(self.uncovered),
             "provenance": dict(self.provenance),
-        } | ({} if self.backups is None else {"backups": _records(self.backups)})
+        } | (
+            ({} if self.backups is None else {"backups": _records(self.backups)})
+            | ({} if self.replan is None else {"replan": dict(self.replan)})
+        )
 
     def raise_for_status(self) -> AssignmentResult:
         """Return self; kept for services that check plans uniformly.
@@ -352,7 +369,22 @@ def _plan(
         center_points=_points(labels.center_lonlat, labels.center_ids, "center_id"),
         garrison_points=_points(labels.garrison_lonlat, labels.garrison_ids, "garrison_id"),
         backups=backups,
+        replan=_replan(outcome),
     )
+
+
+def _replan(outcome: Outcome) -> dict[str, Any] | None:
+    changes = outcome.changes
+    if changes is None:
+        return None
+    fresh, cost = changes.fresh_objective, outcome.plan.objective
+    return {
+        "centers_changed": changes.centers_changed,
+        "teams_moved": changes.teams_moved,
+        "forced_changes": changes.forced_changes,
+        "fresh_objective": fresh,
+        "cost_increase_pct": 100 * (cost - fresh) / fresh if fresh else 0.0,
+    }
 
 
 def _assignments(draft: Draft, instance: Instance) -> pd.DataFrame:
