@@ -567,7 +567,7 @@ def _stable_arcs(
         pool = pool.subset(pool.cost <= worst)
     m = problem.n_garrisons
     keys = baseline.rows.astype(np.int64) * m + baseline.garrisons
-    drop = ~np.isin(keys, pool.keys(m))
+    drop = ~np.isin(keys, pool.keys(m)) | (problem.capacity[baseline.garrisons] == 0)
     return _forced(baseline, row_center, problem.demand, drop), pool, exact
 
 
