@@ -152,7 +152,7 @@ def _milp_rows(
     link = sp.hstack(
         [_incidence(arc_z[other], other, n_k, n_a), _zeros(n_k, n_r), -sp.diags(centre_demand)]
     )
-    base = np.flatnonzero(b > 0)
+    base = np.flatnonzero((b > 0) & (arc_z >= 0))
     fix = sp.hstack(
         [
             _incidence(np.arange(len(base)), base, len(base), n_a),
@@ -250,7 +250,8 @@ def solve_stable(
         return None
     flow = np.rint(second.x[:n_a]).astype(np.int64)
     uncovered = np.rint(second.x[n_a : n_a + n_r]).astype(np.int64)
-    bound = float(np.ceil(second.mip_dual_bound - 1e-6))
+    dual = second.mip_dual_bound  # None when presolve solved it outright
+    bound = float(second.fun if dual is None else np.ceil(dual - 1e-6))
     return StableSolution(arcs, flow, uncovered, model.optimal, bound, fewest)
 
 

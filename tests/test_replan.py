@@ -1,0 +1,323 @@
+"""Stable re-planning (``baseline=``) and plan diffs, against an independent exact MILP.
+
+The reference below is written from the definition, not from the library's model: a
+centre is unchanged when every garrison sends it exactly its baseline teams, modelled as
+``|x_ig - b_ig| <= d_i z_i`` for every pair (the library links only baseline and
+non-baseline arcs in aggregate), with integer ``x`` over every pair and costs rounded to
+whole metres as the solvers see them.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import jsonschema
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from scipy.optimize import Bounds, LinearConstraint, milp
+
+import electsec as es
+from checker import check_plan
+from electsec.schema import response_schema
+from helpers import dense_distances, make_instance
+
+SETTINGS = settings(max_examples=40, deadline=None, derandomize=True, database=None)
+
+
+def _reference(centers, garrisons, capacity, baseline, *, split, max_changes=None, cap=None):
+    """(fewest changes, least cost with them) by a direct MILP over every pair."""
+    c_ids, demand, g_ids, _, dist = dense_distances(centers, garrisons)
+    n, m = dist.shape
+    cost = np.rint(dist).ravel()
+    b = np.zeros((n, m))
+    a = baseline.assignments
+    for c, g, t in zip(a["center_id"], a["garrison_id"], a["teams"], strict=True):
+        b[c_ids.get_loc(c), g_ids.get_loc(g)] += t
+    b = b.ravel()
+    nx = n * m
+    row = np.repeat(np.arange(n), m)
+    col = np.tile(np.arange(m), n)
+    eye = sp.eye(nx)
+    z_of = sp.csr_matrix((np.repeat(demand, m).astype(float), (np.arange(nx), row)), (nx, n))
+    cons = [
+        LinearConstraint(
+            sp.hstack(
+                [
+                    sp.csr_matrix((np.ones(nx), (row, np.arange(nx))), (n, nx)),
+                    sp.csr_matrix((n, n)),
+                ]
+            ),
+            demand,
+            demand,
+        ),
+        LinearConstraint(
+            sp.hstack(
+                [
+                    sp.csr_matrix((np.ones(nx), (col, np.arange(nx))), (m, nx)),
+                    sp.csr_matrix((m, n)),
+                ]
+            ),
+            -np.inf,
+            capacity,
+        ),
+        LinearConstraint(sp.hstack([eye, -z_of]), -np.inf, b),
+        LinearConstraint(sp.hstack([-eye, -z_of]), -np.inf, -b),
+    ]
+    costs = np.concatenate([cost, np.zeros(n)])
+    changes = np.concatenate([np.zeros(nx), np.ones(n)])
+    if cap is not None:
+        cons.append(LinearConstraint(costs[None, :], -np.inf, cap))
+    integrality = np.ones(nx + n)
+    upper = np.concatenate([np.repeat(demand, m).astype(float), np.ones(n)])
+    bounds = Bounds(0, upper)
+    if not split:
+        return _reference_whole(
+            demand, capacity, cost.reshape(n, m), b.reshape(n, m), max_changes, cap
+        )
+    if max_changes is None:
+        first = milp(changes, constraints=cons, integrality=integrality, bounds=bounds)
+        assert first.status == 0, first.message
+        max_changes = round(first.fun)
+    cons.append(LinearConstraint(changes[None, :], -np.inf, max_changes))
+    second = milp(costs, constraints=cons, integrality=integrality, bounds=bounds)
+    if second.status != 0:
+        return None
+    return round(second.x[nx:].sum()), round(second.fun)
+
+
+def _reference_whole(demand, capacity, cost, b, max_changes, cap):
+    """The same for whole teams: y_ig binary, one garrison per centre with demand."""
+    m = cost.shape[1]
+    use = np.flatnonzero(demand > 0)
+    k = len(use)
+    if k == 0:
+        return 0, 0
+    ny = k * m
+    row = np.repeat(np.arange(k), m)
+    col = np.tile(np.arange(m), k)
+    d = demand[use].astype(float)
+    w = np.repeat(d, m)
+    base = (b[use] > 0).ravel() & (b[use].ravel() == w)  # kept only if whole in the baseline
+    # z_i >= 1 - y_{i, b(i)}; a centre not whole in the baseline always changes.
+    keep_pos = np.flatnonzero(base)
+    forced = np.ones(k)
+    forced[row[keep_pos]] = 0
+    cons = [
+        LinearConstraint(
+            sp.hstack(
+                [
+                    sp.csr_matrix((np.ones(ny), (row, np.arange(ny))), (k, ny)),
+                    sp.csr_matrix((k, k)),
+                ]
+            ),
+            1,
+            1,
+        ),
+        LinearConstraint(
+            sp.hstack([sp.csr_matrix((w, (col, np.arange(ny))), (m, ny)), sp.csr_matrix((m, k))]),
+            -np.inf,
+            capacity,
+        ),
+        LinearConstraint(
+            sp.hstack(
+                [
+                    sp.csr_matrix(
+                        (np.ones(len(keep_pos)), (np.arange(len(keep_pos)), keep_pos)),
+                        (len(keep_pos), ny),
+                    ),
+                    sp.csr_matrix(
+                        (np.ones(len(keep_pos)), (np.arange(len(keep_pos)), row[keep_pos])),
+                        (len(keep_pos), k),
+                    ),
+                ]
+            ),
+            1,
+            np.inf,
+        ),
+        LinearConstraint(sp.hstack([sp.csr_matrix((k, ny)), sp.eye(k)]), forced, np.inf),
+    ]
+    costs = np.concatenate([w * cost[use].ravel(), np.zeros(k)])
+    changes = np.concatenate([np.zeros(ny), np.ones(k)])
+    if cap is not None:
+        cons.append(LinearConstraint(costs[None, :], -np.inf, cap))
+    bounds = Bounds(0, 1)
+    gone = int(((b.sum(axis=1) > 0) & (demand == 0)).sum())
+    if max_changes is None:
+        first = milp(changes, constraints=cons, integrality=np.ones(ny + k), bounds=bounds)
+        if first.status != 0:
+            return None
+        max_changes = round(first.fun) + gone
+    cons.append(LinearConstraint(changes[None, :], -np.inf, max_changes - gone))
+    second = milp(costs, constraints=cons, integrality=np.ones(ny + k), bounds=bounds)
+    if second.status != 0:
+        return None
+    return round(second.x[ny:].sum()) + gone, round(second.fun)
+
+
+def _case(seed, n, m, *, split):
+    """A random instance, its plan, and the instance with one garrison lost."""
+    rng = np.random.default_rng(seed)
+    centers, garrisons = make_instance(rng, n, m, demand_max=3, capacity_ratio=2.5)
+    instance = es.prepare(centers, garrisons)
+    baseline = es.solve(instance, split=split, seed=1)
+    lost = str(rng.choice(garrisons["garrison_id"]))
+    edited = es.Scenario("lost", garrisons_lost=[lost]).apply(instance)
+    capacity = np.where(garrisons["garrison_id"] == lost, 0, garrisons["capacity"])
+    return centers, garrisons, baseline, edited, capacity
+
+
+def _solve(edited, **kw):
+    try:
+        return es.solve(edited, seed=1, **kw)
+    except (es.InfeasibleError, es.SolverError):
+        assume(False)
+        raise
+
+
+@SETTINGS
+@given(seed=st.integers(0, 10_000), n=st.integers(1, 9), m=st.integers(2, 4))
+def test_split_replan_is_the_exact_fewest_changes_then_least_cost(seed, n, m):
+    centers, garrisons, baseline, edited, capacity = _case(seed, n, m, split=True)
+    kept = copy.deepcopy(baseline.to_dict())
+    plan = _solve(edited, split=True, baseline=baseline)
+    check_plan(plan, centers, garrisons.assign(capacity=capacity), split=True)
+    changes, cost = _reference(centers, garrisons, capacity, baseline, split=True)
+    assert plan.replan["centers_changed"] == changes
+    assert round(plan.objective) == cost
+    assert plan.status == "optimal"
+    assert len(es.diff_plans(baseline, plan).centers) == changes
+    assert es.diff_plans(baseline, plan).teams_moved == plan.replan["teams_moved"]
+    assert baseline.to_dict() == kept  # the baseline plan is not changed
+
+
+@SETTINGS
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(2, 9),
+    m=st.integers(2, 4),
+    extra=st.integers(0, 3),
+)
+def test_max_changes_gives_the_least_cost_within_that_many(seed, n, m, extra):
+    centers, garrisons, baseline, edited, capacity = _case(seed, n, m, split=True)
+    fewest = _solve(edited, split=True, baseline=baseline).replan["centers_changed"]
+    limit = fewest + extra
+    plan = _solve(edited, split=True, baseline=baseline, max_changes=limit)
+    check_plan(plan, centers, garrisons.assign(capacity=capacity), split=True)
+    found = _reference(centers, garrisons, capacity, baseline, split=True, max_changes=limit)
+    assert found is not None
+    assert plan.replan["centers_changed"] <= limit
+    assert round(plan.objective) == found[1]
+    if fewest > 0:
+        with pytest.raises(es.InputError, match=f"the fewest possible is {fewest}"):
+            es.solve(edited, split=True, baseline=baseline, max_changes=fewest - 1)
+
+
+@SETTINGS
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(2, 9),
+    m=st.integers(2, 4),
+    pct=st.sampled_from([0.0, 0.5, 2.0, 10.0]),
+)
+def test_max_cost_increase_pct_gives_the_fewest_changes_within_the_cap(seed, n, m, pct):
+    centers, garrisons, baseline, edited, capacity = _case(seed, n, m, split=True)
+    fresh = _solve(edited, split=True)
+    plan = _solve(edited, split=True, baseline=baseline, max_cost_increase_pct=pct)
+    check_plan(plan, centers, garrisons.assign(capacity=capacity), split=True)
+    cap = np.floor(fresh.objective * (1 + pct / 100))
+    changes, cost = _reference(centers, garrisons, capacity, baseline, split=True, cap=cap)
+    assert plan.objective <= cap
+    assert plan.replan["centers_changed"] == changes
+    assert round(plan.objective) == cost
+    assert plan.replan["fresh_objective"] == fresh.objective
+
+
+@SETTINGS
+@given(seed=st.integers(0, 10_000), n=st.integers(1, 8), m=st.integers(2, 4))
+def test_whole_team_replan_matches_the_reference_when_proven(seed, n, m):
+    centers, garrisons, baseline, edited, capacity = _case(seed, n, m, split=False)
+    plan = _solve(edited, split=False, baseline=baseline)
+    check_plan(plan, centers, garrisons.assign(capacity=capacity), split=False)
+    found = _reference(centers, garrisons, capacity, baseline, split=False)
+    assert found is not None
+    assert plan.replan["centers_changed"] >= found[0]
+    assert len(es.diff_plans(baseline, plan).centers) == plan.replan["centers_changed"]
+    if plan.status == "optimal":
+        assert (plan.replan["centers_changed"], round(plan.objective)) == found
+
+
+def test_the_same_instance_changes_nothing(tiny):
+    instance = es.prepare(*tiny)
+    for split in (True, False):
+        plan = es.solve(instance, split=split)
+        again = es.solve(instance, split=split, baseline=plan)
+        assert again.replan["centers_changed"] == 0
+        assert again.replan["teams_moved"] == 0
+        assert again.objective == plan.objective
+        assert again.summary()["centers_changed"] == 0
+
+
+def test_losing_a_garrison_changes_only_its_centres_when_others_have_room(tiny):
+    centers, garrisons = tiny
+    garrisons = garrisons.copy()
+    garrisons["capacity"] = garrisons["capacity"] * 3
+    instance = es.prepare(centers, garrisons)
+    plan = es.solve(instance, split=True)
+    served = set(plan.assignments.loc[plan.assignments["garrison_id"] == "TG01", "center_id"])
+    edited = es.Scenario("lost", garrisons_lost=["TG01"]).apply(instance)
+    fresh = es.solve(edited, split=True)
+    stable = es.solve(edited, split=True, baseline=plan)
+    diff = es.diff_plans(plan, stable)
+    assert set(diff.centers["center_id"]) == served
+    assert stable.replan["forced_changes"] == len(served)
+    assert len(es.diff_plans(plan, fresh).centers) >= len(served)
+    assert stable.objective >= fresh.objective
+    assert stable.replan["cost_increase_pct"] == pytest.approx(
+        100 * (stable.objective - fresh.objective) / fresh.objective
+    )
+    jsonschema.validate(stable.to_dict(), response_schema())
+    lines = diff.to_geodataframe()
+    assert len(lines) == len(diff.pairs)
+    assert set(lines["change"]) <= {"added", "dropped", "more", "fewer"}
+    assert (lines.geometry.geom_type == "LineString").all()
+
+
+def test_removed_centres_and_new_ones_are_forced_changes(tiny):
+    instance = es.prepare(*tiny)
+    plan = es.solve(instance, split=True)
+    gone = str(plan.assignments["center_id"].iloc[0])
+    edited = es.Scenario("fewer", centers_removed=[gone]).apply(instance)
+    stable = es.solve(edited, split=True, baseline=plan)
+    assert stable.replan["centers_changed"] == 1
+    assert stable.replan["forced_changes"] == 1
+    assert list(es.diff_plans(plan, stable).centers["center_id"]) == [gone]
+
+
+def test_bad_baselines_are_input_errors(tiny, make_instance):
+    instance = es.prepare(*tiny)
+    plan = es.solve(instance, split=True)
+    other = es.solve(es.prepare(*make_instance(3, 5, 2)), split=True)
+    with pytest.raises(es.InputError, match="shares no centre"):
+        es.solve(instance, split=True, baseline=other)
+    with pytest.raises(es.InputError, match="baseline"):
+        es.solve(instance, baseline="plan.json")
+    with pytest.raises(es.InputError, match="not both"):
+        es.solve(instance, baseline=plan, max_changes=3, max_cost_increase_pct=1.0)
+    with pytest.raises(es.InputError, match="needs baseline"):
+        es.solve(instance, max_changes=3)
+    with pytest.raises(es.InputError, match="max_changes"):
+        es.solve(instance, baseline=plan, max_changes=-1)
+    with pytest.raises(es.InputError, match="max_cost_increase_pct"):
+        es.solve_assignment(*tiny, baseline=plan, max_cost_increase_pct="5%")
+    with pytest.raises(es.InputError, match="must be a plan"):
+        es.diff_plans(plan, "other")
+
+
+def test_solve_assignment_takes_a_baseline(tiny):
+    plan = es.solve_assignment(*tiny, split=True)
+    again = es.solve_assignment(*tiny, split=True, baseline=plan, max_changes=0)
+    assert again.replan["centers_changed"] == 0
+    assert again.to_dict()["replan"]["teams_moved"] == 0
