@@ -321,3 +321,17 @@ def test_solve_assignment_takes_a_baseline(tiny):
     again = es.solve_assignment(*tiny, split=True, baseline=plan, max_changes=0)
     assert again.replan["centers_changed"] == 0
     assert again.to_dict()["replan"]["teams_moved"] == 0
+
+
+def test_run_scenarios_replans_stably_when_asked(tiny):
+    base = es.prepare(*tiny)
+    lose = [es.Scenario("TG01 lost", garrisons_lost=["TG01"])]
+    fresh = es.run_scenarios(base, lose, split=True, coverage="max")
+    stable = es.run_scenarios(base, lose, split=True, coverage="max", stable=True)
+    direct = es.solve(lose[0].apply(base), split=True, coverage="max", baseline=stable.baseline)
+    plan = stable.plans["TG01 lost"]
+    assert plan.replan == direct.replan
+    assert plan.objective == direct.objective
+    changed = stable.table["centers_changed"].iloc[0]
+    assert changed == direct.replan["centers_changed"]
+    assert changed <= fresh.table["centers_changed"].iloc[0]

@@ -208,6 +208,9 @@ def run_scenarios(
         ``time_limit_s`` per scenario).
     baseline
         The plan changes are counted against (default: ``base`` solved the same way).
+        With ``stable=True`` in ``solve_options``, each scenario is re-planned close to
+        it (``es.solve(..., baseline=baseline)``: fewest changed centres, then least
+        cost; ``max_changes`` / ``max_cost_increase_pct`` apply per scenario).
     executor
         Runs the scenarios in parallel (results do not depend on it).
 
@@ -230,9 +233,12 @@ def run_scenarios(
     if len(set(names)) != len(names):
         twice = sorted({n for n in names if names.count(n) > 1})
         raise InputError([Issue("arguments", "scenarios", tuple(twice), "names must be unique")])
+    stable = bool(solve_options.pop("stable", False))
     options = {"split": split, **solve_options}
     if baseline is None:
         baseline = solve(base, **options)
+    if stable:  # re-plan each scenario close to the baseline (fewest changed centres)
+        options["baseline"] = baseline
     tasks = [(base, s, options) for s in scenarios]
     results = list(executor.map(_run_one, tasks) if executor else map(_run_one, tasks))
     plans = {s.name: r for s, (r, _) in zip(scenarios, results, strict=True)}
