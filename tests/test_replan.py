@@ -24,7 +24,7 @@ from checker import check_plan
 from electsec.schema import response_schema
 from helpers import dense_distances, make_instance
 
-SETTINGS = settings(max_examples=40, deadline=None, derandomize=True, database=None)
+SETTINGS = settings(max_examples=60, deadline=None, derandomize=True, database=None)
 
 
 def _reference(centers, garrisons, capacity, baseline, *, split, max_changes=None, cap=None):
@@ -157,15 +157,23 @@ def _reference_whole(demand, capacity, cost, b, max_changes, cap):
     return round(second.x[ny:].sum()) + gone, round(second.fun)
 
 
-def _case(seed, n, m, *, split):
-    """A random instance, its plan, and the instance with one garrison lost."""
+def _case(seed, n, m, *, split, ratio=2.5, cut=False):
+    """A random instance, its plan, and the instance with one garrison lost.
+
+    With ``cut``, the garrison keeps all but one of the teams it sends instead: nothing is
+    forced, so the re-plan must choose which centres give way (the MILP path).
+    """
     rng = np.random.default_rng(seed)
-    centers, garrisons = make_instance(rng, n, m, demand_max=3, capacity_ratio=2.5)
+    centers, garrisons = make_instance(rng, n, m, demand_max=3, capacity_ratio=ratio)
     instance = es.prepare(centers, garrisons)
     baseline = es.solve(instance, split=split, seed=1)
     lost = str(rng.choice(garrisons["garrison_id"]))
-    edited = es.Scenario("lost", garrisons_lost=[lost]).apply(instance)
-    capacity = np.where(garrisons["garrison_id"] == lost, 0, garrisons["capacity"])
+    left = 0
+    if cut:
+        load = baseline.garrison_load.set_index("garrison_id")["used"]
+        left = max(int(load[lost]) - 1, 0)
+    edited = es.Scenario("lost", capacity={lost: left}).apply(instance)
+    capacity = np.where(garrisons["garrison_id"] == lost, left, garrisons["capacity"])
     return centers, garrisons, baseline, edited, capacity
 
 
@@ -178,9 +186,17 @@ def _solve(edited, **kw):
 
 
 @SETTINGS
-@given(seed=st.integers(0, 10_000), n=st.integers(1, 9), m=st.integers(2, 4))
-def test_split_replan_is_the_exact_fewest_changes_then_least_cost(seed, n, m):
-    centers, garrisons, baseline, edited, capacity = _case(seed, n, m, split=True)
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(1, 9),
+    m=st.integers(2, 4),
+    ratio=st.sampled_from([1.2, 2.5]),
+    cut=st.booleans(),
+)
+def test_split_replan_is_the_exact_fewest_changes_then_least_cost(seed, n, m, ratio, cut):
+    centers, garrisons, baseline, edited, capacity = _case(
+        seed, n, m, split=True, ratio=ratio, cut=cut
+    )
     kept = copy.deepcopy(baseline.to_dict())
     plan = _solve(edited, split=True, baseline=baseline)
     check_plan(plan, centers, garrisons.assign(capacity=capacity), split=True)
@@ -189,6 +205,7 @@ def test_split_replan_is_the_exact_fewest_changes_then_least_cost(seed, n, m):
     assert round(plan.objective) == cost
     assert plan.status == "optimal"
     assert len(es.diff_plans(baseline, plan).centers) == changes
+    assert plan.replan["forced_changes"] <= changes
     assert es.diff_plans(baseline, plan).teams_moved == plan.replan["teams_moved"]
     assert baseline.to_dict() == kept  # the baseline plan is not changed
 
@@ -199,9 +216,10 @@ def test_split_replan_is_the_exact_fewest_changes_then_least_cost(seed, n, m):
     n=st.integers(2, 9),
     m=st.integers(2, 4),
     extra=st.integers(0, 3),
+    cut=st.booleans(),
 )
-def test_max_changes_gives_the_least_cost_within_that_many(seed, n, m, extra):
-    centers, garrisons, baseline, edited, capacity = _case(seed, n, m, split=True)
+def test_max_changes_gives_the_least_cost_within_that_many(seed, n, m, extra, cut):
+    centers, garrisons, baseline, edited, capacity = _case(seed, n, m, split=True, cut=cut)
     fewest = _solve(edited, split=True, baseline=baseline).replan["centers_changed"]
     limit = fewest + extra
     plan = _solve(edited, split=True, baseline=baseline, max_changes=limit)
@@ -221,9 +239,10 @@ def test_max_changes_gives_the_least_cost_within_that_many(seed, n, m, extra):
     n=st.integers(2, 9),
     m=st.integers(2, 4),
     pct=st.sampled_from([0.0, 0.5, 2.0, 10.0]),
+    cut=st.booleans(),
 )
-def test_max_cost_increase_pct_gives_the_fewest_changes_within_the_cap(seed, n, m, pct):
-    centers, garrisons, baseline, edited, capacity = _case(seed, n, m, split=True)
+def test_max_cost_increase_pct_gives_the_fewest_changes_within_the_cap(seed, n, m, pct, cut):
+    centers, garrisons, baseline, edited, capacity = _case(seed, n, m, split=True, cut=cut)
     fresh = _solve(edited, split=True)
     plan = _solve(edited, split=True, baseline=baseline, max_cost_increase_pct=pct)
     check_plan(plan, centers, garrisons.assign(capacity=capacity), split=True)
@@ -236,9 +255,9 @@ def test_max_cost_increase_pct_gives_the_fewest_changes_within_the_cap(seed, n, 
 
 
 @SETTINGS
-@given(seed=st.integers(0, 10_000), n=st.integers(1, 8), m=st.integers(2, 4))
-def test_whole_team_replan_matches_the_reference_when_proven(seed, n, m):
-    centers, garrisons, baseline, edited, capacity = _case(seed, n, m, split=False)
+@given(seed=st.integers(0, 10_000), n=st.integers(1, 8), m=st.integers(2, 4), cut=st.booleans())
+def test_whole_team_replan_matches_the_reference_when_proven(seed, n, m, cut):
+    centers, garrisons, baseline, edited, capacity = _case(seed, n, m, split=False, cut=cut)
     plan = _solve(edited, split=False, baseline=baseline)
     check_plan(plan, centers, garrisons.assign(capacity=capacity), split=False)
     found = _reference(centers, garrisons, capacity, baseline, split=False)

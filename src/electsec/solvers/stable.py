@@ -20,6 +20,7 @@ the fresh optimum) trade one against the other.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -29,7 +30,8 @@ import scipy.sparse as sp
 from ortools.sat.python import cp_model
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from electsec.problem import Arcs
+from electsec.problem import Arcs, Problem
+from electsec.solvers.flow import solve_transport
 
 __all__ = ["Baseline", "Changes", "StableSolution", "count_changes", "solve_stable"]
 
@@ -224,6 +226,10 @@ def solve_stable(
     """
     b = _arc_baseline(arcs, baseline, len(capacity))
     keep = _candidates(baseline, row_center)
+    if baseline.max_changes in (None, baseline.n_forced):
+        found = _keep_all(arcs, b, demand, capacity, row_center, keep, limits)
+        if found is not None:
+            return dataclasses.replace(found, fewest_changes=baseline.n_forced)
     n_a, n_r, n_k = len(arcs), len(demand), len(keep)
     n_centers = len(baseline.forced)
     rows = _milp_rows(arcs, b, demand, capacity, row_center, keep, n_centers)
@@ -253,6 +259,41 @@ def solve_stable(
     dual = second.mip_dual_bound  # None when presolve solved it outright
     bound = float(second.fun if dual is None else np.ceil(dual - 1e-6))
     return StableSolution(arcs, flow, uncovered, model.optimal, bound, fewest)
+
+
+def _keep_all(
+    arcs: Arcs,
+    b: np.ndarray,
+    demand: np.ndarray,
+    capacity: np.ndarray,
+    row_center: np.ndarray,
+    keep: np.ndarray,
+    limits: Limits,
+) -> StableSolution | None:
+    """Keep every centre that can keep its baseline; one exact transport for the rest.
+
+    When that covers every team (within the cost cap), no plan changes fewer centres
+    (only forced ones change) and, among plans changing only those, the transport is
+    the cheapest: the lexicographic optimum, without the MILP. None otherwise.
+    """
+    kept_row = np.isin(row_center, keep)
+    on_kept = kept_row[arcs.center]
+    used = np.bincount(arcs.garrison[on_kept], weights=b[on_kept], minlength=len(capacity))
+    residual = capacity - used.astype(np.int64)
+    if (residual < 0).any():
+        return None
+    rest = arcs.subset(~on_kept)
+    problem = Problem(np.where(kept_row, 0, demand).astype(np.int64), residual, rest)
+    sol = solve_transport(problem, rest, penalty=None, if_feasible=True)
+    if sol is None:
+        return None
+    flow = np.where(on_kept, b, 0).astype(np.int64)
+    flow[~on_kept] = sol.flow
+    cost = float(flow @ arcs.cost)
+    if limits.max_cost is not None and cost > limits.max_cost:
+        return None
+    none = np.zeros(len(demand), dtype=np.int64)
+    return StableSolution(arcs, flow, none, optimal=True, bound=cost)
 
 
 class _Model:
