@@ -61,8 +61,7 @@ def _check(plan: es.AssignmentResult, instance: es.Instance, baseline: es.Assign
 def _lost_garrisons(baseline: es.AssignmentResult) -> list[str]:
     served = baseline.assignments.groupby("garrison_id")["center_id"].nunique().sort_values()
     picks = ["G0021", str(served.index[-1])]
-    for q in (0.9, 0.5, 0.25, 0.1):
-        picks.append(str(served.index[int(q * (len(served) - 1))]))
+    picks += [str(served.index[int(q * (len(served) - 1))]) for q in (0.9, 0.5, 0.25, 0.1)]
     return list(dict.fromkeys(picks))
 
 

@@ -23,6 +23,7 @@ import electsec as es
 from checker import check_plan
 from electsec.schema import response_schema
 from helpers import dense_distances, make_instance
+from test_report import WEB_ASSET, _chromium, needs_browser
 
 SETTINGS = settings(max_examples=60, deadline=None, derandomize=True, database=None)
 
@@ -354,3 +355,19 @@ def test_run_scenarios_replans_stably_when_asked(tiny):
     changed = stable.table["centers_changed"].iloc[0]
     assert changed == direct.replan["centers_changed"]
     assert changed <= fresh.table["centers_changed"].iloc[0]
+
+
+@needs_browser
+def test_report_has_a_changes_section_that_renders_offline(tiny, tmp_path):
+    instance = es.prepare(*tiny)
+    plan = es.solve(instance, split=True)
+    edited = es.Scenario("TG01 lost", garrisons_lost=["TG01"]).apply(instance)
+    stable = es.solve(edited, split=True, coverage="max", baseline=plan)
+    path = stable.report(tmp_path / "report.html", baseline=plan)
+    page = path.read_text()
+    diff = es.diff_plans(plan, stable)
+    assert f"Changes from the baseline plan ({len(diff.centers)} centres)" in page
+    assert not WEB_ASSET.search(page)
+    dom = _chromium(tmp_path, path.as_uri(), "--dump-dom").stdout
+    assert "Garrison loads changed" in dom
+    assert all(str(c) in dom for c in diff.centers["center_id"])

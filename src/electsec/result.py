@@ -218,7 +218,8 @@ class AssignmentResult:
             The ``.html`` file to write.
         **kwargs
             Passed to :func:`electsec.report.write_report` (``centers``, ``garrisons``,
-            ``diagnosis``, ``basemap``, ``title``).
+            ``diagnosis``, ``basemap``, ``title``, and ``baseline``: an earlier plan, to
+            add a section on what changed from it).
 
         Returns
         -------

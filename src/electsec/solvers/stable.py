@@ -306,7 +306,9 @@ class _Model:
         self.optimal = True
 
     def run(self, objective: np.ndarray, deadline: float | None) -> Any:
-        options: dict[str, Any] = {"disp": False}
+        # Exact (no relative gap). Presolve off: on the national sample with one team
+        # cut from a garrison the least-cost step took 106 s with it and 22 s without.
+        options: dict[str, Any] = {"disp": False, "mip_rel_gap": 0.0, "presolve": False}
         if deadline is not None:
             options["time_limit"] = max(_FLOOR_S, deadline - time.perf_counter())
         found = milp(
