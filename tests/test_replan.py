@@ -371,3 +371,37 @@ def test_report_has_a_changes_section_that_renders_offline(tiny, tmp_path):
     dom = _chromium(tmp_path, path.as_uri(), "--dump-dom").stdout
     assert "Garrison loads changed" in dom
     assert all(str(c) in dom for c in diff.centers["center_id"])
+
+
+def test_a_large_loss_is_proven_over_every_pair_beyond_the_candidates():
+    """Above the exact-pool size the kept-all step prices beyond the candidate arcs."""
+    from scipy.optimize import linprog
+
+    rng = np.random.default_rng(7)
+    centers, garrisons = make_instance(rng, 2_000, 120, demand_max=3, capacity_ratio=2.5)
+    instance = es.prepare(centers, garrisons)
+    assert instance.problem.oracle is not None  # every pair allowed, priced on demand
+    baseline = es.solve(instance, split=True)
+    lost = str(baseline.garrison_load.nlargest(1, "used")["garrison_id"].iloc[0])
+    plan = es.solve(
+        es.Scenario("lost", garrisons_lost=[lost]).apply(instance), split=True, baseline=baseline
+    )
+    capacity = np.where(garrisons["garrison_id"] == lost, 0, garrisons["capacity"])
+    check_plan(plan, centers, garrisons.assign(capacity=capacity), split=True)
+    a = baseline.assignments
+    moved = set(a.loc[a["garrison_id"] == lost, "center_id"])
+    assert plan.replan["centers_changed"] == len(moved) == plan.replan["forced_changes"]
+    assert plan.status == "optimal"
+    # Reference: the kept centres as before, the moved ones by an LP over every pair.
+    c_ids, demand, g_ids, _, dist = dense_distances(centers, garrisons)
+    kept = a[~a["center_id"].isin(moved)]
+    used = kept.groupby("garrison_id")["teams"].sum().reindex(g_ids, fill_value=0).to_numpy()
+    rows = [c_ids.get_loc(c) for c in sorted(moved)]
+    cost = np.rint(dist[rows]).ravel()
+    k, m = len(rows), len(g_ids)
+    eq = np.kron(np.eye(k), np.ones(m))
+    ub = np.kron(np.ones(k), np.eye(m))
+    lp = linprog(cost, A_ub=ub, b_ub=capacity - used, A_eq=eq, b_eq=demand[rows], method="highs")
+    assert lp.status == 0
+    kept_cost = float((kept["teams"] * np.rint(kept["distance_m"])).sum())
+    assert plan.objective == pytest.approx(kept_cost + lp.fun, abs=0.5)

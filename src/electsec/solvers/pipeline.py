@@ -496,7 +496,8 @@ def _stable(instance: Instance, settings: Settings, fresh: Outcome, budget: Budg
     args = (arcs, problem.demand, problem.capacity, row_center, baseline, limits)
     deadline = budget.deadline(rows=problem.n_centers)
     if settings.split:
-        sol = solve_stable(*args, deadline=deadline)
+        pricing = None if exact else (problem, instance.options)
+        sol = solve_stable(*args, deadline=deadline, pricing=pricing)
     else:
         hint = _hint(arcs, draft, problem.n_centers, problem.n_garrisons)
         left = None if deadline is None else deadline - time.perf_counter()
@@ -517,7 +518,7 @@ def _stable(instance: Instance, settings: Settings, fresh: Outcome, budget: Budg
 def _stable_draft(sol: StableSolution, fresh: Draft, *, exact: bool) -> Draft:
     used = sol.flow > 0
     objective = float(sol.flow[used] @ sol.arcs.cost[used])
-    optimal = sol.optimal and exact and fresh.status == "optimal"
+    optimal = sol.optimal and (exact or sol.proven) and fresh.status == "optimal"
     bound = sol.bound if optimal else min(fresh.bound, objective)
     return Draft(
         sol.arcs.center[used].astype(np.int64),

@@ -30,8 +30,9 @@ import scipy.sparse as sp
 from ortools.sat.python import cp_model
 from scipy.optimize import Bounds, LinearConstraint, milp
 
+from electsec.config import SolverOptions
 from electsec.problem import Arcs, Problem
-from electsec.solvers.flow import solve_transport
+from electsec.solvers.flow import solve_split, solve_transport
 
 __all__ = ["Baseline", "Changes", "StableSolution", "count_changes", "solve_stable"]
 
@@ -89,7 +90,8 @@ class StableSolution:
     """A stable plan over demand rows (``flow[a]`` teams on ``arcs``), or None if none fits.
 
     ``optimal`` says both lexicographic steps were proven optimal on ``arcs``; ``bound``
-    is the proven lower bound on the cost at the chosen change count.
+    is the proven lower bound on the cost at the chosen change count; ``proven`` that the
+    optimum holds over every allowed pair, not only ``arcs`` (priced beyond them).
     """
 
     arcs: Arcs
@@ -98,6 +100,7 @@ class StableSolution:
     optimal: bool
     bound: float
     fewest_changes: int | None = None
+    proven: bool = False
 
 
 @dataclass(frozen=True)
@@ -203,6 +206,7 @@ def solve_stable(
     limits: Limits,
     *,
     deadline: float | None,
+    pricing: tuple[Problem, SolverOptions] | None = None,
 ) -> StableSolution | None:
     """Split plan with the fewest changed centres, then least cost (exact on ``arcs``).
 
@@ -218,6 +222,10 @@ def solve_stable(
         Coverage to keep and the cost cap (from ``max_cost_increase_pct``).
     deadline
         ``time.perf_counter()`` reading to stop by, or None.
+    pricing
+        The whole problem (with its oracle) and options: when every centre that can
+        keep its baseline does, the rest is then solved with pricing over every
+        allowed pair (``proven``), not only on ``arcs``.
 
     Returns
     -------
@@ -227,7 +235,7 @@ def solve_stable(
     b = _arc_baseline(arcs, baseline, len(capacity))
     keep = _candidates(baseline, row_center)
     if baseline.max_changes in (None, baseline.n_forced):
-        found = _keep_all(arcs, b, demand, capacity, row_center, keep, limits)
+        found = _keep_all(arcs, b, demand, capacity, row_center, keep, limits, pricing)
         if found is not None:
             return dataclasses.replace(found, fewest_changes=baseline.n_forced)
     n_a, n_r, n_k = len(arcs), len(demand), len(keep)
@@ -269,6 +277,7 @@ def _keep_all(
     row_center: np.ndarray,
     keep: np.ndarray,
     limits: Limits,
+    pricing: tuple[Problem, SolverOptions] | None,
 ) -> StableSolution | None:
     """Keep every centre that can keep its baseline; one exact transport for the rest.
 
@@ -284,16 +293,38 @@ def _keep_all(
         return None
     rest = arcs.subset(~on_kept)
     problem = Problem(np.where(kept_row, 0, demand).astype(np.int64), residual, rest)
-    sol = solve_transport(problem, rest, penalty=None, if_feasible=True)
-    if sol is None:
-        return None
-    flow = np.where(on_kept, b, 0).astype(np.int64)
-    flow[~on_kept] = sol.flow
-    cost = float(flow @ arcs.cost)
+    if pricing is None:
+        sol = solve_transport(problem, rest, penalty=None, if_feasible=True)
+        if sol is None:
+            return None
+        rest_flow = sol.flow
+    else:
+        whole, options = pricing
+        problem = dataclasses.replace(whole, demand=problem.demand, capacity=residual, arcs=rest)
+        lp = solve_split(problem, options, widen=False)
+        if lp.shortfall or not lp.optimal:
+            return None
+        outside = ~kept_row[lp.arcs.center]
+        rest, rest_flow = lp.arcs.subset(outside), lp.flow[outside]
+    out, flow = _merge(arcs.subset(on_kept), b[on_kept], rest, rest_flow, len(capacity))
+    cost = float(flow @ out.cost)
     if limits.max_cost is not None and cost > limits.max_cost:
         return None
     none = np.zeros(len(demand), dtype=np.int64)
-    return StableSolution(arcs, flow, none, optimal=True, bound=cost)
+    return StableSolution(out, flow, none, optimal=True, bound=cost, proven=pricing is not None)
+
+
+def _merge(
+    a: Arcs, a_flow: np.ndarray, b: Arcs, b_flow: np.ndarray, m: int
+) -> tuple[Arcs, np.ndarray]:
+    """Two disjoint arc sets and their flows as one sorted set."""
+    order = np.argsort(np.concatenate([a.keys(m), b.keys(m)]), kind="stable")
+    merged = Arcs(
+        np.concatenate([a.center, b.center])[order],
+        np.concatenate([a.garrison, b.garrison])[order],
+        np.concatenate([a.cost, b.cost])[order],
+    )
+    return merged, np.concatenate([a_flow, b_flow]).astype(np.int64)[order]
 
 
 class _Model:
