@@ -405,3 +405,19 @@ def test_a_large_loss_is_proven_over_every_pair_beyond_the_candidates():
     assert lp.status == 0
     kept_cost = float((kept["teams"] * np.rint(kept["distance_m"])).sum())
     assert plan.objective == pytest.approx(kept_cost + lp.fun, abs=0.5)
+
+
+def test_stable_plans_and_settings_pickle(tiny):
+    import pickle
+
+    from electsec.replan import baseline_arrays
+    from electsec.solvers.pipeline import Settings
+
+    instance = es.prepare(*tiny)
+    plan = es.solve(instance, split=True)
+    stable = es.solve(instance, split=True, baseline=plan)
+    assert pickle.loads(pickle.dumps(stable)).replan == stable.replan
+    settings = Settings(split=True, baseline=baseline_arrays(plan, instance, max_changes=3))
+    back = pickle.loads(pickle.dumps(settings))
+    assert back.baseline.max_changes == 3
+    np.testing.assert_array_equal(back.baseline.teams, settings.baseline.teams)

@@ -107,3 +107,14 @@ def test_backup_and_agency_dicts_follow_the_schema(tiny):
         es.solve_assignment(centers, garrisons, backup=es.Backup(max_distance_m=1))
     _validate(infeasible.value.to_dict())
     assert infeasible.value.to_dict()["kind"] == "backup"
+
+
+@pytest.mark.parametrize("split", [True, False])
+def test_replan_dict_follows_the_schema(tiny, split):
+    plan = es.solve_assignment(*tiny, split=split)
+    again = es.solve_assignment(*tiny, split=split, baseline=plan).to_dict()
+    _validate(again)
+    assert again["replan"]["centers_changed"] == 0
+    broken = {**again, "replan": {**again["replan"], "centers_changed": -1}}
+    with pytest.raises(jsonschema.ValidationError):
+        _validate(broken)
