@@ -416,8 +416,8 @@ def test_stable_plans_and_settings_pickle(tiny):
     instance = es.prepare(*tiny)
     plan = es.solve(instance, split=True)
     stable = es.solve(instance, split=True, baseline=plan)
-    assert pickle.loads(pickle.dumps(stable)).replan == stable.replan
+    assert pickle.loads(pickle.dumps(stable)).replan == stable.replan  # noqa: S301 - our own bytes
     settings = Settings(split=True, baseline=baseline_arrays(plan, instance, max_changes=3))
-    back = pickle.loads(pickle.dumps(settings))
+    back = pickle.loads(pickle.dumps(settings))  # noqa: S301 - our own bytes
     assert back.baseline.max_changes == 3
     np.testing.assert_array_equal(back.baseline.teams, settings.baseline.teams)
