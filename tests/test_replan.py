@@ -421,3 +421,26 @@ def test_stable_plans_and_settings_pickle(tiny):
     back = pickle.loads(pickle.dumps(settings))  # noqa: S301 - our own bytes
     assert back.baseline.max_changes == 3
     np.testing.assert_array_equal(back.baseline.teams, settings.baseline.teams)
+
+
+def test_objective_max_keeps_the_fresh_worst_trip(tiny):
+    instance = es.prepare(*tiny)
+    plan = es.solve(instance, split=True, objective="max")
+    edited = es.Scenario("TG01 lost", garrisons_lost=["TG01"]).apply(instance)
+    fresh = es.solve(edited, split=True, objective="max", coverage="max")
+    stable = es.solve(edited, split=True, objective="max", coverage="max", baseline=plan)
+    worst = np.rint(fresh.assignments["distance_m"]).max()
+    assert np.rint(stable.assignments["distance_m"]).max() <= worst
+    assert stable.uncovered["teams"].sum() == fresh.uncovered["teams"].sum()
+    assert stable.replan["centers_changed"] <= len(es.diff_plans(plan, fresh).centers)
+
+
+def test_whole_team_replan_of_a_split_baseline_honours_max_changes(tiny):
+    centers, garrisons = tiny
+    instance = es.prepare(centers, garrisons)
+    split = es.solve(instance, split=True)
+    fewest = es.solve(instance, baseline=split).replan["centers_changed"]
+    plan = es.solve(instance, baseline=split, max_changes=fewest)
+    check_plan(plan, centers, garrisons, split=False)
+    assert plan.replan["centers_changed"] <= fewest
+    assert plan.replan["centers_changed"] == len(es.diff_plans(split, plan).centers)

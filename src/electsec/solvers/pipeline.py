@@ -496,7 +496,9 @@ def _stable(instance: Instance, settings: Settings, fresh: Outcome, budget: Budg
     args = (arcs, problem.demand, problem.capacity, row_center, baseline, limits)
     deadline = budget.deadline(rows=problem.n_centers)
     if settings.split:
-        pricing = None if exact else (problem, instance.options)
+        # Pricing may add any allowed arc: only without a worst-trip limit on the pool.
+        priced = not exact and settings.objective == "total"
+        pricing = (problem, instance.options) if priced else None
         sol = solve_stable(*args, deadline=deadline, pricing=pricing)
     else:
         hint = _hint(arcs, draft, problem.n_centers, problem.n_garrisons)

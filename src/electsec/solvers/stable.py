@@ -32,6 +32,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 
 from electsec.config import SolverOptions
 from electsec.problem import Arcs, Problem
+from electsec.solvers.cpsat import AssignmentModel
 from electsec.solvers.flow import solve_split, solve_transport
 
 __all__ = ["Baseline", "Changes", "StableSolution", "count_changes", "solve_stable"]
@@ -435,7 +436,23 @@ def solve_stable_whole(  # noqa: PLR0913 - the arrays of one model
     plan within ``max_changes`` and the cost cap in its time.
     """
     b = _arc_baseline(arcs, baseline, len(capacity))
-    keep, kept_arc = _whole_keep(arcs, b, demand, row_center, _candidates(baseline, row_center))
+    candidates = _candidates(baseline, row_center)
+    keep, kept_arc = _whole_keep(arcs, b, demand, row_center, candidates)
+    split_before = len(candidates) - len(keep)  # split in the baseline: cannot stay whole
+    if baseline.max_changes in (None, baseline.n_forced + split_before) and not limits.short.any():
+        found = _keep_all_whole(
+            arcs,
+            demand,
+            capacity,
+            kept_arc,
+            np.isin(row_center, keep),
+            limits,
+            seed=seed,
+            max_time_s=max_time_s,
+            deterministic_time=deterministic_time,
+        )
+        if found is not None:
+            return found
     model = cp_model.CpModel()
     x = [model.new_bool_var("") for _ in range(len(arcs))]
     z = {int(k): model.new_bool_var("") for k in keep}
@@ -449,7 +466,7 @@ def solve_stable_whole(  # noqa: PLR0913 - the arrays of one model
     if limits.max_cost is not None:
         model.add(cost <= int(np.floor(limits.max_cost)))
     if baseline.max_changes is not None:
-        model.add(changes <= baseline.max_changes - baseline.n_forced)
+        model.add(changes <= baseline.max_changes - baseline.n_forced - split_before)
     big = int(weight.sum()) + 1
     model.minimize(big * changes + cost if baseline.max_changes is None else cost)
     for k, var in z.items():
@@ -471,6 +488,59 @@ def solve_stable_whole(  # noqa: PLR0913 - the arrays of one model
     left[[r for r, _ in skip]] = uncovered
     optimal = status == cp_model.OPTIMAL
     return StableSolution(arcs, flow, left, optimal, float(solver.value(cost)) if optimal else 0.0)
+
+
+def _keep_all_whole(
+    arcs: Arcs,
+    demand: np.ndarray,
+    capacity: np.ndarray,
+    kept_arc: np.ndarray,
+    kept_row: np.ndarray,
+    limits: Limits,
+    *,
+    seed: int,
+    max_time_s: float | None,
+    deterministic_time: float,
+) -> StableSolution | None:
+    """Whole teams: keep every keepable centre; place the others on what is left.
+
+    A small CP-SAT model over the rows that must change only. When it places them all
+    (within the cost cap), no plan changes fewer centres; when CP-SAT proves it optimal,
+    no plan changing only those costs less. None when it places not all in time.
+    """
+    kept = np.flatnonzero(kept_row & (kept_arc >= 0))
+    used = np.bincount(
+        arcs.garrison[kept_arc[kept]], weights=demand[kept], minlength=len(capacity)
+    )
+    residual = capacity - used.astype(np.int64)
+    rows = np.flatnonzero(~kept_row & (demand > 0))
+    if (residual < 0).any():
+        return None
+    pairs = np.flatnonzero(np.isin(arcs.center, rows))
+    flow = np.zeros(len(arcs), dtype=np.int64)
+    flow[kept_arc[kept]] = demand[kept]
+    optimal = True
+    if len(rows):
+        weight = demand[arcs.center[pairs]]
+        model = AssignmentModel(
+            arcs.center[pairs],
+            arcs.garrison[pairs],
+            weight * arcs.cost[pairs],
+            weight,
+            residual,
+            items=rows,
+        )
+        status = model.solve(seed, max_time_s=max_time_s, deterministic_time=deterministic_time)
+        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            return None
+        chosen = pairs[model.choice()]
+        flow[chosen] = demand[arcs.center[chosen]]
+        optimal = status == cp_model.OPTIMAL
+    cost = float(flow @ arcs.cost)
+    if limits.max_cost is not None and cost > limits.max_cost:
+        return None
+    none = np.zeros(len(demand), dtype=np.int64)
+    return StableSolution(arcs, flow, none, optimal=optimal, bound=cost if optimal else 0.0)
 
 
 def _whole_rows(
