@@ -15,6 +15,10 @@ gets its demand, no garrison over its capacity, and ``replan["centers_changed"]`
 the ``solve`` call only (the scenario is applied before). Run from the repository root::
 
     .venv/bin/python benchmarks/bench_replan.py
+    .venv/bin/python benchmarks/bench_replan.py --whole   # also split=False, G0021 lost
+
+``--whole`` adds whole-team rows (``split=False``, ``time_limit_s=30`` for the baseline,
+the fresh and the stable solve; the stable call gives half of it to its own fresh solve).
 """
 
 from __future__ import annotations
@@ -53,6 +57,8 @@ def _check(plan: es.AssignmentResult, instance: es.Instance, baseline: es.Assign
     cap = dict(zip(instance.labels.garrison_ids, instance.problem.capacity, strict=True))
     load = a.groupby("garrison_id")["teams"].sum()
     ok &= all(load[g] <= cap[g] for g in load.index)
+    if not plan.split:
+        ok &= not a["center_id"].duplicated().any()
     if plan.replan is not None:
         ok &= len(es.diff_plans(baseline, plan).centers) == plan.replan["centers_changed"]
     return "ok" if ok else "FAILED"
@@ -71,13 +77,15 @@ def _case(
     instance: es.Instance,
     baseline: es.AssignmentResult,
     served: int,
+    **options: object,
 ) -> dict[str, object]:
+    options = {"split": True, **options}
     edited = scenario.apply(instance)
     started = time.perf_counter()
-    fresh = es.solve(edited, split=True)
+    fresh = es.solve(edited, **options)
     fresh_s = time.perf_counter() - started
     started = time.perf_counter()
-    stable = es.solve(edited, split=True, baseline=baseline)
+    stable = es.solve(edited, baseline=baseline, **options)
     stable_s = time.perf_counter() - started
     changed = stable.replan["centers_changed"]
     return {
@@ -101,6 +109,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--centers", default=str(ROOT / "data/sample/centers.geojson"))
     parser.add_argument("--garrisons", default=str(ROOT / "data/sample/garrisons.geojson"))
+    parser.add_argument("--whole", action="store_true", help="add split=False rows")
     args = parser.parse_args()
     print(f"# bench_replan — {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC")
     print(machine())
@@ -115,6 +124,21 @@ def main() -> None:
     used = int(baseline.garrison_load.set_index("garrison_id").loc["G0021", "used"])
     one = es.Scenario("G0021 one team fewer", capacity={"G0021": used - 1})
     rows.append(_case(one.name, one, instance, baseline, 0))  # no centre must change
+    if args.whole:
+        whole = es.solve(instance, split=False, time_limit_s=30)
+        served = whole.assignments.groupby("garrison_id")["center_id"].nunique()
+        lost = es.Scenario("G0021 lost, split=False", garrisons_lost=["G0021"])
+        rows.append(
+            _case(
+                lost.name,
+                lost,
+                instance,
+                whole,
+                int(served["G0021"]),
+                split=False,
+                time_limit_s=30,
+            )
+        )
     print()
     print_table(rows, list(rows[0]))
 

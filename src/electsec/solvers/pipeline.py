@@ -169,9 +169,9 @@ def solve_instance(
         cost) among those as good as the fresh plan in coverage (and, with
         ``objective="max"``, in worst trip); see :mod:`electsec.solvers.stable`.
     """
-    outcome = _fresh(instance, settings, budget, executor)
     if settings.baseline is None:
-        return outcome
+        return _fresh(instance, settings, budget, executor)
+    outcome = _fresh(instance, settings, _first_half(budget, settings), executor)
     if outcome.shortage is not None or outcome.unplaced.size:
         return _with_changes(instance, settings.baseline, outcome, outcome.plan.objective)
     return _stable(instance, settings, outcome, budget)
@@ -484,6 +484,13 @@ def _polish(
     return Plan(
         arcs.center[on].astype(np.int64), arcs.garrison[on].astype(np.int64), sol.flow[on], chosen
     )
+
+
+def _first_half(budget: Budget, settings: Settings) -> Budget:
+    """Give the fresh whole-team search half a wall-clock budget (the re-plan the rest)."""
+    if settings.split or budget.limit_s is None:
+        return budget
+    return Budget(budget.limit_s / 2, started=budget.started)
 
 
 def _stable(instance: Instance, settings: Settings, fresh: Outcome, budget: Budget) -> Outcome:

@@ -12,10 +12,17 @@ as a MILP with HiGHS (:func:`scipy.optimize.milp`) on the candidate arcs: one bi
 ``z_i`` per centre that could keep its baseline, linking constraints
 ``x_a ≥ b_a (1 - z_i)`` on its baseline arcs and ``Σ x_a ≤ d_i z_i`` on its other arcs,
 and two lexicographic phases (fewest changes, then least cost among plans with that many
-changes). Whole-team plans use CP-SAT with the baseline as hint and the same objective
-(change count weighted above any cost). ``max_changes`` (least cost with at most that
-many changes) and ``max_cost_increase_pct`` (fewest changes at a cost within that much of
-the fresh optimum) trade one against the other.
+changes). Before either, when every centre that can keep its baseline does and the others
+fit in what is left, that is the fewest changes: split plans then need one min-cost flow
+for the others (priced over every allowed pair), whole-team plans one small CP-SAT model
+over them. Otherwise whole-team plans use one CP-SAT model over all centres, hinted with
+the fresh plan, with the change count weighted above any cost. ``max_changes`` (least
+cost with at most that many changes) and ``max_cost_increase_pct`` (fewest changes at a
+cost within that much of the fresh optimum) trade one against the other.
+
+Why the split MILP and not a flow: the flow "penalise each team off its baseline arc"
+minimises teams moved, which equals centres changed only when every centre needs one
+team; the sample's centres need 1–6.
 """
 
 from __future__ import annotations
