@@ -444,3 +444,26 @@ def test_whole_team_replan_of_a_split_baseline_honours_max_changes(tiny):
     check_plan(plan, centers, garrisons, split=False)
     assert plan.replan["centers_changed"] <= fewest
     assert plan.replan["centers_changed"] == len(es.diff_plans(split, plan).centers)
+
+
+@pytest.mark.parametrize("split", [True, False])
+def test_short_forces_keep_the_fresh_coverage_per_tier(tiny, split):
+    centers, garrisons = tiny
+    centers = centers.copy()
+    centers["tier"] = np.where(np.arange(len(centers)) % 3 == 0, "high", "low")
+    instance = es.prepare(centers, garrisons)
+    plan = es.solve(instance, split=split)
+    edited = es.Scenario("TG01 lost", garrisons_lost=["TG01"]).apply(instance)
+    fresh = es.solve(edited, split=split, coverage="max")
+    stable = es.solve(edited, split=split, coverage="max", baseline=plan)
+    capacity = np.where(garrisons.index == "TG01", 0, garrisons["capacity"])
+    check_plan(stable, centers, garrisons.assign(capacity=capacity), split=split)
+    assert len(fresh.uncovered) > 0  # the loss leaves teams short
+
+    def high_covered(p):
+        high = set(centers.index[centers["tier"] == "high"])
+        return int(p.assignments.loc[p.assignments["center_id"].isin(high), "teams"].sum())
+
+    assert high_covered(stable) == high_covered(fresh)
+    assert stable.uncovered["teams"].sum() == fresh.uncovered["teams"].sum()
+    assert stable.replan["centers_changed"] <= len(es.diff_plans(plan, fresh).centers)
