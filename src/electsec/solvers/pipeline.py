@@ -133,6 +133,9 @@ def solve_instance(
     settings: Settings,
     budget: Budget,
     executor: Executor | None = None,
+    *,
+    start: Arcs | None = None,
+    lp: FlowSolution | None = None,
 ) -> Outcome:
     """Solve ``instance`` as ``settings`` say, within ``budget``.
 
@@ -146,6 +149,13 @@ def solve_instance(
         The call's time budget (its clock started where the public call began).
     executor
         Runs the single-sourcing search of independent regions in parallel.
+    start
+        Arcs to start the split LP from (see :func:`~electsec.solvers.flow.solve_split`):
+        the final pool of the instance this one was edited from. The LP optimum does not
+        depend on it.
+    lp
+        The split LP optimum over every allowed arc, when already known (a warm repair
+        proved it, see :mod:`electsec.solvers.warm`): it is used instead of solving.
 
     Returns
     -------
@@ -154,7 +164,8 @@ def solve_instance(
     problem, options = instance.problem, instance.options
     widen = not settings.split or instance.backup is not None
     deadline = budget.deadline(rows=problem.n_centers)
-    lp = solve_split(problem, options, deadline=deadline, widen=widen)
+    if lp is None:
+        lp = solve_split(problem, options, deadline=deadline, widen=widen, start=start)
     if lp.shortfall:
         return _short(instance, settings, lp, deadline)
     worst = None
