@@ -17,7 +17,7 @@ import io
 import json
 import logging
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +62,15 @@ def build_parser() -> argparse.ArgumentParser:
     _plan_parser(sub)
     _diagnose_parser(sub)
     _report_parser(sub)
+    _sweep_parsers(sub)
     return parser
+
+
+def _sweep_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``scenarios`` and ``contingency`` (see :mod:`electsec.cli_sweeps`)."""
+    from electsec import cli_sweeps  # noqa: PLC0415 - its own module, loaded with the parser
+
+    cli_sweeps.add_parsers(sub)
 
 
 def _plan_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -235,13 +243,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    commands = {"plan": _plan, "diagnose": _diagnose, "report": _report}
+    commands = {"plan": _plan, "diagnose": _diagnose, "report": _report, **_sweep_commands()}
     try:
         return commands[args.command](args)
     except OSError as exc:  # an --out that cannot be written, a file that cannot be read
         where = f" {exc.filename}" if exc.filename else ""
         message = f"cannot read or write{where}: {exc.strerror or exc}; check the paths"
         return _failed(args, InputError([Issue("arguments", "out", (), message)]))
+
+
+def _sweep_commands() -> dict[str, Callable[[argparse.Namespace], int]]:
+    from electsec import cli_sweeps  # noqa: PLC0415
+
+    return {
+        "scenarios": _guarded(cli_sweeps.scenarios_command),
+        "contingency": _guarded(cli_sweeps.contingency_command),
+    }
+
+
+def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Report the typed errors of a sweep command as the other commands do."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return command(args)
+        except (InputError, SolverError) as exc:
+            return _failed(args, exc)
+
+    return run
 
 
 def _limits(args: argparse.Namespace) -> float | dict[str, float] | None:
