@@ -179,6 +179,8 @@ def repair(
         return None
     region = _region(base, problem, pool, edit)
     for _ in range(REPAIR_TRIES):
+        if region.sum() > max(REPAIR_MIN_ROWS, REPAIR_MAX_SHARE * problem.n_centers):
+            return None  # hardly local: solving from the pool is cheaper
         flow = _local_flow(base, problem, pool, region)
         if flow is None:
             return None
@@ -193,6 +195,10 @@ def repair(
     return None
 
 
+#: Largest share of the rows a repair region may hold (beyond its first rows).
+REPAIR_MAX_SHARE = 0.5
+#: A region may always hold this many rows (small instances re-solve cheaply).
+REPAIR_MIN_ROWS = 2_000
 #: Local solves a repair tries before giving up.
 REPAIR_TRIES = 4
 #: Arcs per row a repair's pricing brings back.
