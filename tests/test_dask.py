@@ -92,3 +92,15 @@ def test_a_worker_killed_mid_sweep_loses_no_scenario(cluster, sweep_inputs, tmp_
     sweep = got["sweep"]
     pd.testing.assert_frame_equal(_columns(expected.table), _columns(sweep.table))
     _same_plans(expected, sweep)
+
+
+def test_monte_carlo_on_dask_equals_the_run_here(cluster, tiny):
+    _, client = cluster
+    base = es.prepare(*tiny)
+    here = es.robustness(base, n=16, lose=2, seed=4)
+    there = es.robustness(base, n=16, lose=2, seed=4, executor=client)
+    pd.testing.assert_frame_equal(
+        here.draws.drop(columns="solve_s"), there.draws.drop(columns="solve_s")
+    )
+    pd.testing.assert_frame_equal(here.centers, there.centers)
+    pd.testing.assert_frame_equal(here.garrisons, there.garrisons)
