@@ -116,3 +116,150 @@ def test_diff_plans_lists_what_changed(base):
     assert loads.loc["TG01", "used_after"] == 0
     assert (loads["change"] != 0).all()
     assert es.diff_plans(a, a).centers.empty
+
+
+# --- warm-started sweeps (issue #14): equal to direct solves, checkpoints, progress ---
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from electsec.solvers.flow import solve_split  # noqa: E402
+from electsec.solvers.warm import Edit, WarmBase, repair  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def national_cut():
+    """A few hundred random centres and 30 garrisons (one connected instance)."""
+    from helpers import make_instance
+
+    centers, garrisons = make_instance(np.random.default_rng(14), 300, 30, capacity_ratio=1.25)
+    return es.read_polling_centers(centers), es.read_garrisons(garrisons)
+
+
+def test_every_loss_equals_solving_the_edited_layers(national_cut):
+    centers, garrisons = national_cut
+    base = es.prepare(centers, garrisons)
+    ids = list(garrisons.index[:12])
+    sweep = es.run_scenarios(
+        base, [es.Scenario(g, garrisons_lost=[g]) for g in ids], split=True, coverage="max"
+    )
+    for g in ids:
+        fewer = garrisons.copy()
+        fewer.loc[g, "capacity"] = 0
+        direct = es.solve_assignment(centers, fewer, split=True, coverage="max")
+        warm = sweep.plans[g]
+        assert warm.objective == direct.objective  # exact: both are the split optimum
+        assert warm.status == direct.status == "optimal"
+        check_plan(warm, centers, fewer, split=True)
+        _same(warm, direct)  # costs are distinct here, so the optimum is unique
+
+
+def test_single_sourcing_sweeps_equal_direct_solves(tiny):
+    centers, garrisons = tiny
+    base = es.prepare(centers, garrisons)
+    scenarios = [es.Scenario(g, garrisons_lost=[g]) for g in ("TG02", "TG04")]
+    sweep = es.run_scenarios(base, scenarios, coverage="max")
+    for s in scenarios:
+        fewer = garrisons.copy()
+        fewer.loc[s.name, "capacity"] = 0
+        direct = es.solve_assignment(centers, fewer, coverage="max")
+        _same(sweep.plans[s.name], direct)
+        check_plan(sweep.plans[s.name], centers, fewer, split=False)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    seed=st.integers(0, 2**16),
+    lost=st.lists(st.integers(0, 29), min_size=1, max_size=3),
+    bump=st.integers(0, 3),
+)
+def test_the_local_repair_is_the_exact_optimum_or_declines(seed, lost, bump):
+    from helpers import make_instance
+
+    centers, garrisons = make_instance(np.random.default_rng(seed), 200, 30, capacity_ratio=1.4)
+    base = es.prepare(centers, garrisons)
+    warm = WarmBase.build(base)
+    capacity = base.problem.capacity.copy()
+    capacity[lost] = 0
+    demand = base.problem.demand.copy()
+    demand[seed % len(demand)] += bump
+    edit = Edit(capacity, demand if bump else None)
+    problem = edit.apply(base).problem
+    fixed = repair(warm, problem, warm.start_for(edit), edit, widen=False)
+    cold = solve_split(problem, base.options, widen=False)
+    if fixed is not None:  # declining is allowed (the sweep then solves as usual)
+        assert cold.shortfall == 0
+        assert fixed.cost == cold.cost
+        assert (fixed.reduced_cost(fixed.arcs) >= 0).all()
+        load = np.bincount(fixed.arcs.garrison, weights=fixed.flow, minlength=len(capacity))
+        assert (load <= capacity).all()
+        got = np.bincount(fixed.arcs.center, weights=fixed.flow, minlength=len(demand))
+        assert (got == demand).all()
+
+
+def test_the_repair_is_used_for_garrison_losses(national_cut):
+    base = es.prepare(*national_cut)
+    warm = WarmBase.build(base)
+    used = 0
+    for g in range(10):
+        capacity = base.problem.capacity.copy()
+        capacity[g] = 0
+        edit = Edit(capacity, None)
+        problem = edit.apply(base).problem
+        used += repair(warm, problem, warm.start_for(edit), edit, widen=False) is not None
+    assert used >= 8  # the fast path is the normal one, not the exception
+
+
+def test_an_interrupted_sweep_resumes_from_its_checkpoint(base, tmp_path, monkeypatch):
+    from electsec import sweeping
+
+    scenarios = [es.Scenario(f"lose {g}", garrisons_lost=[g]) for g in base.labels.garrison_ids]
+    full = es.run_scenarios(base, scenarios, split=True, coverage="max")
+    real = sweeping.solve_edit
+    calls = []
+
+    def dying(*args):
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # the sweep is stopped halfway
+        calls.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(sweeping, "solve_edit", dying)
+    with pytest.raises(KeyboardInterrupt):
+        es.run_scenarios(base, scenarios, split=True, coverage="max", checkpoint=tmp_path)
+    assert len(list(tmp_path.glob("*.parquet"))) == 3
+    calls.clear()
+    monkeypatch.setattr(sweeping, "solve_edit", lambda *a: calls.append(1) or real(*a))
+    resumed = es.run_scenarios(base, scenarios, split=True, coverage="max", checkpoint=tmp_path)
+    assert len(calls) == len(scenarios) - 3  # only the rest were solved
+    columns = [c for c in full.table.columns if c != "solve_s"]
+    pd.testing.assert_frame_equal(full.table[columns], resumed.table[columns])
+    for name in full.plans:
+        _same(full.plans[name], resumed.plans[name])
+    stored = sweeping.Checkpoint(tmp_path).table()
+    assert sorted(stored["scenario"]) == sorted(full.table["scenario"])
+
+
+def test_a_checkpoint_of_another_base_is_not_reused(base, tiny, tmp_path):
+    scenarios = [es.Scenario("lose TG01", garrisons_lost=["TG01"])]
+    es.run_scenarios(base, scenarios, split=True, coverage="max", checkpoint=tmp_path)
+    centers, garrisons = tiny
+    other = es.prepare(centers.iloc[:30], garrisons)
+    again = es.run_scenarios(other, scenarios, split=True, coverage="max", checkpoint=tmp_path)
+    assert len(list(tmp_path.glob("*.pkl"))) == 2
+    assert again.plans["lose TG01"].assignments["center_id"].nunique() <= 30
+
+
+def test_unknown_or_bad_sweep_options_are_named(base):
+    with pytest.raises(es.InputError, match="did you mean coverage") as caught:
+        es.run_scenarios(base, [es.Scenario("a")], coverag="max", seed=-1)
+    assert {i.column for i in caught.value.issues} == {"coverag", "seed"}
+    with pytest.raises(es.InputError, match="scenario 'b'"):
+        es.run_scenarios(base, [es.Scenario("a"), es.Scenario("b", garrisons_lost=["nope"])])
+
+
+def test_a_progress_bar_goes_to_stderr(base, capsys):
+    es.contingency(base, progress=True)
+    assert "scenarios" in capsys.readouterr().err

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from electsec.costs import CostMatrix, distance_matrix
     from electsec.errors import ElectsecError, InfeasibleError, InputError, Issue, SolverError
     from electsec.io import read_garrisons, read_polling_centers
+    from electsec.montecarlo import Robustness, robustness
     from electsec.preparation import prepare
     from electsec.problem import Instance
     from electsec.result import AssignmentResult
@@ -56,6 +57,8 @@ _HOME = MappingProxyType(
         "ElectsecError": "electsec.errors",
         "InfeasibleError": "electsec.errors",
         "PlanDiff": "electsec.scenarios",
+        "Robustness": "electsec.montecarlo",
+        "robustness": "electsec.montecarlo",
         "Scenario": "electsec.scenarios",
         "Sweep": "electsec.scenarios",
         "contingency": "electsec.scenarios",
@@ -85,6 +88,7 @@ __all__ = [
     "Instance",
     "Issue",
     "PlanDiff",
+    "Robustness",
     "Scenario",
     "SolverError",
     "SolverOptions",
@@ -96,6 +100,7 @@ __all__ = [
     "prepare",
     "read_garrisons",
     "read_polling_centers",
+    "robustness",
     "run_scenarios",
     "solve",
     "solve_assignment",

@@ -18,7 +18,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -99,7 +99,15 @@ def build_parser() -> argparse.ArgumentParser:
     _plan_parser(sub)
     _diagnose_parser(sub)
     _report_parser(sub)
+    _sweep_parsers(sub)
     return parser
+
+
+def _sweep_parsers(sub: argparse._SubParsersAction[_Parser]) -> None:
+    """Add ``scenarios`` and ``contingency`` (see :mod:`electsec.cli_sweeps`)."""
+    from electsec import cli_sweeps  # noqa: PLC0415 - its own module, loaded with the parser
+
+    cli_sweeps.add_parsers(sub)
 
 
 def _plan_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
@@ -302,7 +310,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except _UsageError as exc:
         return _usage_failed(exc, json_out="--json" in words or "-" in words)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    commands = {"plan": _plan, "diagnose": _diagnose, "report": _report}
+    commands = {"plan": _plan, "diagnose": _diagnose, "report": _report, **_sweep_commands()}
     try:
         return commands[args.command](args)
     except OSError as exc:  # an --out that cannot be written, a file that cannot be read
@@ -325,6 +333,27 @@ def _usage_failed(exc: _UsageError, *, json_out: bool) -> int:
         error = InputError([Issue("arguments", None, (), str(exc))])
         sys.stdout.write(json.dumps(error.to_dict(), indent=2) + "\n")
     return EXIT_INPUT
+
+
+def _sweep_commands() -> dict[str, Callable[[argparse.Namespace], int]]:
+    from electsec import cli_sweeps  # noqa: PLC0415
+
+    return {
+        "scenarios": _guarded(cli_sweeps.scenarios_command),
+        "contingency": _guarded(cli_sweeps.contingency_command),
+    }
+
+
+def _guarded(command: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Report the typed errors of a sweep command as the other commands do."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return command(args)
+        except (InputError, SolverError) as exc:
+            return _failed(args, exc)
+
+    return run
 
 
 def _internal_error(args: argparse.Namespace, exc: Exception) -> int:

@@ -16,20 +16,24 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from electsec.assign import solve
+from electsec.assign import _solve_issues, solve
+from electsec.budget import Budget
 from electsec.diff import PlanDiff, diff_plans
 from electsec.errors import ElectsecError, InfeasibleError, InputError, Issue
 from electsec.problem import Instance, input_hash
-from electsec.result import AssignmentResult
+from electsec.result import AssignmentResult, label
+from electsec.solvers.pipeline import Settings
+from electsec.solvers.warm import Edit, Solved, WarmBase
+from electsec.sweeping import Checkpoint, Reference, Task, run_tasks, summary, task_key
 from electsec.validation import is_number
 
 __all__ = ["PlanDiff", "Scenario", "Sweep", "contingency", "diff_plans", "run_scenarios"]
@@ -192,10 +196,18 @@ def run_scenarios(
     *,
     split: bool = False,
     baseline: AssignmentResult | None = None,
-    executor: Executor | None = None,
+    executor: Any = None,
+    progress: bool = False,
+    checkpoint: str | os.PathLike[str] | None = None,
     **solve_options: Any,
 ) -> Sweep:
     """Solve every scenario on ``base`` and tabulate what each one changes.
+
+    ``base`` is solved once; every scenario starts its split LP from the arcs the base
+    optimum needed and pricing then checks every allowed arc, so each plan is the plan
+    :func:`electsec.solve` gives the edited instance (the same split optimum; with
+    ``split=False`` the same search from the same LP, within ``time_limit_s`` each) at a
+    fraction of a national solve.
 
     Parameters
     ----------
@@ -212,7 +224,16 @@ def run_scenarios(
         it (``es.solve(..., baseline=baseline)``: fewest changed centres, then least
         cost; ``max_changes`` / ``max_cost_increase_pct`` apply per scenario).
     executor
-        Runs the scenarios in parallel (results do not depend on it).
+        Where the scenarios run: None (here, in turn), any
+        :class:`concurrent.futures.Executor` (a process pool), or a Dask
+        ``distributed.Client`` or its ``get_executor()``. The base goes to each worker
+        once; results do not depend on the executor.
+    progress
+        Show a progress bar on standard error.
+    checkpoint
+        A folder: each answer is written there as it completes (its table row as
+        Parquet, the answer pickled beside), and a sweep given the same folder again
+        skips the scenarios already there (resume after an interruption).
 
     Returns
     -------
@@ -234,12 +255,57 @@ def run_scenarios(
         twice = sorted({n for n in names if names.count(n) > 1})
         raise InputError([Issue("arguments", "scenarios", tuple(twice), "names must be unique")])
     stable = bool(solve_options.pop("stable", False))
+    if stable:
+        return _stable_sweep(
+            base,
+            scenarios,
+            split=split,
+            baseline=baseline,
+            executor=executor,
+            checkpoint=checkpoint,
+            solve_options=solve_options,
+        )
+    settings, limit = _settings(split, solve_options)
+    edited = _apply_all(base, scenarios)
+    warm = WarmBase.build(base)
+    if baseline is None:
+        baseline = solve(base, split=split, **solve_options)
+    rows, plans = _sweep(
+        warm,
+        list(zip(names, edited, strict=True)),
+        settings,
+        limit,
+        baseline,
+        executor=executor,
+        progress=progress,
+        checkpoint=checkpoint,
+    )
+    return Sweep(pd.DataFrame(rows, columns=_columns(baseline)), plans, baseline)
+
+
+def _stable_sweep(
+    base: Instance,
+    scenarios: list[Scenario],
+    *,
+    split: bool,
+    baseline: AssignmentResult | None,
+    executor: Any,
+    checkpoint: str | os.PathLike[str] | None,
+    solve_options: dict[str, Any],
+) -> Sweep:
+    """Re-plan every scenario close to ``baseline`` (``es.solve(..., baseline=)`` each)."""
+    if checkpoint is not None:
+        message = "checkpoints are for warm-started sweeps; drop checkpoint= or stable=True"
+        raise InputError([Issue("arguments", "checkpoint", (), message)])
+    _apply_all(base, scenarios)  # every bad id of every scenario, before any solve
+    replan = {k: solve_options.pop(k) for k in _REPLAN_OPTIONS if k in solve_options}
+    _settings(split, solve_options)
     options = {"split": split, **solve_options}
     if baseline is None:
         baseline = solve(base, **options)
-    if stable:  # re-plan each scenario close to the baseline (fewest changed centres)
-        options["baseline"] = baseline
-    tasks = [(base, s, options) for s in scenarios]
+    tasks = [(base, s, {**options, **replan, "baseline": baseline}) for s in scenarios]
+    if hasattr(executor, "get_executor"):  # a Dask client
+        executor = executor.get_executor()
     results = list(executor.map(_run_one, tasks) if executor else map(_run_one, tasks))
     plans = {s.name: r for s, (r, _) in zip(scenarios, results, strict=True)}
     rows = [
@@ -247,6 +313,114 @@ def run_scenarios(
         for s, (r, seconds) in zip(scenarios, results, strict=True)
     ]
     return Sweep(pd.DataFrame(rows, columns=_columns(baseline)), plans, baseline)
+
+
+_REPLAN_OPTIONS = ("max_changes", "max_cost_increase_pct")
+
+
+_SOLVE_OPTIONS = ("objective", "coverage", "seed", "time_limit_s")
+
+
+def _settings(split: object, options: Mapping[str, Any]) -> tuple[Settings, float | None]:
+    """Check the solve options of a sweep once, before anything is solved."""
+    unknown = [k for k in options if k not in _SOLVE_OPTIONS]
+    given = {k: v for k, v in options.items() if k in _SOLVE_OPTIONS}
+    defaults: dict[str, Any] = {"objective": "total", "coverage": "full", "seed": 0}
+    merged = {**defaults, "time_limit_s": None, **given}
+    issues = _solve_issues(split, *(merged[k] for k in _SOLVE_OPTIONS))
+    for key in unknown:
+        close = difflib.get_close_matches(key, _SOLVE_OPTIONS, n=1)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        message = f"unknown option (give {', '.join(_SOLVE_OPTIONS)}){hint}"
+        issues.append(Issue("arguments", key, (), message))
+    if issues:
+        raise InputError(issues)
+    settings = Settings(bool(split), merged["objective"], merged["coverage"], merged["seed"])
+    return settings, merged["time_limit_s"]
+
+
+def _apply_all(base: Instance, scenarios: Sequence[Scenario]) -> list[Instance]:
+    """Apply every scenario; one error naming every bad id of every scenario."""
+    edited, issues = [], []
+    for scenario in scenarios:
+        try:
+            edited.append(scenario.apply(base))
+        except InputError as err:
+            issues += [
+                dataclasses.replace(i, table=f"scenario {scenario.name!r}") for i in err.issues
+            ]
+    if issues:
+        raise InputError(issues)
+    return edited
+
+
+def _sweep(
+    warm: WarmBase,
+    named: list[tuple[str, Instance]],
+    settings: Settings,
+    limit: float | None,
+    baseline: AssignmentResult,
+    *,
+    executor: Any,
+    progress: bool,
+    checkpoint: str | os.PathLike[str] | None,
+    keep_plans: bool = True,
+) -> tuple[list[list[Any]], dict[str, AssignmentResult | ElectsecError]]:
+    """Solve the edited instances (skipping those checkpointed); rows and plans in order."""
+    store = None if checkpoint is None else Checkpoint(checkpoint)
+    tasks = [_task(warm, name, inst, settings, limit) for name, inst in named]
+    answers: dict[int, Solved] = {}
+    for i, task in enumerate(tasks):
+        stored = None if store is None else store.load(task.key)
+        if stored is not None:
+            answers[i] = stored
+    todo = [i for i in range(len(tasks)) if i not in answers]
+    rows: dict[int, list[Any]] = {}
+    plans: dict[int, AssignmentResult | ElectsecError] = {}
+
+    ref = Reference.of(baseline, warm.instance)
+
+    def take(i: int, solved: Solved) -> None:
+        rows[i] = summary(named[i][0], solved, named[i][1], ref)
+        if keep_plans:
+            plans[i] = _labelled(solved, named[i][1], settings, limit)
+
+    for i in list(answers):
+        take(i, answers[i])
+    found = run_tasks(
+        warm, [tasks[i] for i in todo], settings, limit, executor=executor, progress=progress
+    )
+    for j, solved in found:
+        i = todo[j]
+        take(i, solved)
+        if store is not None:
+            store.write(tasks[i].key, solved, dict(zip(_columns(baseline), rows[i], strict=True)))
+    order = range(len(tasks))
+    return [rows[i] for i in order], {named[i][0]: plans[i] for i in order if i in plans}
+
+
+def _task(
+    warm: WarmBase, name: str, edited: Instance, settings: Settings, limit: float | None
+) -> Task:
+    problem, before = edited.problem, warm.instance.problem
+    edit = Edit(
+        None if np.array_equal(problem.capacity, before.capacity) else problem.capacity,
+        None if np.array_equal(problem.demand, before.demand) else problem.demand,
+    )
+    return Task(name, edit, task_key(warm, name, edit, settings, limit))
+
+
+def _labelled(
+    solved: Solved, instance: Instance, settings: Settings, limit: float | None
+) -> AssignmentResult | ElectsecError:
+    """Label a worker's outcome here (the worker needs no pandas); errors are answers."""
+    if isinstance(solved.outcome, ElectsecError):
+        return solved.outcome
+    budget = Budget(limit, time.perf_counter() - solved.seconds)  # times the worker's solve
+    try:
+        return label(solved.outcome, instance, settings, budget)
+    except ElectsecError as err:
+        return err
 
 
 def _run_one(
@@ -260,21 +434,6 @@ def _run_one(
     except ElectsecError as err:
         outcome = err
     return outcome, time.perf_counter() - started
-
-
-def _columns(baseline: AssignmentResult) -> list[str]:
-    worst = "worst_m" if baseline.unit == "m" else "worst_s"
-    return [
-        "scenario",
-        "status",
-        "teams_short",
-        "centers_uncovered",
-        "objective",
-        "objective_change_pct",
-        worst,
-        "centers_changed",
-        "solve_s",
-    ]
 
 
 def _row(
@@ -301,20 +460,42 @@ def _row(
     ]
 
 
+def _columns(baseline: AssignmentResult) -> list[str]:
+    worst = "worst_m" if baseline.unit == "m" else "worst_s"
+    return [
+        "scenario",
+        "status",
+        "teams_short",
+        "centers_uncovered",
+        "objective",
+        "objective_change_pct",
+        worst,
+        "centers_changed",
+        "solve_s",
+    ]
+
+
 def contingency(
     base: Instance,
     *,
     split: bool = True,
-    executor: Executor | None = None,
+    executor: Any = None,
+    progress: bool = False,
+    checkpoint: str | os.PathLike[str] | None = None,
     **solve_options: Any,
 ) -> pd.DataFrame:
     """Lose every garrison in turn (N-1) and say what each loss costs.
+
+    Each loss starts from the base optimum's arc pool and is priced over every allowed
+    arc (see :func:`run_scenarios`): with ``split=True`` every row is the exact optimum
+    of that loss, at a fraction of a national solve each (all 500 garrisons of the
+    national sample in well under a minute, ``benchmarks/RESULTS.md``).
 
     Parameters
     ----------
     base
         The prepared instance.
-    split, executor, solve_options
+    split, executor, progress, checkpoint, solve_options
         As for :func:`run_scenarios`; ``coverage`` defaults to ``"max"`` so a loss that
         leaves centres uncovered is measured, not raised.
 
@@ -324,16 +505,38 @@ def contingency(
         One row per garrison: ``garrison_id, teams_short, centers_uncovered,
         cost_increase_pct``, the worst response after its loss, ``centers_changed`` and
         ``single_point_of_failure`` (its loss leaves teams uncovered), worst first.
+
+    Examples
+    --------
+    >>> import electsec as es
+    >>> base = es.prepare("data/sample/tiny_centers.geojson",
+    ...                   "data/sample/tiny_garrisons.geojson")
+    >>> table = es.contingency(base)
+    >>> len(table) == base.n_garrisons
+    True
     """
     solve_options.setdefault("coverage", "max")
+    settings, limit = _settings(split, solve_options)
     ids = [str(g) for g in base.labels.garrison_ids]
-    scenarios = [Scenario(g, garrisons_lost=(g,)) for g in ids]
-    sweep = run_scenarios(base, scenarios, split=split, executor=executor, **solve_options)
-    table = sweep.table.rename(
+    edited = _apply_all(base, [Scenario(g, garrisons_lost=(g,)) for g in ids])
+    warm = WarmBase.build(base)
+    baseline = solve(base, split=split, **solve_options)
+    rows, _ = _sweep(
+        warm,
+        list(zip(ids, edited, strict=True)),
+        settings,
+        limit,
+        baseline,
+        executor=executor,
+        progress=progress,
+        checkpoint=checkpoint,
+        keep_plans=False,
+    )
+    table = pd.DataFrame(rows, columns=_columns(baseline)).rename(
         columns={"scenario": "garrison_id", "objective_change_pct": "cost_increase_pct"}
     )
     table["single_point_of_failure"] = table["teams_short"].fillna(0) > int(
-        sweep.baseline.uncovered["teams"].sum()
+        baseline.uncovered["teams"].sum()
     )
     order = ["teams_short", "cost_increase_pct"]
     return table.sort_values(order, ascending=False, kind="stable", ignore_index=True)

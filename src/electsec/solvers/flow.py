@@ -287,9 +287,18 @@ class _Network:
 
 
 def _potentials(
-    problem: Problem, arcs: Arcs, flow: np.ndarray, uncovered: np.ndarray, penalty: np.ndarray
+    problem: Problem,
+    arcs: Arcs,
+    flow: np.ndarray,
+    uncovered: np.ndarray,
+    penalty: np.ndarray,
+    rounds: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Shortest-path distances from the source in the residual graph (vectorised B-F)."""
+    """Shortest-path distances from the source in the residual graph (vectorised B-F).
+
+    They exist (and prove ``flow`` optimal on ``arcs``) only when the flow is optimal;
+    else, or when ``rounds`` Bellman-Ford rounds do not settle them, SolverError.
+    """
     n, m = problem.n_centers, problem.n_garrisons
     load = np.bincount(arcs.garrison, weights=flow, minlength=m)
     w0 = np.where(load < problem.capacity, np.int64(0), _INF)
@@ -309,7 +318,7 @@ def _potentials(
         else np.zeros(0, np.int64)
     )
     u = penalty.astype(np.int64)
-    for _ in range(n + m + 2):
+    for _ in range(rounds or n + m + 2):
         u_new = penalty.astype(np.int64)
         if len(arcs):
             via = np.minimum.reduceat(np.minimum(w[arcs.garrison], _INF) + arcs.cost, starts)
@@ -322,7 +331,7 @@ def _potentials(
         if np.array_equal(u_new, u) and np.array_equal(w_new, w):
             break
         u, w = u_new, w_new
-    else:  # pragma: no cover - would mean a negative cycle, i.e. a non-optimal flow
+    else:  # a negative cycle, i.e. a non-optimal flow (or too few ``rounds``)
         msg = "dual computation did not converge; the flow is not optimal"
         raise SolverError(msg)
     u, w = _ground(problem, arcs, u, w)
@@ -364,6 +373,7 @@ def solve_split(
     *,
     deadline: float | None = None,
     widen: bool = True,
+    start: Arcs | None = None,
 ) -> FlowSolution:
     """Solve the split plan exactly over every allowed arc.
 
@@ -384,6 +394,11 @@ def solve_split(
     widen
         Return the flow over the first candidates as well as the arcs it was solved on
         (with no flow): the single-sourcing search and backups choose among them.
+    start
+        Arcs to solve the first round on instead of the candidates (a warm start: the
+        final pool of a solved instance the problem was derived from). Pricing still
+        checks every allowed arc, so the result is optimal over all of them just the
+        same; only the number and size of the rounds change.
 
     Returns
     -------
@@ -402,6 +417,8 @@ def solve_split(
         # first candidates a slimmed pool dropped; ``reach`` still holds for it).
         problem = dataclasses.replace(problem, arcs=arcs)
     first = arcs
+    if start is not None and problem.oracle is not None:
+        arcs = start  # pricing scans the first candidates it lacks (see ``_dropped``)
     for round_ in range(options.max_pricing_rounds):
         tick = time.perf_counter()
         sol = _solve_covering(problem, arcs, penalty, covered=covered)
@@ -426,9 +443,11 @@ def solve_split(
             time.perf_counter() - solved,
         )
         if not len(new):
-            return _with_arcs(sol, first, problem.n_garrisons) if round_ and widen else sol
+            return (
+                _with_arcs(sol, first, problem.n_garrisons) if arcs is not first and widen else sol
+            )
         # Slim the first candidate set once; priced arcs are never dropped (no cycling).
-        pool = (_slim(sol, arcs, SLIM_PER_ROW) if round_ == 0 else arcs).union(new)
+        pool = (_slim(sol, arcs, SLIM_PER_ROW) if arcs is first else arcs).union(new)
         if bound is not None and _late(deadline, tick, solved, len(arcs), len(pool), problem):
             if bound > sol.cost:  # pragma: no cover - weak duality says this cannot happen
                 msg = f"Lagrangian bound {bound} above the plan's cost {sol.cost}"

@@ -148,6 +148,9 @@ def solve_instance(
     settings: Settings,
     budget: Budget,
     executor: Executor | None = None,
+    *,
+    start: Arcs | None = None,
+    lp: FlowSolution | None = None,
 ) -> Outcome:
     """Solve ``instance`` as ``settings`` say, within ``budget``.
 
@@ -161,6 +164,13 @@ def solve_instance(
         The call's time budget (its clock started where the public call began).
     executor
         Runs the single-sourcing search of independent regions in parallel.
+    start
+        Arcs to start the split LP from (see :func:`~electsec.solvers.flow.solve_split`):
+        the final pool of the instance this one was edited from. The LP optimum does not
+        depend on it.
+    lp
+        The split LP optimum over every allowed arc, when already known (a warm repair
+        proved it, see :mod:`electsec.solvers.warm`): it is used instead of solving.
 
     Returns
     -------
@@ -170,21 +180,30 @@ def solve_instance(
         ``objective="max"``, in worst trip); see :mod:`electsec.solvers.stable`.
     """
     if settings.baseline is None:
-        return _fresh(instance, settings, budget, executor)
-    outcome = _fresh(instance, settings, _first_half(budget, settings), executor)
+        return _fresh(instance, settings, budget, executor, start=start, lp=lp)
+    outcome = _fresh(
+        instance, settings, _first_half(budget, settings), executor, start=start, lp=lp
+    )
     if outcome.shortage is not None or outcome.unplaced.size:
         return _with_changes(instance, settings.baseline, outcome, outcome.plan.objective)
     return _stable(instance, settings, outcome, budget)
 
 
 def _fresh(
-    instance: Instance, settings: Settings, budget: Budget, executor: Executor | None
+    instance: Instance,
+    settings: Settings,
+    budget: Budget,
+    executor: Executor | None,
+    *,
+    start: Arcs | None = None,
+    lp: FlowSolution | None = None,
 ) -> Outcome:
     """Solve without a baseline (the body of :func:`solve_instance`)."""
     problem, options = instance.problem, instance.options
     widen = not settings.split or instance.backup is not None
     deadline = budget.deadline(rows=problem.n_centers)
-    lp = solve_split(problem, options, deadline=deadline, widen=widen)
+    if lp is None:
+        lp = solve_split(problem, options, deadline=deadline, widen=widen, start=start)
     if lp.shortfall:
         return _short(instance, settings, lp, deadline)
     worst = None

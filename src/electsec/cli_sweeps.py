@@ -1,0 +1,213 @@
+"""The ``electsec scenarios`` and ``electsec contingency`` sub-commands.
+
+Both read the two layers, prepare them once, run the sweep (here, on ``--workers N``
+local processes, or on a Dask scheduler with ``--scheduler ADDRESS``) with a progress bar,
+and write the table (CSV) and an offline map of the worst scenario's plan to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from electsec.assign import solve
+from electsec.errors import ElectsecError, InputError, Issue
+from electsec.io import read_garrisons, read_polling_centers
+from electsec.preparation import prepare
+from electsec.problem import Instance
+from electsec.result import AssignmentResult
+from electsec.scenarios import Scenario, contingency, run_scenarios
+
+__all__ = ["add_parsers", "contingency_command", "scenarios_command"]
+
+_SCENARIO_KEYS = ("name", "garrisons_lost", "capacity", "demand", "centers_removed")
+
+
+def add_parsers(sub: argparse._SubParsersAction[Any]) -> None:
+    """Add ``scenarios`` and ``contingency`` to the ``electsec`` command."""
+    scenarios = sub.add_parser(
+        "scenarios",
+        help="solve what-if scenarios (garrisons lost, capacities or demands changed)",
+        description="Solve what-if scenarios on one prepared instance and write the table "
+        "(scenarios.csv) and a map of the worst scenario's plan (map.html, offline).",
+    )
+    what = scenarios.add_mutually_exclusive_group(required=True)
+    what.add_argument("--lose-each", action="store_true", help="lose each garrison in turn")
+    what.add_argument(
+        "--scenarios",
+        type=Path,
+        metavar="FILE.json",
+        help='a JSON list of {"name", "garrisons_lost", "capacity", "demand", '
+        '"centers_removed"} objects (capacity values: teams or "-50%%")',
+    )
+    contingency_ = sub.add_parser(
+        "contingency",
+        help="N-1: lose every garrison in turn; find the single points of failure",
+        description="Lose every garrison in turn (split plans, exact) and write "
+        "contingency.csv and a map of the worst loss's plan (map.html, offline).",
+    )
+    for parser in (scenarios, contingency_):
+        _sweep_arguments(parser, whole_flag=parser is contingency_)
+
+
+def _sweep_arguments(parser: argparse.ArgumentParser, *, whole_flag: bool) -> None:
+    parser.add_argument("centers", help="polling centres (any format electsec reads)")
+    parser.add_argument("garrisons", help="garrisons (any format electsec reads)")
+    if whole_flag:
+        parser.add_argument(
+            "--whole", action="store_true", help="single-sourcing plans (default: split)"
+        )
+    else:
+        parser.add_argument("--split", action="store_true", help="split plans")
+    parser.add_argument("--max-distance", type=float, metavar="M", help="response limit, m")
+    parser.add_argument("--time-limit", type=float, metavar="S", help="seconds per scenario")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, metavar="N", help="N local worker processes")
+    where.add_argument("--scheduler", metavar="ADDRESS", help="a Dask scheduler's address")
+    parser.add_argument("--checkpoint", type=Path, metavar="DIR", help="resume folder")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--no-map", action="store_true", help="do not write map.html")
+    parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
+    parser.set_defaults(json=False)
+
+
+def scenarios_command(args: argparse.Namespace) -> int:
+    """Run ``electsec scenarios``."""
+    base = _base(args)
+    scenarios = _read_scenarios(args.scenarios) if args.scenarios else _each(base)
+    with _executor(args) as executor:
+        sweep = run_scenarios(
+            base,
+            scenarios,
+            split=args.split,
+            executor=executor,
+            progress=not args.no_progress,
+            checkpoint=args.checkpoint,
+            coverage="max",
+            time_limit_s=args.time_limit,
+        )
+    worst = _worst(sweep.table, "scenario")
+    plan = None if worst is None else sweep.plans[worst]
+    return _write(args, sweep.table, "scenarios.csv", plan)
+
+
+def contingency_command(args: argparse.Namespace) -> int:
+    """Run ``electsec contingency``."""
+    base = _base(args)
+    with _executor(args) as executor:
+        table = contingency(
+            base,
+            split=not args.whole,
+            executor=executor,
+            progress=not args.no_progress,
+            checkpoint=args.checkpoint,
+            time_limit_s=args.time_limit,
+        )
+    worst = _worst(table, "garrison_id")
+    plan = None
+    if worst is not None and not args.no_map:
+        lost = Scenario(worst, garrisons_lost=(worst,)).apply(base)
+        plan = _plan_or_partial(lost, split=not args.whole, time_limit_s=args.time_limit)
+    return _write(args, table, "contingency.csv", plan)
+
+
+def _base(args: argparse.Namespace) -> Instance:
+    centers = read_polling_centers(args.centers)
+    garrisons = read_garrisons(args.garrisons)
+    return prepare(centers, garrisons, max_distance_m=args.max_distance)
+
+
+def _each(base: Instance) -> list[Scenario]:
+    return [Scenario(str(g), garrisons_lost=(str(g),)) for g in base.labels.garrison_ids]
+
+
+def _read_scenarios(path: Path) -> list[Scenario]:
+    """Scenarios from a JSON list; every bad entry named at once."""
+    try:
+        items = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        message = f"{path} is not JSON ({exc.msg}, line {exc.lineno})"
+        raise InputError([Issue("arguments", "scenarios", (), message)]) from None
+    if not isinstance(items, list):
+        message = f"{path} must hold a JSON list of scenario objects"
+        raise InputError([Issue("arguments", "scenarios", (), message)])
+    issues, scenarios = [], []
+    for k, item in enumerate(items):
+        if not isinstance(item, dict) or "name" not in item:
+            message = "each scenario must be an object with a 'name'"
+            issues.append(Issue("arguments", "scenarios", (k,), message))
+            continue
+        unknown = sorted(set(item) - set(_SCENARIO_KEYS))
+        if unknown:
+            message = f"unknown keys {unknown}; use {', '.join(_SCENARIO_KEYS)}"
+            issues.append(Issue("arguments", "scenarios", (item["name"],), message))
+            continue
+        scenarios.append(Scenario(**item))
+    if issues:
+        raise InputError(issues)
+    return scenarios
+
+
+@contextmanager
+def _executor(args: argparse.Namespace) -> Iterator[Any]:
+    if args.workers is not None:
+        if args.workers < 1:
+            message = f"must be ≥ 1, got {args.workers}"
+            raise InputError([Issue("arguments", "workers", (), message)])
+        with ProcessPoolExecutor(max_workers=args.workers) as pool:
+            yield pool
+        return
+    if args.scheduler is None:
+        yield None
+        return
+    try:
+        from distributed import Client  # noqa: PLC0415 - optional: electsec[dask]
+    except ImportError:
+        message = "needs Dask: pip install 'electsec[dask]'"
+        raise InputError([Issue("arguments", "scheduler", (), message)]) from None
+    with Client(args.scheduler) as client:  # type: ignore[no-untyped-call]
+        yield client
+
+
+def _worst(table: pd.DataFrame, key: str) -> str | None:
+    """Return the scenario with the most teams short, then the largest cost increase."""
+    change = "objective_change_pct" if "objective_change_pct" in table else "cost_increase_pct"
+    ranked = table.dropna(subset=["teams_short"]).sort_values(
+        ["teams_short", change], ascending=False, kind="stable"
+    )
+    return None if ranked.empty else str(ranked.iloc[0][key])
+
+
+def _plan_or_partial(
+    instance: Instance, *, split: bool, time_limit_s: float | None
+) -> AssignmentResult | None:
+    try:
+        return solve(instance, split=split, coverage="max", time_limit_s=time_limit_s)
+    except ElectsecError:
+        return None
+
+
+def _write(
+    args: argparse.Namespace,
+    table: pd.DataFrame,
+    name: str,
+    plan: AssignmentResult | ElectsecError | None,
+) -> int:
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out / name, index=False)
+    written = [out / name]
+    partial = getattr(plan, "partial", plan)
+    if isinstance(partial, AssignmentResult) and not args.no_map:
+        partial.explore().save(str(out / "map.html"))
+        written.append(out / "map.html")
+    print(table.head(10).to_string(index=False))
+    print("wrote " + ", ".join(map(str, written)))
+    return 0

@@ -1,0 +1,298 @@
+"""Warm-started scenario solves: what a sweep's workers run (numpy, scipy and OR-Tools only).
+
+A sweep solves many edits of one instance (a garrison lost, capacities or demands changed).
+The base is solved once; its final LP arc pool (the priced arcs the optimum needed) is
+kept in a :class:`WarmBase`, sent to each worker once, and every edit starts its split LP
+from that pool instead of from the national candidates. Pricing then checks every allowed
+arc against the oracle as in a cold solve, so the split optimum is exactly the cold one
+(see :func:`electsec.solvers.flow.solve_split`); only the rounds are smaller and fewer.
+
+Tasks carry only the arrays an edit changes. They are pure functions of (base, edit,
+settings): a task lost with its worker can be run again anywhere with the same answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from electsec.budget import Budget
+from electsec.errors import ElectsecError, SolverError
+from electsec.problem import Arcs, Instance, Problem
+from electsec.solvers.flow import (
+    _INF,
+    FlowSolution,
+    _Network,
+    _potentials,
+    _with_arcs,
+    price,
+    solve_split,
+)
+from electsec.solvers.pipeline import Outcome, Settings, solve_instance
+
+__all__ = ["Edit", "Solved", "WarmBase", "repair", "solve_cached", "solve_edit"]
+
+
+@dataclass(frozen=True)
+class WarmBase:
+    """A solved base instance: the instance, its final LP pool and a key naming both.
+
+    Attributes
+    ----------
+    instance
+        The base instance (never modified).
+    start
+        The arcs the base split LP ended on; every edit starts from them.
+    key
+        SHA-256 of the pickled instance: workers cache the base under it.
+    """
+
+    instance: Instance
+    start: Arcs
+    key: str
+    served: Arcs
+    served_flow: np.ndarray
+    covered: bool
+
+    @classmethod
+    def build(cls, instance: Instance) -> WarmBase:
+        """Solve the base split LP once and keep its pool."""
+        lp = solve_split(instance.problem, instance.options, widen=False)
+        digest = hashlib.sha256(pickle.dumps(instance, protocol=pickle.HIGHEST_PROTOCOL))
+        used = lp.flow > 0
+        key = "sha256:" + digest.hexdigest()
+        return cls(instance, lp.arcs, key, lp.arcs.subset(used), lp.flow[used], not lp.shortfall)
+
+    def start_for(self, edit: Edit) -> Arcs:
+        """Return the pool an edit starts from.
+
+        The base pool, plus every first candidate of the rows the edit touches (served by
+        a garrison that lost teams, or with a new demand): fewer pricing rounds.
+        """
+        problem = self.instance.problem
+        touched = np.zeros(problem.n_centers, dtype=bool)
+        if edit.capacity is not None:
+            fewer = edit.capacity < problem.capacity
+            touched[self.served.center[fewer[self.served.garrison]]] = True
+        if edit.demand is not None:
+            touched |= edit.demand != problem.demand
+        if not touched.any():
+            return self.start
+        return self.start.union(problem.arcs.subset(touched[problem.arcs.center]))
+
+
+@dataclass(frozen=True)
+class Edit:
+    """What one scenario changes: the new capacities and demands (None: as the base).
+
+    Attributes
+    ----------
+    capacity
+        Teams each garrison can send (reserve excluded), or None.
+    demand
+        Teams each demand row needs, or None.
+    """
+
+    capacity: np.ndarray | None = None
+    demand: np.ndarray | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        """True when the edit changes nothing."""
+        return self.capacity is None and self.demand is None
+
+    def apply(self, instance: Instance) -> Instance:
+        """Return ``instance`` with the edit's arrays (``instance`` is not changed)."""
+        return instance.replace(capacity=self.capacity, demand=self.demand)
+
+
+@dataclass(frozen=True)
+class Solved:
+    """A task's answer: the outcome (or the error raised) and the seconds it took."""
+
+    outcome: Outcome | ElectsecError
+    seconds: float
+
+
+def solve_edit(
+    base: WarmBase, edit: Edit, settings: Settings, time_limit_s: float | None
+) -> Solved:
+    """Solve one edit of ``base``, warm-started from its LP pool.
+
+    Parameters
+    ----------
+    base
+        The solved base.
+    edit
+        The scenario's arrays.
+    settings
+        Split or whole teams, objective, coverage, seed.
+    time_limit_s
+        Wall-clock budget of this one solve, or None.
+
+    Returns
+    -------
+    Solved
+        Errors the solvers raise on purpose are returned, not raised, so they cross
+        process boundaries as answers.
+    """
+    started = time.perf_counter()
+    budget = Budget(time_limit_s, started)
+    try:
+        instance = edit.apply(base.instance)
+        pool = base.start_for(edit)
+        widen = not settings.split or instance.backup is not None
+        lp = repair(base, instance.problem, pool, edit, widen=widen)
+        outcome: Outcome | ElectsecError = solve_instance(
+            instance, settings, budget, start=pool, lp=lp
+        )
+    except ElectsecError as err:
+        outcome = err
+    return Solved(outcome, time.perf_counter() - started)
+
+
+#: Rows → garrisons → rows steps the repair region grows from the touched rows.
+REPAIR_HOPS = 3
+#: Bellman-Ford rounds the repaired flow's duals may take (the national base takes ~20).
+REPAIR_ROUNDS = 200
+
+
+def repair(
+    base: WarmBase, problem: Problem, pool: Arcs, edit: Edit, *, widen: bool
+) -> FlowSolution | None:
+    """Re-solve only around the edit and prove the result optimal over every arc.
+
+    The rows near the edit (:func:`_region`) are re-solved with every other row's flow
+    kept from the base optimum. The merged flow is optimal on ``pool`` exactly when its
+    residual graph has no negative cycle, i.e. when Bellman-Ford settles its duals, and
+    optimal over every allowed arc when pricing with those duals finds no arc. When
+    either check fails the region grows (by the rows of the priced arcs, and one more
+    step) and is solved again, :data:`REPAIR_TRIES` times at most. The result is the
+    exact LP optimum, or None (then solve as usual).
+    """
+    if not base.covered or problem.oracle is None or edit.is_empty:
+        return None
+    region = _region(base, problem, pool, edit)
+    for _ in range(REPAIR_TRIES):
+        if region.sum() > max(REPAIR_MIN_ROWS, REPAIR_MAX_SHARE * problem.n_centers):
+            return None  # hardly local: solving from the pool is cheaper
+        flow = _local_flow(base, problem, pool, region)
+        if flow is None:
+            return None
+        duals = _duals(problem, pool, flow)
+        if duals is not None:
+            new = price(problem, duals, max_per_center=REPAIR_PRICED)
+            if not len(new):
+                return _with_arcs(duals, problem.arcs, problem.n_garrisons) if widen else duals
+            pool = pool.union(new)
+            region[new.center] = True
+        _grow(base, pool, region, 1)
+    return None
+
+
+#: Largest share of the rows a repair region may hold (beyond its first rows).
+REPAIR_MAX_SHARE = 0.5
+#: A region may always hold this many rows (small instances re-solve cheaply).
+REPAIR_MIN_ROWS = 2_000
+#: Local solves a repair tries before giving up.
+REPAIR_TRIES = 4
+#: Arcs per row a repair's pricing brings back.
+REPAIR_PRICED = 5
+
+
+def _local_flow(
+    base: WarmBase, problem: Problem, pool: Arcs, region: np.ndarray
+) -> np.ndarray | None:
+    """Flow on ``pool``: the region's rows re-solved, every other row's kept from the base."""
+    rows = np.flatnonzero(region)
+    keep_out = ~region[base.served.center]
+    load_out = np.bincount(
+        base.served.garrison[keep_out],
+        weights=base.served_flow[keep_out],
+        minlength=problem.n_garrisons,
+    ).astype(np.int64)
+    left = problem.capacity - load_out
+    if (left < 0).any():
+        return None
+    mask = region[pool.center]
+    sub_arcs = Arcs(
+        np.searchsorted(rows, pool.center[mask]).astype(np.int32),
+        pool.garrison[mask],
+        pool.cost[mask],
+    )
+    found = _Network.build(Problem(problem.demand[rows], left, sub_arcs), sub_arcs, None).solve(
+        if_feasible=True
+    )
+    if found is None:
+        return None
+    flow = np.zeros(len(pool), dtype=np.int64)
+    flow[np.flatnonzero(mask)] = found[: len(sub_arcs)]
+    m = problem.n_garrisons
+    flow[np.searchsorted(pool.keys(m), base.served.keys(m)[keep_out])] = base.served_flow[keep_out]
+    return flow
+
+
+def _duals(problem: Problem, pool: Arcs, flow: np.ndarray) -> FlowSolution | None:
+    """Return the flow with its duals if it is optimal on ``pool``, else None."""
+    n = problem.n_centers
+    penalty = np.full(n, _INF, dtype=np.int64)
+    uncovered = np.zeros(n, dtype=np.int64)
+    try:
+        u, w = _potentials(problem, pool, flow, uncovered, penalty, rounds=REPAIR_ROUNDS)
+    except SolverError:
+        return None
+    return FlowSolution(pool, flow, uncovered, int(flow @ pool.cost), u, w, penalty)
+
+
+def _grow(base: WarmBase, pool: Arcs, region: np.ndarray, hops: int) -> None:
+    """Add, ``hops`` times, the rows served by a garrison a region row has a pool arc to."""
+    for _ in range(hops):
+        near = np.zeros(len(base.instance.problem.capacity), dtype=bool)
+        near[pool.garrison[region[pool.center]]] = True
+        region[base.served.center[near[base.served.garrison]]] = True
+
+
+def _region(base: WarmBase, problem: Problem, pool: Arcs, edit: Edit) -> np.ndarray:
+    """Return the mask of rows the edit touches, grown :data:`REPAIR_HOPS` times through the pool.
+
+    A step adds every garrison a region row has a pool arc to, then every row such a
+    garrison serves in the base plan.
+    """
+    n, m = problem.n_centers, problem.n_garrisons
+    before = base.instance.problem
+    changed_g = np.zeros(m, dtype=bool)
+    if edit.capacity is not None:
+        changed_g = edit.capacity != before.capacity
+    region = np.zeros(n, dtype=bool)
+    region[base.served.center[changed_g[base.served.garrison]]] = True
+    region[pool.center[changed_g[pool.garrison]]] = True
+    if edit.demand is not None:
+        region |= edit.demand != before.demand
+    _grow(base, pool, region, REPAIR_HOPS)
+    return region
+
+
+#: Bases this worker process has loaded, by key (the last one only).
+_CACHE: dict[str, WarmBase] = {}
+
+
+def solve_cached(
+    key: str, path: str, edit: Edit, settings: Settings, time_limit_s: float | None
+) -> Solved:
+    """:func:`solve_edit` on the base pickled at ``path``, loaded once per worker process.
+
+    For executors without a way to broadcast data (process pools): the driver writes
+    the base to a file once, and each worker reads it the first time a task needs it.
+    """
+    base = _CACHE.get(key)
+    if base is None:
+        with Path(path).open("rb") as f:
+            base = pickle.load(f)  # noqa: S301 - the file this sweep's driver just wrote
+        _CACHE.clear()
+        _CACHE[key] = base
+    return solve_edit(base, edit, settings, time_limit_s)

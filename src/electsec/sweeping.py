@@ -1,0 +1,291 @@
+"""Run a sweep's tasks: here, on any :class:`~concurrent.futures.Executor`, or on Dask.
+
+The driver side of :func:`electsec.run_scenarios`, :func:`electsec.contingency` and
+:func:`electsec.robustness`. The solved base (:class:`~electsec.solvers.warm.WarmBase`)
+goes to the workers once: a Dask ``Client`` (or its ``get_executor()``) scatters it to
+every worker; any other executor gets it through a file the workers read once each
+(:func:`~electsec.solvers.warm.solve_cached`). Answers come back as they complete, are
+checkpointed (:class:`Checkpoint`) and shown on a progress bar when asked.
+
+Dask is never imported here: a client is recognised by its type's module, so
+``import electsec`` works without ``distributed`` installed.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import hashlib
+import os
+import pickle
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from electsec.errors import ElectsecError, InputError, Issue
+from electsec.problem import Instance
+from electsec.result import AssignmentResult
+from electsec.solvers.pipeline import Draft, Settings
+from electsec.solvers.warm import Edit, Solved, WarmBase, solve_cached, solve_edit
+
+__all__ = ["Checkpoint", "Reference", "Task", "run_tasks", "summary"]
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The plan a sweep counts changes against, as arrays.
+
+    Attributes
+    ----------
+    keys
+        Sorted ``centre * n_garrisons + garrison`` of every (centre, garrison) it uses.
+    teams
+        Teams each centre receives.
+    objective
+        Its objective.
+    """
+
+    keys: np.ndarray
+    teams: np.ndarray
+    objective: float
+
+    @classmethod
+    def of(cls, plan: AssignmentResult, instance: Instance) -> Reference:
+        """Read ``plan``'s tables against ``instance``'s centre and garrison order."""
+        table = plan.assignments
+        center = pd.Index(instance.labels.center_ids).get_indexer(table["center_id"])
+        garrison = pd.Index(instance.labels.garrison_ids).get_indexer(table["garrison_id"])
+        teams = table["teams"].to_numpy(np.int64)
+        return cls(*_signature(center, garrison, teams, instance), float(plan.objective))
+
+    def changed(self, instance: Instance, draft: Draft) -> int:
+        """Centres whose garrisons or teams differ in ``draft`` (as :func:`diff_plans`)."""
+        center = instance.labels.forces.row_center[draft.rows]
+        keys, teams = _signature(center, draft.cols, draft.teams, instance)
+        moved = np.setxor1d(keys, self.keys) // instance.n_garrisons
+        return len(np.union1d(moved, np.flatnonzero(teams != self.teams)))
+
+
+def _signature(
+    center: np.ndarray, garrison: np.ndarray, teams: np.ndarray, instance: Instance
+) -> tuple[np.ndarray, np.ndarray]:
+    keys = np.unique(np.asarray(center, np.int64) * instance.n_garrisons + garrison)
+    per_center = np.bincount(center, weights=teams, minlength=instance.n_centers)
+    return keys, per_center.astype(np.int64)
+
+
+def summary(name: str, solved: Solved, instance: Instance, ref: Reference) -> list[Any]:
+    """One table row of a sweep, from the outcome's arrays (no labelling needed).
+
+    ``scenario, status, teams_short, centers_uncovered, objective, objective_change_pct,
+    worst, centers_changed, solve_s`` — the values the labelled plan has.
+    """
+    out = solved.outcome
+    if isinstance(out, ElectsecError) or out.unplaced.size:
+        why = type(out).__name__ if isinstance(out, ElectsecError) else "SolverError"
+        return [name, why, None, None, None, None, None, None, solved.seconds]
+    draft = out.plan
+    short = draft.uncovered
+    infeasible = out.shortage is not None or out.backup_shortage is not None
+    status = "infeasible" if infeasible else draft.status
+    if status != "infeasible" and (short > 0).any():
+        status = "partial"
+    cost = instance.cost(draft.rows, draft.cols) if len(draft.rows) else np.zeros(0)
+    change = 100 * (draft.objective - ref.objective) / ref.objective if ref.objective else 0.0
+    return [
+        name,
+        status,
+        int(short.sum()),
+        int((short > 0).sum()),
+        draft.objective,
+        change,
+        float(cost.max()) if len(cost) else 0.0,
+        ref.changed(instance, draft),
+        solved.seconds,
+    ]
+
+
+@dataclass(frozen=True)
+class Task:
+    """One scenario to solve: its name, its edit and the key its checkpoint files carry."""
+
+    name: str
+    edit: Edit
+    key: str
+
+
+def task_key(
+    base: WarmBase, name: str, edit: Edit, settings: Settings, limit: float | None
+) -> str:
+    """Name a task by everything its answer depends on (base, edit, settings, limit)."""
+    digest = hashlib.sha256(base.key.encode())
+    digest.update(pickle.dumps((name, settings, limit), protocol=4))
+    for values in (edit.capacity, edit.demand):
+        digest.update(b"-" if values is None else values.tobytes())
+    return digest.hexdigest()[:24]
+
+
+class Checkpoint:
+    """A folder holding each finished task: its answer (pickle) and its table row (Parquet).
+
+    An interrupted sweep given the same folder again skips the tasks found there: tasks
+    are pure, so a stored answer is the answer a new run would compute.
+
+    Parameters
+    ----------
+    path
+        The folder (created when missing).
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        if self.path.exists() and not self.path.is_dir():
+            message = f"{self.path} exists and is not a folder; give a folder for the checkpoint"
+            raise InputError([Issue("arguments", "checkpoint", (), message)])
+        self.path.mkdir(parents=True, exist_ok=True)
+
+    def load(self, key: str) -> Solved | None:
+        """Return the stored answer of task ``key``, or None."""
+        file = self.path / f"{key}.pkl"
+        if not file.exists():
+            return None
+        with file.open("rb") as f:
+            solved: Solved = pickle.load(f)  # noqa: S301 - written by this class
+        return solved
+
+    def write(self, key: str, solved: Solved, row: dict[str, Any]) -> None:
+        """Store one answer and its row (each file appears whole or not at all)."""
+        _atomic(self.path / f"{key}.parquet", lambda p: pd.DataFrame([row]).to_parquet(p))
+        _atomic(self.path / f"{key}.pkl", lambda p: p.write_bytes(pickle.dumps(solved)))
+
+    def table(self) -> pd.DataFrame:
+        """Every stored row (in no particular order)."""
+        files = sorted(self.path.glob("*.parquet"))
+        return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+
+
+def _atomic(path: Path, write: Callable[[Path], Any]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    write(tmp)
+    tmp.replace(path)
+
+
+def run_tasks(
+    base: WarmBase,
+    tasks: Sequence[Task],
+    settings: Settings,
+    time_limit_s: float | None,
+    *,
+    executor: Any = None,
+    progress: bool = False,
+    label: str = "scenarios",
+) -> Iterator[tuple[int, Solved]]:
+    """Yield ``(position, answer)`` for every task, in the order they complete.
+
+    Parameters
+    ----------
+    base
+        The solved base, sent to the workers once.
+    tasks
+        What to solve.
+    settings, time_limit_s
+        How each task is solved.
+    executor
+        None (here, in turn), a Dask ``Client`` or its ``get_executor()``, or any
+        :class:`concurrent.futures.Executor`.
+    progress
+        Show a progress bar (on standard error).
+    label
+        The bar's text.
+    """
+    if executor is None:
+        answers: Iterator[tuple[int, Solved]] = (
+            (i, solve_edit(base, t.edit, settings, time_limit_s)) for i, t in enumerate(tasks)
+        )
+    elif _dask_client(executor) is not None:
+        answers = _on_dask(_dask_client(executor), base, tasks, settings, time_limit_s)
+    else:
+        answers = _on_executor(executor, base, tasks, settings, time_limit_s)
+    with _bar(len(tasks), label, show=progress) as advance:
+        for found in answers:
+            advance()
+            yield found
+
+
+def _dask_client(executor: Any) -> Any:
+    """Return the ``distributed.Client`` behind ``executor``, or None (no Dask import)."""
+    module = type(executor).__module__
+    if not module.startswith("distributed"):
+        return None
+    return getattr(executor, "_client", executor)
+
+
+def _on_dask(
+    client: Any,
+    base: WarmBase,
+    tasks: Sequence[Task],
+    settings: Settings,
+    time_limit_s: float | None,
+) -> Iterator[tuple[int, Solved]]:
+    """Scatter the base to every worker once, then one pure task per scenario.
+
+    Tasks are named by :func:`task_key`, so a task lost with a worker is re-run by the
+    scheduler elsewhere with the same answer.
+    """
+    from distributed import as_completed  # noqa: PLC0415 - optional dependency
+
+    shared = client.scatter(base, broadcast=True, hash=False)
+    futures = {
+        client.submit(
+            solve_edit, shared, t.edit, settings, time_limit_s, key=f"electsec-{t.key}", pure=True
+        ): i
+        for i, t in enumerate(tasks)
+    }
+    try:
+        for future in as_completed(futures):  # type: ignore[no-untyped-call]
+            yield futures[future], future.result()
+    finally:
+        client.cancel(list(futures))
+        client.cancel(shared)
+
+
+def _on_executor(
+    executor: cf.Executor,
+    base: WarmBase,
+    tasks: Sequence[Task],
+    settings: Settings,
+    time_limit_s: float | None,
+) -> Iterator[tuple[int, Solved]]:
+    """Write the base to a file once; each worker process loads it on its first task."""
+    with tempfile.TemporaryDirectory(prefix="electsec-sweep-") as folder:
+        path = Path(folder) / "base.pkl"
+        path.write_bytes(pickle.dumps(base, protocol=pickle.HIGHEST_PROTOCOL))
+        futures = {
+            executor.submit(solve_cached, base.key, str(path), t.edit, settings, time_limit_s): i
+            for i, t in enumerate(tasks)
+        }
+        try:
+            for future in cf.as_completed(futures):
+                yield futures[future], future.result()
+        finally:
+            for future in futures:
+                future.cancel()
+
+
+@contextmanager
+def _bar(total: int, label: str, *, show: bool) -> Iterator[Callable[[], None]]:
+    """Show a rich progress bar on standard error (a no-op when ``show`` is False)."""
+    if not show:
+        yield lambda: None
+        return
+    from rich.console import Console  # noqa: PLC0415 - only when a bar is shown
+    from rich.progress import Progress  # noqa: PLC0415
+
+    with Progress(*Progress.get_default_columns(), console=Console(stderr=True)) as bar:
+        job = bar.add_task(label, total=total)
+        yield lambda: bar.advance(job)

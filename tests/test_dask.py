@@ -1,0 +1,106 @@
+"""Sweeps on a Dask cluster: the base goes out once, a dead worker loses no scenario."""
+
+import contextlib
+import os
+import sys
+import threading
+import time
+
+import pandas as pd
+import pytest
+
+import electsec as es
+from golden_cases import canonical, untimed
+
+distributed = pytest.importorskip("distributed")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        yield cluster, client
+
+
+@pytest.fixture
+def sweep_inputs():
+    import numpy as np
+
+    from helpers import make_instance
+
+    centers, garrisons = make_instance(np.random.default_rng(3), 250, 24)
+    base = es.prepare(centers, garrisons)
+    ids = list(base.labels.garrison_ids)
+    scenarios = [es.Scenario(f"{a}+{b}", garrisons_lost=[a, b]) for a in ids for b in ids if a < b]
+    return base, scenarios[:120]
+
+
+def _columns(table):
+    return table[[c for c in table.columns if c != "solve_s"]]
+
+
+def _same_plans(a, b):
+    for name, plan in a.plans.items():
+        other = b.plans[name]
+        if isinstance(plan, es.AssignmentResult):
+            assert canonical(untimed(plan.to_dict())) == canonical(untimed(other.to_dict()))
+        else:
+            assert type(plan) is type(other)
+
+
+def test_a_sweep_on_dask_equals_the_sweep_here(cluster, sweep_inputs):
+    _, client = cluster
+    base, scenarios = sweep_inputs
+    here = es.run_scenarios(base, scenarios[:30], split=True, coverage="max")
+    there = es.run_scenarios(base, scenarios[:30], split=True, coverage="max", executor=client)
+    pd.testing.assert_frame_equal(_columns(here.table), _columns(there.table))
+    _same_plans(here, there)
+    via = es.contingency(base, executor=client.get_executor())
+    pd.testing.assert_frame_equal(_columns(via), _columns(es.contingency(base)))
+    # Workers ran the array layer only.
+    loaded = client.run(lambda: sorted({"geopandas", "shapely"} & set(sys.modules)))
+    assert all(not found for found in loaded.values()), loaded
+
+
+def test_a_worker_killed_mid_sweep_loses_no_scenario(cluster, sweep_inputs, tmp_path):
+    _, client = cluster
+    base, scenarios = sweep_inputs
+    expected = es.run_scenarios(base, scenarios, split=True, coverage="max")
+    got = {}
+
+    def run():
+        got["sweep"] = es.run_scenarios(
+            base, scenarios, split=True, coverage="max", executor=client, checkpoint=tmp_path
+        )
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    deadline = time.monotonic() + 120
+    while len(list(tmp_path.glob("*.pkl"))) < 10 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    done_before = len(list(tmp_path.glob("*.pkl")))
+    victim = sorted(client.scheduler_info()["workers"])[0]
+    with contextlib.suppress(Exception):  # the worker dies while answering
+        client.run(os._exit, 1, workers=[victim], wait=False)
+    worker.join(timeout=300)
+    assert not worker.is_alive()
+    assert done_before < len(scenarios), "the worker was killed mid-sweep"
+    sweep = got["sweep"]
+    pd.testing.assert_frame_equal(_columns(expected.table), _columns(sweep.table))
+    _same_plans(expected, sweep)
+
+
+def test_monte_carlo_on_dask_equals_the_run_here(cluster, tiny):
+    _, client = cluster
+    base = es.prepare(*tiny)
+    here = es.robustness(base, n=16, lose=2, seed=4)
+    there = es.robustness(base, n=16, lose=2, seed=4, executor=client)
+    pd.testing.assert_frame_equal(
+        here.draws.drop(columns="solve_s"), there.draws.drop(columns="solve_s")
+    )
+    pd.testing.assert_frame_equal(here.centers, there.centers)
+    pd.testing.assert_frame_equal(here.garrisons, there.garrisons)

@@ -1,0 +1,72 @@
+"""Monte Carlo robustness: reproducible draws, whatever runs them; tables that add up."""
+
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import electsec as es
+
+
+@pytest.fixture
+def base(tiny):
+    return es.prepare(*tiny)
+
+
+def _untimed(found):
+    return found.draws.drop(columns="solve_s"), found.centers, found.garrisons
+
+
+def test_the_same_seed_gives_the_same_result_with_and_without_an_executor(base):
+    here = es.robustness(base, n=24, lose=2, seed=7)
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        there = es.robustness(base, n=24, lose=2, seed=7, executor=pool)
+    for a, b in zip(_untimed(here), _untimed(there), strict=True):
+        pd.testing.assert_frame_equal(a, b)
+    other = es.robustness(base, n=24, lose=2, seed=8)
+    assert list(other.draws["garrisons_lost"]) != list(here.draws["garrisons_lost"])
+
+
+def test_draws_do_not_depend_on_how_many_are_made(base):
+    # Draw k comes from the k-th child seed: the first draws of a longer run are the same.
+    short = es.robustness(base, n=5, lose=3, seed=3)
+    long = es.robustness(base, n=12, lose=3, seed=3)
+    assert list(short.draws["garrisons_lost"]) == list(long.draws["garrisons_lost"][:5])
+
+
+def test_each_draw_is_the_direct_solve_of_its_losses(tiny, base):
+    centers, garrisons = tiny
+    found = es.robustness(base, n=6, lose=2, seed=11)
+    covered = np.zeros(len(centers))
+    for _, draw in found.draws.iterrows():
+        lost = draw["garrisons_lost"].split("+")
+        assert len(set(lost)) == 2
+        fewer = garrisons.copy()
+        fewer.loc[lost, "capacity"] = 0
+        direct = es.solve_assignment(centers, fewer, split=True, coverage="max")
+        assert draw["objective"] == direct.objective
+        assert draw["teams_short"] == int(direct.uncovered["teams"].sum())
+        covered += ~centers.index.isin(direct.uncovered["center_id"])
+    p = found.centers.set_index("center_id")["p_covered"].reindex(centers.index)
+    np.testing.assert_allclose(p.to_numpy(), covered / len(found.draws))
+
+
+def test_garrison_criticality_adds_up(base):
+    found = es.robustness(base, n=40, lose=2, seed=5)
+    table = found.garrisons.set_index("garrison_id")
+    assert table["times_lost"].sum() == 40 * 2
+    short = found.draws["teams_short"].to_numpy(float)
+    for g, row in table.iterrows():
+        hit = found.draws["garrisons_lost"].str.split("+").apply(lambda ids, g=g: g in ids)
+        assert row["times_lost"] == hit.sum()
+        assert row["p_short_when_lost"] == pytest.approx((short[hit] > 0).mean())
+        expected = short[hit].mean() - short[~hit].mean()
+        assert row["criticality"] == pytest.approx(expected)
+    assert (np.diff(found.garrisons["criticality"].to_numpy()) <= 0).all()
+
+
+def test_bad_arguments_are_named(base):
+    with pytest.raises(es.InputError) as caught:
+        es.robustness(base, n=0, lose=99, seed=-1)
+    assert {i.column for i in caught.value.issues} == {"n", "lose", "seed"}
