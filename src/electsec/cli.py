@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import inspect
 import io
 import json
@@ -196,8 +197,14 @@ def _reach_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="ROADS",
         help="plan on road travel times over this road layer (LineStrings with highway, "
-        "maxspeed_kmh and oneway columns, e.g. data/sample/roads.gpkg); limits are then "
-        "minutes",
+        "maxspeed_kmh and oneway columns, e.g. data/sample/roads.gpkg) or OpenStreetMap "
+        "file (.osm/.pbf); limits are then minutes",
+    )
+    parser.add_argument(
+        "--roads-layer",
+        default=None,
+        metavar="NAME",
+        help="the layer of --roads to use when the file has several (OSM files: lines)",
     )
     parser.add_argument(
         "--tier-limit-km",
@@ -259,13 +266,20 @@ def _limits(args: argparse.Namespace) -> float | dict[str, float] | None:
     return None if args.max_distance_km is None else args.max_distance_km * scale
 
 
-def _road_costs(centers: Any, garrisons: Any, roads: Path, limit: Any) -> Any:
+def _road_costs(
+    centers: Any, garrisons: Any, roads: Path, limit: Any, layer: str | None = None
+) -> Any:
     """Travel-time costs over the road layer at ``roads``, cut at the largest limit."""
     from electsec.costs import distance_matrix  # noqa: PLC0415
     from electsec.network import RoadNetwork  # noqa: PLC0415
 
     try:
-        network = RoadNetwork.from_roads(gpd.read_file(roads))
+        network = RoadNetwork.from_file(roads, layer=layer)
+    except InputError as exc:
+        flag = {"path": "--roads", "layer": "--roads-layer"}
+        raise InputError(
+            [dataclasses.replace(i, column=flag.get(i.column or "", i.column)) for i in exc.issues]
+        ) from exc
     except (OSError, ValueError) as exc:
         raise InputError(
             [Issue("arguments", "--roads", (), f"cannot read {roads}: {exc}")]
@@ -466,7 +480,9 @@ def _request(args: argparse.Namespace, *, needs_out: bool) -> tuple[Any, Any, di
     if args.roads is not None:
         centers, garrisons = read_polling_centers(centers), read_garrisons(garrisons)
         options["max_time_s"] = options.pop("max_distance_m")
-        options["costs"] = _road_costs(centers, garrisons, args.roads, options["max_time_s"])
+        options["costs"] = _road_costs(
+            centers, garrisons, args.roads, options["max_time_s"], args.roads_layer
+        )
     return centers, garrisons, options
 
 

@@ -419,6 +419,39 @@ class RoadNetwork:
         roads = _read_osm_lines(Path(path))
         return cls.from_roads(roads, **options)
 
+    @classmethod
+    def from_file(
+        cls, path: str | os.PathLike[str], *, layer: str | None = None, **options: Any
+    ) -> RoadNetwork:
+        """Read a road layer from any file: OpenStreetMap (:meth:`from_osm`) or GIS layers.
+
+        Parameters
+        ----------
+        path
+            An ``.osm``/``.pbf`` file, or any file geopandas reads (GeoPackage, Shapefile,
+            GeoJSON...).
+        layer
+            The layer of a multi-layer file (required when it has several; an OSM file's
+            default is ``lines``).
+        **options
+            Options of :meth:`from_roads`.
+
+        Returns
+        -------
+        RoadNetwork
+
+        Raises
+        ------
+        InputError
+            If the file is missing or unreadable, or ``layer`` is absent or not in the
+            file (the message lists its layers).
+        """
+        path = Path(path)
+        if path.suffix.lower() in (".osm", ".pbf") and layer in (None, "lines"):
+            return cls.from_osm(path, **options)
+        roads = _read_layer(path, layer)
+        return cls.from_roads(roads, **options)
+
     # -- public queries --------------------------------------------------------------
 
     @property
@@ -476,11 +509,14 @@ class RoadNetwork:
 
         The two directions of one road pair up by their end nodes and length (to the
         decimetre); two roads joining the same two junctions (a loop beside a straight
-        street, parallel edges of a simplified osmnx graph) stay two segments.
+        street, parallel edges of a simplified osmnx graph) stay two segments. A loop
+        from a junction back to it (a simplified cul-de-sac loop) is a segment too.
         """
         a = np.minimum(self.tail, self.head)
         b = np.maximum(self.tail, self.head)
-        proper = np.flatnonzero(a != b)
+        loop = a == b
+        loop[loop] = shapely.length(geometry[loop]) > 0
+        proper = np.flatnonzero((a != b) | loop)
         decimetres = np.rint(self.length_m[proper] * 10.0).astype(np.int64)
         key = np.column_stack([a[proper], b[proper], decimetres])
         uniq, first, seg_of = np.unique(key, axis=0, return_index=True, return_inverse=True)
@@ -495,6 +531,11 @@ class RoadNetwork:
         self._seg_geom = geom
         self._seg_len = shapely.length(geom)
         along = self.tail[proper] < self.head[proper]
+        # A loop's direction: drawn as its segment's geometry, or reversed.
+        looped = loop[proper]
+        along[looped] = shapely.equals_exact(
+            geometry[proper][looped], geom[seg_of[looped]], tolerance=0.0
+        )
         self._seg_cost: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for name, weight in (("time", self.time_s), ("length", self.length_m)):
             ab = np.full(len(uniq), np.inf)
@@ -847,6 +888,28 @@ def _k_adaptive(
 
 
 # -- helpers -----------------------------------------------------------------------------
+
+
+def _read_layer(path: Path, layer: str | None) -> gpd.GeoDataFrame:
+    """Return one layer of a GIS file, naming the file's layers when ``layer`` is wrong."""
+    import pyogrio  # noqa: PLC0415
+
+    def refuse(message: str) -> InputError:
+        return InputError([Issue("arguments", "layer", (), f"{path}: {message}")])
+
+    if not path.is_file():
+        raise refuse("file not found; give the path of a road layer or an .osm/.pbf file")
+    try:
+        names = [str(n) for n in pyogrio.list_layers(path)[:, 0]]
+    except pyogrio.errors.DataSourceError as exc:
+        raise refuse(f"cannot be read as a GIS file ({exc})") from exc
+    shown = ", ".join(repr(n) for n in names)
+    if layer is None and len(names) > 1:
+        raise refuse(f"has {len(names)} layers ({shown}); name the road layer")
+    if layer is not None and layer not in names:
+        raise refuse(f"has no layer {layer!r}; its layers are {shown}")
+    roads: gpd.GeoDataFrame = gpd.read_file(path, layer=layer or names[0])
+    return roads
 
 
 def _read_osm_lines(path: Path) -> gpd.GeoDataFrame:
