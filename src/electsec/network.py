@@ -182,7 +182,7 @@ class RoadNetwork:
             Snapping options (see the class).
         **road_columns
             Column names for :meth:`from_roads` (``speed_col``, ``highway_col``,
-            ``oneway_col``, ``default_speeds_kmh``).
+            ``oneway_col``, ``highway_speeds_kmh``, ``drivable_only``, ``node_crossings``).
 
         Returns
         -------
