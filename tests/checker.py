@@ -150,7 +150,9 @@ def _check_geodataframe(
     assert gdf.crs is not None
     assert gdf.crs.equals(pyproj.CRS("EPSG:4326")), gdf.crs
     assert len(gdf) == len(a), "one LineString per assignment"
-    pd.testing.assert_frame_equal(pd.DataFrame(gdf.drop(columns=gdf.geometry.name)), a)
+    pd.testing.assert_frame_equal(pd.DataFrame(gdf[list(a.columns)]), a)
+    extra = set(gdf.columns) - set(a.columns) - {gdf.geometry.name}
+    assert all(c.startswith(("center_", "garrison_")) for c in extra), extra
     if not len(gdf):
         return
     assert (gdf.geom_type == "LineString").all(), set(gdf.geom_type)
@@ -176,6 +178,9 @@ def _check_dict(plan: Any) -> None:
     data = json.loads(json.dumps(plan.to_dict(), allow_nan=False))
     a = plan.assignments
     assert data["status"] == plan.status
+    assert data["coverage_status"] == plan.coverage_status
+    if len(plan.uncovered):
+        assert plan.coverage_status in ("partial", "infeasible"), "uncovered, yet 'complete'"
     assert data["objective"] == plan.objective
     assert data["bound"] == plan.bound
     assert data["split"] == plan.split

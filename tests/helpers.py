@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import html
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyproj
+import pytest
 
 #: The WGS84 ellipsoid, exactly as a planner's GIS would measure distances.
 GEOD = pyproj.Geod(ellps="WGS84")
@@ -137,3 +147,91 @@ class SlowClock:
     def perf_counter(self) -> float:
         self.now += 3600.0
         return self.now
+
+
+# -- pages in a headless browser with the network cut ------------------------------------
+
+BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")
+#: Skips without chromium, unless ELECTSEC_REQUIRE_BROWSER is set (CI): then it fails.
+needs_browser = pytest.mark.skipif(
+    BROWSER is None and not os.environ.get("ELECTSEC_REQUIRE_BROWSER"),
+    reason="no chromium on this machine (CI installs it)",
+)
+#: A script, stylesheet, image or link that points at the web.
+WEB_ASSET = re.compile(r"""(?:src|href)\s*=\s*["']https?://""")
+
+
+def chromium(tmp_path: Path, url: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    """Open ``url`` in headless chromium whose every connection goes to a dead proxy."""
+    assert BROWSER is not None, "ELECTSEC_REQUIRE_BROWSER is set but chromium is missing"
+    args = [
+        BROWSER,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--proxy-server=127.0.0.1:9",
+        "--proxy-bypass-list=<-loopback>",
+        "--virtual-time-budget=10000",
+        *extra,
+        url,
+    ]
+    return subprocess.run(args, capture_output=True, text=True, timeout=180, check=False)  # noqa: S603
+
+
+#: Put first in a page's <head>: records script errors, then (after load) what each frame
+#: (iframes included) drew and every request it attempted, into <pre id="electsec-probe">.
+_PROBE = """<script>
+window.__probe_errors = [];
+window.addEventListener("error", function (e) { window.__probe_errors.push(String(e.message)); });
+window.addEventListener("load", function () { setTimeout(function () {
+  var out = {requests: [], leaflet: 0, paths: 0, markers: 0, tiles: 0, legends: [],
+             frames: 0, errors: window.__probe_errors};
+  function walk(doc) {
+    doc.defaultView.performance.getEntriesByType("resource").forEach(function (e) {
+      if (!/^(data|blob|file|about):/i.test(e.name)) { out.requests.push(e.name); }
+    });
+    out.leaflet += doc.querySelectorAll(".leaflet-container").length;
+    out.paths += doc.querySelectorAll(".leaflet-overlay-pane path").length;
+    out.markers += doc.querySelectorAll(".leaflet-marker-icon").length;
+    out.tiles += doc.querySelectorAll(".leaflet-tile").length;
+    doc.querySelectorAll(".electsec-legend").forEach(function (n) {
+      out.legends.push(n.textContent);
+    });
+    doc.querySelectorAll("iframe").forEach(function (f) {
+      out.frames += 1;
+      try { walk(f.contentDocument); } catch (err) { out.errors.push(String(err)); }
+    });
+  }
+  walk(document);
+  var pre = document.createElement("pre");
+  pre.id = "electsec-probe";
+  pre.textContent = JSON.stringify(out);
+  document.body.appendChild(pre);
+}, 3000); });
+</script>"""
+
+
+def render_offline(tmp_path: Path, page: Path) -> dict[str, Any]:
+    """Open a copy of ``page`` with no network and return what it drew.
+
+    Returns a dict: ``leaflet`` (map containers Leaflet built), ``paths`` (SVG lines and
+    circle markers drawn), ``markers``, ``tiles``, ``legends`` (texts of the electsec
+    legends), ``frames``, ``errors`` (script errors) and ``requests`` (every URL the page
+    or its frames tried to fetch other than data:/file: ones — all fail here).
+    """
+    text = page.read_text(encoding="utf-8")
+    head = re.search(r"<head[^>]*>", text, flags=re.IGNORECASE)
+    at = head.end() if head else 0
+    probe = page.with_name(f"probe-{page.name}")
+    probe.write_text(text[:at] + _PROBE + text[at:], encoding="utf-8")
+    dom = chromium(tmp_path, probe.as_uri(), "--dump-dom").stdout
+    found = re.search(r'<pre id="electsec-probe">(.*?)</pre>', dom, flags=re.DOTALL)
+    assert found, f"the page never finished loading: {dom[-500:]}"
+    result: dict[str, Any] = json.loads(html.unescape(found.group(1)))
+    return result

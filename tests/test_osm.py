@@ -245,12 +245,12 @@ def test_from_file_lists_the_layers_when_one_is_wrong_or_missing(tmp_path):
     path = tmp_path / "two.gpkg"
     layer([[(0, 0), (1000, 0)]]).to_file(path, layer="roads")
     layer([[(0, 0), (0, 1000)]]).to_file(path, layer="rivers")
-    with pytest.raises(es.InputError, match=r"has 2 layers .*name the road layer"):
+    with pytest.raises(es.InputError, match=r"has 2 layers \(roads, rivers\)"):
         RoadNetwork.from_file(path)
-    with pytest.raises(
-        es.InputError, match="no layer 'streets'; its layers are 'roads', 'rivers'"
-    ):
+    with pytest.raises(es.InputError, match=r"no layer 'streets' .*'rivers', 'roads'"):
         RoadNetwork.from_file(path, layer="streets")
+    with pytest.raises(es.InputError, match="file not found"):
+        RoadNetwork.from_file(tmp_path / "nowhere.gpkg")
     assert RoadNetwork.from_file(path, layer="rivers").n_edges == 2
 
 
@@ -269,8 +269,10 @@ def test_cli_roads_layer_names_the_layers_and_exits_2(tiny_paths, tmp_path, caps
     code = main([*args, "--roads", str(path), "--roads-layer", "streets"])
     assert code == EXIT_INPUT
     err = capsys.readouterr().err
-    assert "--roads-layer" in err
-    assert "'roads', 'rivers'" in err
+    assert "no layer 'streets'" in err
+    assert "'rivers', 'roads'" in err
+    assert main([*args, "--roads-layer", "roads"]) == EXIT_INPUT  # no --roads to take it from
+    assert "--roads-layer" in capsys.readouterr().err
 
 
 # -- osmnx graphs ---------------------------------------------------------------------------

@@ -37,3 +37,27 @@ def test_static_plot_and_charts(tiny, tiny_plan, tmp_path):
     fig.savefig(tmp_path / "charts.png")
     assert (tmp_path / "plan.png").stat().st_size > 10_000
     assert len(fig.axes) >= 3
+
+
+def _layers(fmap):
+    return [getattr(child, "layer_name", None) for child in fmap._children.values()]
+
+
+def test_garrisons_are_capped_rings_drawn_beneath_the_centres(tiny_plan):
+    fmap = tiny_plan.explore()
+    names = [n for n in _layers(fmap) if n in ("assignments", "garrisons", "centres")]
+    assert names == ["assignments", "garrisons", "centres"]  # Leaflet draws in this order
+    rings = next(c for c in fmap._children.values() if getattr(c, "layer_name", "") == "garrisons")
+    radii = [rings.style_function(f)["radius"] for f in rings.data["features"]]
+    assert max(radii) == pytest.approx(10.0)
+    assert min(radii) >= 3.0
+
+
+def test_tooltips_and_popups_name_the_sites(tiny, tiny_plan):
+    page = tiny_plan.explore().get_root().render()
+    centers, garrisons = tiny
+    for value in (centers["name"].iloc[0], garrisons["name"].iloc[0], garrisons["agency"].iloc[0]):
+        assert value in page
+    with pytest.raises(es.InfeasibleError) as info:
+        es.solve_assignment(*tiny, split=True, max_distance_m=2_000)
+    assert "no garrison within the limits" in info.value.partial.explore().get_root().render()

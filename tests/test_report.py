@@ -5,10 +5,7 @@ from the web shows nothing. CI installs Debian's chromium and sets
 ELECTSEC_REQUIRE_BROWSER=1, which turns a missing browser into a failure, not a skip.
 """
 
-import os
 import re
-import shutil
-import subprocess
 
 import geopandas as gpd
 import matplotlib as mpl
@@ -16,37 +13,10 @@ import numpy as np
 import pytest
 
 import electsec as es
+from helpers import WEB_ASSET, needs_browser
+from helpers import chromium as _chromium
 
 mpl.use("Agg")
-
-BROWSER = shutil.which("chromium") or shutil.which("chromium-browser")
-needs_browser = pytest.mark.skipif(
-    BROWSER is None and not os.environ.get("ELECTSEC_REQUIRE_BROWSER"),
-    reason="no chromium on this machine (CI installs it)",
-)
-WEB_ASSET = re.compile(r"""(?:src|href)\s*=\s*["']https?://""")
-
-
-def _chromium(tmp_path, url, *extra):
-    assert BROWSER is not None, "ELECTSEC_REQUIRE_BROWSER is set but chromium is missing"
-    args = [
-        BROWSER,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp_path / 'profile'}",
-        "--proxy-server=127.0.0.1:9",
-        "--proxy-bypass-list=<-loopback>",
-        "--virtual-time-budget=10000",
-        *extra,
-        url,
-    ]
-    return subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)  # noqa: S603
 
 
 @pytest.fixture
@@ -153,3 +123,43 @@ def test_report_renders_in_a_browser_without_network(report_path, tmp_path):
     pixels = mpl.image.imread(shot)
     assert pixels.shape[0] >= 1000
     assert len(np.unique(pixels.reshape(-1, pixels.shape[-1]), axis=0)) > 200  # not blank
+
+
+def test_report_header_says_infeasible_over_uncovered_centres(report_path, short_plan):
+    page = report_path.read_text()
+    partial = short_plan.partial
+    assert partial.status == "optimal"  # the solver's word for the partial plan...
+    header = page.split("<h2>Key figures</h2>")[0]
+    assert "INFEASIBLE" in header  # ...but the page leads with the coverage
+    assert f"{len(partial.uncovered)} centre(s) uncovered" in header
+    assert "status optimal" not in header
+
+
+def test_report_of_a_complete_plan_says_so(tiny, tmp_path):
+    page = es.solve_assignment(*tiny).report(tmp_path / "r.html").read_text()
+    assert "every centre has its teams" in page.split("<h2>Key figures</h2>")[0]
+    assert "INFEASIBLE" not in page
+
+
+def test_report_states_every_limit_and_option(tiny, tmp_path):
+    centers, garrisons = tiny
+    centers = centers.assign(agency="police")
+    garrisons = garrisons.assign(agency="police", reserve=1)
+    plan = es.solve_assignment(
+        centers,
+        garrisons,
+        split=True,
+        max_distance_m={"high": 3_000, "low": 20_000},
+        coverage="max",
+        time_limit_s=30,
+        seed=7,
+        jurisdiction={"police": ["Baghdad"]},
+        backup={"max_distance_m": 50_000, "centers_per_team": 20},
+    )
+    page = plan.report(tmp_path / "r.html").read_text()
+    planned = page.split("<h2>Planned under</h2>")[1].split("<h2>")[0]
+    for option in plan.parameters:
+        assert f"<th>{option}</th>" in planned
+    for shown in ("high: 3 km; low: 20 km", "30 s", "police: Baghdad", "max_distance_m: 50 km"):
+        assert shown in planned
+    assert "PARTIAL" in page.split("<h2>Key figures</h2>")[0]

@@ -1,15 +1,19 @@
 """JSON responses follow the published schema; provenance identifies the inputs."""
 
+import dataclasses
+import inspect
 import io
 import json
 
 import geopandas as gpd
 import jsonschema
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import electsec as es
 from electsec.cli import EXIT_INFEASIBLE, EXIT_INPUT, EXIT_OK, main
-from electsec.schema import response_schema
+from electsec.schema import check, check_request, request_schema, response_schema
 
 
 def _validate(data):
@@ -107,3 +111,92 @@ def test_backup_and_agency_dicts_follow_the_schema(tiny):
         es.solve_assignment(centers, garrisons, backup=es.Backup(max_distance_m=1))
     _validate(infeasible.value.to_dict())
     assert infeasible.value.to_dict()["kind"] == "backup"
+
+
+def test_plans_carry_a_coverage_status(tiny):
+    plan_schema = response_schema()["$defs"]["plan"]
+    assert "coverage_status" in plan_schema["required"]
+    assert plan_schema["properties"]["coverage_status"]["enum"] == [
+        "complete",
+        "partial",
+        "infeasible",
+    ]
+    data = es.solve_assignment(*tiny).to_dict()
+    _validate(data)
+    data["coverage_status"] = "feasible"  # a solver word where a coverage word belongs
+    with pytest.raises(jsonschema.ValidationError):
+        _validate(data)
+
+
+# -- the request schema and its validator ---------------------------------------------------
+
+
+def test_request_options_mirror_solve_assignment():
+    options = request_schema()["$defs"]["options"]["properties"]
+    taken = set(inspect.signature(es.solve_assignment).parameters)
+    not_from_json = {"centers", "garrisons", "costs", "executor", "options"}
+    assert set(options) == (taken - not_from_json) | {"solver_options"}
+    tuning = request_schema()["$defs"]["solver_options"]["properties"]
+    assert set(tuning) == {f.name for f in dataclasses.fields(es.SolverOptions)}
+    backup = options["backup"]["properties"]
+    assert set(backup) == {f.name for f in dataclasses.fields(es.Backup)}
+
+
+def test_every_request_field_is_described():
+    schema = request_schema()
+    fields = {**schema["properties"], **schema["$defs"]["options"]["properties"]}
+    assert all("description" in spec for spec in fields.values()), [
+        name for name, spec in fields.items() if "description" not in spec
+    ]
+    jsonschema.Draft202012Validator.check_schema(schema)
+
+
+def test_the_validator_refuses_keywords_it_does_not_implement():
+    with pytest.raises(ValueError, match="uniqueItems"):
+        check([1, 1], {"type": "array", "uniqueItems": True}, table="x")
+    check({}, response_schema(), table="response")  # the response schema is understood
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 5) | st.floats(-1e6, 1e6) | st.text(max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+_OPTION_NAMES = [*sorted(request_schema()["$defs"]["options"]["properties"]), "max_distance_km"]
+
+
+@settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    options=st.dictionaries(
+        st.sampled_from(_OPTION_NAMES),
+        _JSON
+        | st.floats(0, 1e5)
+        | st.sampled_from(["total", "max", "full", {"high": 1.0}, {"max_distance_m": 5.0}]),
+        max_size=4,
+    ),
+    centers=st.sampled_from([None, "c.gpkg", {"path": "c.gpkg", "layer": 1}, {"path": 3}, []]),
+    demand=st.sampled_from([1, 0, -1, 2.0, 2.5, "3", None, True]),
+)
+def test_the_validator_agrees_with_jsonschema(tiny_json, options, centers, demand):
+    request = {"centers": json.loads(json.dumps(tiny_json[0])), "garrisons": tiny_json[1]}
+    request["options"] = options
+    request["centers"]["features"][0]["properties"]["demand"] = demand
+    if centers is not None:
+        request["centers"] = centers
+    ours = check_request(request)
+    theirs = jsonschema.Draft202012Validator(request_schema()).is_valid(request)
+    assert (not ours) == theirs, [str(i) for i in ours]
+
+
+def test_the_validator_checks_responses_like_jsonschema(tiny):
+    data = json.loads(json.dumps(es.solve_assignment(*tiny, split=True).to_dict()))
+    assert check(data, response_schema(), table="response") == []
+    data["status"] = "perhaps"
+    assert check(data, response_schema(), table="response")
+    assert not jsonschema.Draft202012Validator(response_schema()).is_valid(data)

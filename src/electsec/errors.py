@@ -9,8 +9,9 @@ was found within the limits. Every error survives pickling (for process pools).
 
 from __future__ import annotations
 
+import difflib
 import enum
-from collections.abc import Hashable, Iterator, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal
 
@@ -28,6 +29,7 @@ __all__ = [
     "InputError",
     "Issue",
     "SolverError",
+    "did_you_mean",
 ]
 
 _SHOWN_IDS = 5
@@ -95,7 +97,11 @@ class InputError(ElectsecError, ValueError):
 
     def to_dict(self) -> dict[str, Any]:
         """Return the error as JSON-ready data for services."""
-        return {"error": type(self).__name__, "issues": [i.to_dict() for i in self.issues]}
+        return {
+            "error": type(self).__name__,
+            "schema_version": "1.0",
+            "issues": [i.to_dict() for i in self.issues],
+        }
 
 
 DiagnosisKind = Literal["cover", "backup"]
@@ -380,3 +386,14 @@ class InfeasibleError(ElectsecError):
 
 class SolverError(ElectsecError):
     """The solver stopped without a plan (time limit, or an internal failure)."""
+
+
+def did_you_mean(name: object, known: Iterable[object]) -> str:
+    """Name the known values, with the closest ones (case-insensitively) as a suggestion."""
+    names = sorted({str(k) for k in known})
+    lowered = {n.lower(): n for n in names}
+    text = str(name)
+    close = difflib.get_close_matches(text.lower(), list(lowered), n=3, cutoff=0.6)
+    hint = f"; did you mean {' or '.join(repr(lowered[c]) for c in close)}?" if close else ""
+    shown = ", ".join(repr(n) for n in names[:20]) + (" …" if len(names) > 20 else "")
+    return f"known: {shown or 'none'}{hint}"

@@ -512,6 +512,7 @@ class RoadNetwork:
         street, parallel edges of a simplified osmnx graph) stay two segments. A loop
         from a junction back to it (a simplified cul-de-sac loop) is a segment too.
         """
+        self._edge_geom = geometry  # each edge's own line, for drawing routes
         a = np.minimum(self.tail, self.head)
         b = np.maximum(self.tail, self.head)
         loop = a == b
@@ -577,6 +578,70 @@ class RoadNetwork:
                 self.tail, self.head, cost, (self.n_nodes, self.n_nodes)
             )
         return self._graphs[weight]
+
+    def paths(
+        self,
+        centers: gpd.GeoSeries | gpd.GeoDataFrame,
+        garrisons: gpd.GeoSeries | gpd.GeoDataFrame,
+        *,
+        metric: NetworkMetric = "travel_time",
+    ) -> gpd.GeoSeries:
+        """Return the road route from each garrison to the centre paired with it.
+
+        The route is the shortest path on the very graph :func:`network_costs` prices
+        (same snapping, off-road legs and one-way rules), found with scipy's Dijkstra
+        predecessors: its travel time (or length) is the pair's cost in
+        ``distance_matrix(..., metric=metric, network=self)``.
+
+        Parameters
+        ----------
+        centers, garrisons
+            Point layers (or GeoSeries) of equal length with a CRS: pair ``i`` runs
+            from ``garrisons[i]`` to ``centers[i]``.
+        metric
+            ``"travel_time"`` (the fastest route) or ``"road_distance"`` (the shortest).
+
+        Returns
+        -------
+        geopandas.GeoSeries
+            One LineString per pair in EPSG:4326, indexed like ``centers``: the off-road
+            leg from the garrison to its road, the roads driven, the leg to the centre.
+            None where no route exists (off the network, or on another road piece).
+
+        Raises
+        ------
+        InputError
+            For a bad ``metric`` or layers of different lengths.
+        """
+        issues = _metric_issues(metric)
+        if len(centers) != len(garrisons):
+            message = f"needs one garrison per centre, got {len(garrisons)} for {len(centers)}"
+            issues.append(Issue("arguments", "garrisons", (), message))
+        if issues:
+            raise InputError(issues)
+        weight = "time" if metric == "travel_time" else "length"
+        offroad = 3.6 / self.offroad_speed_kmh if weight == "time" else 1.0
+        c_xy, c_of = np.unique(_xy(centers, self.crs), axis=0, return_inverse=True)
+        g_xy, g_of = np.unique(_xy(garrisons, self.crs), axis=0, return_inverse=True)
+        cost = self.time_s if weight == "time" else self.length_m
+        edge_key = self.tail * max(self.n_nodes, 1) + self.head
+        cheapest = np.lexsort((cost, edge_key))  # per (tail, head): the edge the graph keeps
+        ends = _Ends(self._snap(c_xy), self._snap(g_xy), c_xy, g_xy, edge_key[cheapest], cheapest)
+        graph, g_node, c_node = _augmented(self, weight, offroad, ends.centers, ends.garrisons)
+        routes = np.full(len(c_of), None, dtype=object)
+        used = np.unique(g_of.ravel())
+        batch = max(1, _BATCH_BYTES // (12 * graph.shape[0]))
+        for lo in range(0, len(used), batch):
+            sources = used[lo : lo + batch]
+            _, pred = dijkstra(graph, indices=g_node[sources], return_predecessors=True)
+            for row, j in enumerate(sources):
+                for pair in np.flatnonzero(g_of.ravel() == j):
+                    i = int(c_of.ravel()[pair])
+                    nodes = _walk(pred[row], int(g_node[j]), int(c_node[i]))
+                    if nodes is not None:
+                        routes[pair] = _route(self, nodes, ends, int(j), i)
+        index = centers.index
+        return gpd.GeoSeries(routes, crs=self.crs, index=index).to_crs("EPSG:4326")
 
 
 def network_costs(
@@ -892,23 +957,20 @@ def _k_adaptive(
 
 def _read_layer(path: Path, layer: str | None) -> gpd.GeoDataFrame:
     """Return one layer of a GIS file, naming the file's layers when ``layer`` is wrong."""
-    import pyogrio  # noqa: PLC0415
-
-    def refuse(message: str) -> InputError:
-        return InputError([Issue("arguments", "layer", (), f"{path}: {message}")])
+    from electsec.io import _layer  # noqa: PLC0415 - the readers' own layer check
 
     if not path.is_file():
-        raise refuse("file not found; give the path of a road layer or an .osm/.pbf file")
+        message = f"{path}: file not found; give a road layer or an .osm/.pbf file"
+        raise InputError([Issue("arguments", "path", (), message)])
     try:
-        names = [str(n) for n in pyogrio.list_layers(path)[:, 0]]
-    except pyogrio.errors.DataSourceError as exc:
-        raise refuse(f"cannot be read as a GIS file ({exc})") from exc
-    shown = ", ".join(repr(n) for n in names)
-    if layer is None and len(names) > 1:
-        raise refuse(f"has {len(names)} layers ({shown}); name the road layer")
-    if layer is not None and layer not in names:
-        raise refuse(f"has no layer {layer!r}; its layers are {shown}")
-    roads: gpd.GeoDataFrame = gpd.read_file(path, layer=layer or names[0])
+        roads: gpd.GeoDataFrame = gpd.read_file(
+            path, engine="pyogrio", layer=_layer(path, "network", layer)
+        )
+    except (OSError, ValueError, RuntimeError) as exc:
+        if isinstance(exc, InputError):
+            raise
+        message = f"cannot read {path}: {exc}"
+        raise InputError([Issue("network", None, (), message)]) from exc
     return roads
 
 
@@ -1185,3 +1247,79 @@ def _log_snaps(
                 max_snap_m,
                 ", ".join(str(i) for i in layer.index[off[:10]]),
             )
+
+
+# -- road routes (RoadNetwork.paths) -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Ends:
+    """Distinct centre and garrison points of :meth:`RoadNetwork.paths`, snapped."""
+
+    centers: _Snap
+    garrisons: _Snap
+    center_xy: np.ndarray
+    garrison_xy: np.ndarray
+    edge_key: np.ndarray  # tail × n_nodes + head of the edges, sorted (cheapest first)
+    edge: np.ndarray  # the edge index of each key
+
+
+def _metric_issues(metric: Any) -> list[Issue]:
+    if metric in ("travel_time", "road_distance"):
+        return []
+    message = f"unknown network metric {metric!r}; use 'travel_time' or 'road_distance'"
+    return [Issue("arguments", "metric", (), message)]
+
+
+def _walk(pred: np.ndarray, source: int, target: int) -> list[int] | None:
+    """Nodes of the shortest path ``source`` → ``target`` from Dijkstra predecessors."""
+    nodes = [target]
+    while nodes[-1] != source:
+        before = int(pred[nodes[-1]])
+        if before < 0:
+            return None
+        nodes.append(before)
+    return nodes[::-1]
+
+
+def _route(net: RoadNetwork, nodes: list[int], ends: _Ends, j: int, i: int) -> shapely.Geometry:
+    """Return the line of a path garrison ``j`` → road nodes → centre ``i`` (network CRS)."""
+    g_seg, g_f = int(ends.garrisons.segment[j]), float(ends.garrisons.fraction[j])
+    c_seg, c_f = int(ends.centers.segment[i]), float(ends.centers.fraction[i])
+    pieces = [ends.garrison_xy[j : j + 1], ends.garrisons.point_xy[j : j + 1]]
+    road = nodes[1:-1]
+    if not road:  # garrison and centre on one segment: the direct arc along it
+        pieces.append(_piece(net._seg_geom[g_seg], g_f, c_f))
+    else:
+        pieces.append(_piece(net._seg_geom[g_seg], g_f, _end(net, g_seg, road[0])))
+        pieces += _driven(net, np.asarray(road, dtype=np.int64), ends)
+        pieces.append(_piece(net._seg_geom[c_seg], _end(net, c_seg, road[-1]), c_f))
+    pieces += [ends.centers.point_xy[i : i + 1], ends.center_xy[i : i + 1]]
+    xy = np.concatenate(pieces)
+    keep = np.ones(len(xy), dtype=bool)
+    keep[1:] = np.any(xy[1:] != xy[:-1], axis=1)
+    xy = xy[keep]
+    return shapely.linestrings(xy if len(xy) > 1 else np.repeat(xy, 2, axis=0))
+
+
+def _end(net: RoadNetwork, segment: int, node: int) -> float:
+    """Return the fraction (0 or 1) of ``segment`` at which ``node`` lies."""
+    return 0.0 if int(net._seg_a[segment]) == node else 1.0
+
+
+def _piece(line: shapely.Geometry, start: float, stop: float) -> np.ndarray:
+    """Coordinates of ``line`` from fraction ``start`` to ``stop`` (either direction)."""
+    from shapely.ops import substring  # noqa: PLC0415
+
+    low, high = sorted((start, stop))
+    xy: np.ndarray = shapely.get_coordinates(substring(line, low, high, normalized=True))
+    return xy if start <= stop else xy[::-1]
+
+
+def _driven(net: RoadNetwork, road: np.ndarray, ends: _Ends) -> list[np.ndarray]:
+    """Coordinates of the cheapest edge between consecutive path nodes, in driving order."""
+    if len(road) < 2:
+        return []
+    keys = road[:-1] * max(net.n_nodes, 1) + road[1:]
+    edges = ends.edge[np.searchsorted(ends.edge_key, keys)]
+    return [shapely.get_coordinates(net._edge_geom[e]) for e in edges]

@@ -38,14 +38,18 @@ def explore(
     offline: bool | None = None,
     basemap: gpd.GeoDataFrame | None = None,
     blocking: gpd.GeoDataFrame | None = None,
+    network: Any = None,
     height: str = "100%",
 ) -> Any:
     """Draw a plan on an interactive folium map that works air-gapped by default.
 
     Centres are coloured by their response cost, assignment lines join garrisons to the
-    centres they serve, garrisons are sized by the teams they send (popups show capacity
-    and utilisation), and uncovered centres are drawn in red. A layer control toggles
-    each, and a legend (drawn in the page itself) gives the colour scale.
+    centres they serve (the road routes when ``network`` is given), garrisons are hollow
+    rings sized by the teams they send (capped, drawn beneath the centres so these stay
+    visible at national zoom; popups show capacity and utilisation), and uncovered
+    centres are drawn in red. Tooltips name each site (name, governorate, tier, agency
+    where the inputs have them). A layer control toggles each, and a legend (drawn in
+    the page itself) gives the colour scale.
 
     Parameters
     ----------
@@ -63,6 +67,9 @@ def explore(
         Polygons (for example governorate outlines) drawn lightly under the plan.
     blocking
         Centres of blocking regions (from a diagnosis) to highlight.
+    network
+        The road network the plan was costed on: assignments are drawn along their road
+        routes (:meth:`electsec.network.RoadNetwork.paths`) instead of straight lines.
     height
         CSS height of the map.
 
@@ -97,7 +104,8 @@ def explore(
             tooltip=False,
             style_kwds={"weight": 1, "fillColor": "#f2efe9", "fillOpacity": 0.6},
         )
-    _add_plan_layers(plan, fmap, centers, garrisons, scale, label, legend=not offline)
+    lines = plan.to_geodataframe(network=network)
+    _add_plan_layers(fmap, lines, centers, garrisons, scale, label, legend=not offline)
     if offline:
         fmap.get_root().html.add_child(folium.Element(_legend(centers, label)))
     if blocking is not None and len(blocking):
@@ -132,13 +140,13 @@ def _legend(centers: gpd.GeoDataFrame, label: str) -> str:
         f"<div style='display:flex;justify-content:space-between;width:160px'>"
         f"<span>{low:.1f}</span><span>{high:.1f}</span></div>"
         "<span style='color:red'>&#9679;</span> uncovered centre &nbsp; "
-        "<span>&#9679;</span> garrison (size: teams sent)</div>"
+        "<span>&#9675;</span> garrison (size: teams sent)</div>"
     )
 
 
 def _add_plan_layers(
-    plan: AssignmentResult,
     fmap: Any,
+    lines: gpd.GeoDataFrame,
     centers: gpd.GeoDataFrame,
     garrisons: gpd.GeoDataFrame,
     scale: float,
@@ -146,10 +154,10 @@ def _add_plan_layers(
     *,
     legend: bool,
 ) -> None:
-    lines = plan.to_geodataframe()
-    cost = plan.cost_column
+    """Draw assignments, then garrisons, then centres on top (Leaflet keeps that order)."""
+    cost = next(c for c in ("distance_m", "time_s") if c in lines.columns)
     if len(lines):
-        lines = lines.assign(**{f"{cost}_{label}": (lines[cost] / scale).round(2)})
+        lines = lines.assign(**{f"{cost.split('_')[0]}_{label}": (lines[cost] / scale).round(1)})
         lines.drop(columns=[cost]).explore(
             m=fmap,
             color="#555555",
@@ -157,7 +165,8 @@ def _add_plan_layers(
             name="assignments",
             tooltip=False,
         )
-    covered = centers[~centers["uncovered"]]
+    _add_garrisons(fmap, garrisons)
+    covered = centers[~centers["uncovered"]].drop(columns=["uncovered", "reason"])
     if len(covered):
         covered.explore(
             m=fmap,
@@ -168,23 +177,27 @@ def _add_plan_layers(
             marker_kwds={"radius": 3},
             style_kwds={"fillOpacity": 0.8},
         )
-    short = centers[centers["uncovered"]]
+    short = centers[centers["uncovered"]].drop(columns=["uncovered", "garrisons"])
     if len(short):
+        short = short.drop(columns=[f"response_{label}"])
         short.explore(m=fmap, color="red", name="uncovered centres", marker_kwds={"radius": 6})
+
+
+def _add_garrisons(fmap: Any, garrisons: gpd.GeoDataFrame) -> None:
+    """Hollow rings, radius 3–10 px with area growing with the teams sent."""
     top = max(int(garrisons["used"].to_numpy().max(initial=0)), 1)
     garrisons.explore(
         m=fmap,
         color="black",
         name="garrisons",
         marker_type="circle_marker",
-        marker_kwds={"radius": 4},
+        marker_kwds={"radius": 3},
         style_kwds={
-            # hollow rings sized by the teams a garrison sends, so centres stay visible
             "fillOpacity": 0.05,
             "weight": 1.5,
-            "style_function": lambda f: {"radius": 3 + 9 * f["properties"]["used"] / top},
+            "style_function": lambda f: {"radius": 3 + 7 * (f["properties"]["used"] / top) ** 0.5},
         },
-        popup=["garrison_id", "capacity", "used", "utilization"],
+        popup=list(garrisons.columns.drop("geometry")),
     )
 
 
@@ -203,25 +216,32 @@ def _inline_leaflet(fmap: Any) -> None:
 
 
 def _centers(plan: AssignmentResult, scale: float, label: str) -> gpd.GeoDataFrame:
+    """One row per centre: its descriptive columns, who serves it, response, why short."""
     a = plan.assignments
     worst = a.groupby("center_id")[plan.cost_column].max() / scale
     served = a.groupby("center_id")["garrison_id"].agg(lambda s: ", ".join(map(str, s)))
+    reasons = plan.uncovered.groupby("center_id")["reason"].agg(lambda s: "; ".join(set(s)))
     ids = pd.Index(a["center_id"].unique()).union(pd.Index(plan.uncovered["center_id"]))
-    frame = pd.DataFrame(
-        {
-            "center_id": ids,
-            "garrisons": served.reindex(ids).fillna("").to_numpy(),
-            f"response_{label}": worst.reindex(ids).round(2).to_numpy(),
-            "uncovered": np.isin(ids, plan.uncovered["center_id"]),
-        }
+    info = (
+        pd.DataFrame(index=ids)
+        if plan.center_info is None
+        else plan.center_info.reindex(ids).fillna("")
     )
+    frame = info.reset_index(drop=True).assign(
+        garrisons=served.reindex(ids).fillna("").to_numpy(),
+        **{f"response_{label}": worst.reindex(ids).round(1).to_numpy()},
+        reason=reasons.reindex(ids).fillna("").to_numpy(),
+        uncovered=np.isin(ids, plan.uncovered["center_id"]),
+    )
+    frame.insert(0, "center_id", ids)
     return gpd.GeoDataFrame(
         frame, geometry=plan.center_points.reindex(ids).to_numpy(), crs="EPSG:4326"
     )
 
 
 def _garrisons(plan: AssignmentResult) -> gpd.GeoDataFrame:
-    load = plan.garrison_load.assign(utilization=plan.garrison_load["utilization"].round(3))
+    """One row per garrison: its descriptive columns, capacity, teams sent, utilisation."""
+    load = plan.readable("garrison_load")
     points = plan.garrison_points.reindex(load["garrison_id"]).to_numpy()
     return gpd.GeoDataFrame(load, geometry=points, crs="EPSG:4326")
 
@@ -258,14 +278,24 @@ def plot(plan: AssignmentResult, *, ax: Any = None) -> Any:
             markersize=4,
             legend=True,
             legend_kwds={"label": f"response ({label})", "shrink": 0.6},
+            zorder=2,
         )
     short = centers[centers["uncovered"]]
     if len(short):
-        short.plot(ax=ax, color="red", markersize=14, label="uncovered")
-    sizes = 6 + 60 * garrisons["used"] / max(int(garrisons["used"].max()), 1)
-    garrisons.plot(ax=ax, color="black", markersize=sizes, marker="^", label="garrisons")
+        short.plot(ax=ax, color="red", markersize=14, label="uncovered", zorder=3)
+    sizes = 6 + 40 * garrisons["used"] / max(int(garrisons["used"].max()), 1)
+    garrisons.plot(
+        ax=ax,
+        facecolor="none",
+        edgecolor="black",
+        linewidth=0.6,
+        markersize=sizes,
+        label="garrisons",
+        zorder=1,
+    )
     ax.set_title(
-        f"{len(plan.assignments)} assignments · status {plan.status} · gap {plan.gap:.2%}"
+        f"{len(plan.assignments)} assignments · status {plan.summary()['status']} · "
+        f"gap {plan.gap:.2%}"
     )
     ax.set_xlabel("longitude")
     ax.set_ylabel("latitude")

@@ -409,6 +409,8 @@ def _labels(
         capacity=garrisons["capacity"].to_numpy(np.int64),
         forces=forces,
         unit=unit,
+        center_attributes=_attributes(centers, _CENTER_ATTRIBUTES),
+        garrison_attributes=_attributes(garrisons, _GARRISON_ATTRIBUTES),
     )
 
 
@@ -474,3 +476,21 @@ def _backup_messages(option: Backup, unit: str, *, given_costs: bool) -> list[st
     elif not given_costs and option.max_distance_m is None:
         messages.append("needs a backup response limit: Backup(max_distance_m=...)")
     return messages
+
+
+#: Descriptive input columns carried to the outputs (tables, layers, map tooltips).
+_CENTER_ATTRIBUTES = ("name", "governorate", "tier", "agency")
+_GARRISON_ATTRIBUTES = ("name", "governorate", "agency")
+
+
+def _attributes(layer: gpd.GeoDataFrame, columns: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Return the descriptive columns ``layer`` has, as object arrays of ``str``."""
+    return {
+        column: layer[column]
+        .astype(object)
+        .where(layer[column].notna(), "")
+        .astype(str)
+        .to_numpy(dtype=object)
+        for column in columns
+        if column in layer.columns
+    }

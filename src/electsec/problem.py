@@ -270,6 +270,10 @@ class Labels:
         The demand rows: centre and agency of each row, jurisdiction, reserves.
     unit
         ``"m"`` (metres) or ``"s"`` (seconds).
+    center_attributes, garrison_attributes
+        Descriptive columns of the inputs carried to the outputs for readers (``name``,
+        ``governorate``, ``tier``, ``agency`` where given): column → object array of
+        ``str`` in problem order. Never used by a solver.
     """
 
     center_ids: np.ndarray = field(repr=False)
@@ -280,6 +284,8 @@ class Labels:
     capacity: np.ndarray = field(repr=False)
     forces: Forces = field(repr=False)
     unit: str = "m"
+    center_attributes: Mapping[str, np.ndarray] = field(default_factory=dict, repr=False)
+    garrison_attributes: Mapping[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
     def cost_column(self) -> str:

@@ -45,6 +45,7 @@ def write_report(
     diagnosis: Diagnosis | Mapping[str, Any] | None = None,
     basemap: gpd.GeoDataFrame | None = None,
     title: str = "Election security plan",
+    network: Any = None,
 ) -> Path:
     """Write the plan as one offline HTML page.
 
@@ -64,6 +65,8 @@ def write_report(
         Polygons drawn under the map (for example governorate outlines).
     title
         Page title.
+    network
+        The road network the plan was costed on: the map draws the road routes.
 
     Returns
     -------
@@ -75,15 +78,19 @@ def write_report(
     if diagnosis is not None:
         diagnosis = Diagnosis.from_dict(diagnosis)
     blocking = _blocking_points(plan, diagnosis)
-    fmap = explore(plan, offline=True, basemap=basemap, blocking=blocking, height="600px")
+    fmap = explore(
+        plan, offline=True, basemap=basemap, blocking=blocking, network=network, height="600px"
+    )
     map_html = fmap.get_root().render()
     parts = [
         f"<h1>{html.escape(title)}</h1>",
         f"<p class='muted'>electsec {html.escape(str(plan.provenance.get('electsec_version')))}"
-        f" · inputs {html.escape(str(plan.provenance.get('input_hash', ''))[:19])}…"
-        f" · status {html.escape(plan.status)}</p>",
+        f" · inputs {html.escape(str(plan.provenance.get('input_hash', ''))[:19])}…</p>",
+        _headline(plan),
         "<h2>Key figures</h2>",
         _table(plan.summary().rename("value").to_frame(), css="figures"),
+        "<h2>Planned under</h2>",
+        _table(_planned_under(plan).set_index("option").rename_axis(None)),
         "<h2>Map</h2>",
         f"<iframe title='map' srcdoc=\"{html.escape(map_html, quote=True)}\"></iframe>",
         "<h2>Charts</h2>",
@@ -144,11 +151,64 @@ def _group_tables(
     return parts
 
 
+def _headline(plan: AssignmentResult) -> str:
+    """Return the plan's standing in one line: complete, or how many centres are short."""
+    status = html.escape(plan.status)
+    if plan.coverage_status == "complete":
+        return f"<p class='status'>Status: <b>{status}</b> · every centre has its teams.</p>"
+    short = len(plan.uncovered)
+    teams = int(plan.uncovered["teams"].sum())
+    why = (
+        "full coverage is impossible under these limits; this is the plan covering the most"
+        if plan.coverage_status == "infeasible"
+        else "coverage='max' was asked: the plan covers as many teams as it can"
+    )
+    return (
+        f"<p class='status bad'>Status: <b>{plan.coverage_status.upper()}</b> · "
+        f"{short} centre(s) uncovered ({teams} team(s)) · {why} "
+        f"(solver status of this plan: {status}).</p>"
+    )
+
+
+def _planned_under(plan: AssignmentResult) -> pd.DataFrame:
+    """Every limit and option of the plan (its ``parameters``) in words and units."""
+    rows = [(name, _value(name, value)) for name, value in plan.parameters.items()]
+    rows.append(("cost unit", "metres" if plan.unit == "m" else "seconds of travel"))
+    return pd.DataFrame(rows, columns=["option", "value"])
+
+
+def _value(name: str, value: Any) -> str:
+    """Return one option's value for a reader: limits in km or minutes, None as 'none'."""
+    if isinstance(value, Mapping):
+        return "; ".join(f"{k}: {_value(_unit_of(name, str(k)), v)}" for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return ", ".join(map(str, value))
+    if value is None:
+        return "none (until the search stalls)" if name == "time_limit_s" else "none"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    scale, unit = (1.0, "")
+    if name.endswith("distance_m"):
+        scale, unit = 1000.0, " km"
+    elif name == "time_limit_s":
+        unit = " s"
+    elif name.endswith("time_s"):
+        scale, unit = 60.0, " min"
+    return f"{value / scale:g}{unit}"
+
+
+def _unit_of(parent: str, key: str) -> str:
+    """Return the name a nested value is formatted by (a tier limit: its parent's)."""
+    if parent in ("max_distance_m", "max_time_s"):
+        return parent
+    return key
+
+
 def _uncovered(plan: AssignmentResult, centers: gpd.GeoDataFrame | None) -> list[str]:
     if plan.uncovered.empty:
         return ["<h2>Uncovered centres</h2><p>None: every centre has its teams.</p>"]
-    table = plan.uncovered
-    if centers is not None:
+    table = plan.readable("uncovered")
+    if centers is not None and plan.center_info is None:
         extra = [c for c in ("name", "governorate", "tier") if c in centers.columns]
         table = table.join(centers[extra], on="center_id")
     return [

@@ -8,7 +8,9 @@ in ids and governorates.
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -19,8 +21,17 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from electsec.errors import UNSET, BlockingRegion, Diagnosis, InfeasibleError, SolverError
+from electsec.errors import (
+    UNSET,
+    BlockingRegion,
+    Diagnosis,
+    InfeasibleError,
+    InputError,
+    Issue,
+    SolverError,
+)
 from electsec.schema import SCHEMA_VERSION
+from electsec.validation import did_you_mean
 
 if TYPE_CHECKING:
     from electsec.budget import Budget
@@ -40,7 +51,9 @@ class AssignmentResult:
     Attributes
     ----------
     status
-        ``"optimal"`` (proven over every allowed pair) or ``"feasible"``.
+        The solver's status: ``"optimal"`` (proven over every allowed pair) or
+        ``"feasible"``. It speaks of the plan found, not of coverage: see
+        ``coverage_status``.
     objective
         Σ teams × cost, with costs rounded to whole metres (or seconds) as the solver
         optimised them.
@@ -78,6 +91,15 @@ class AssignmentResult:
         With backup coverage: one row per covered centre, ``center_id, garrison_id`` and
         the cost of its backup garrison; ``garrison_load`` then also holds ``reserve``,
         ``backup_centers`` and ``backup_capacity``. None otherwise.
+    coverage_status
+        ``"complete"`` (every centre has its teams, and its backup when asked),
+        ``"partial"`` (``coverage="max"`` left some uncovered, as asked) or
+        ``"infeasible"`` (the ``.partial`` plan of an :class:`InfeasibleError`: full
+        coverage was asked for and is impossible).
+    center_info, garrison_info
+        Descriptive input columns by id (``name``, ``governorate``, ``tier``,
+        ``agency`` where given), carried to :meth:`to_geodataframe` and
+        :meth:`readable`; None when the inputs had none.
     """
 
     status: str
@@ -95,19 +117,33 @@ class AssignmentResult:
     center_points: gpd.GeoSeries = field(default=None, repr=False)
     garrison_points: gpd.GeoSeries = field(default=None, repr=False)
     backups: pd.DataFrame | None = field(default=None, repr=False)
+    coverage_status: str = "complete"
+    center_info: pd.DataFrame | None = field(default=None, repr=False)
+    garrison_info: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
     def cost_column(self) -> str:
         """``distance_m`` or ``time_s``."""
         return "distance_m" if self.unit == "m" else "time_s"
 
-    def to_geodataframe(self) -> gpd.GeoDataFrame:
+    def to_geodataframe(self, *, network: Any = None) -> gpd.GeoDataFrame:
         """Return one LineString per assignment, from garrison to centre, in EPSG:4326.
+
+        Parameters
+        ----------
+        network
+            A road network (anything :meth:`electsec.network.RoadNetwork.build` takes):
+            each line is then the road route the plan's costs measured (the fastest for
+            a travel-time plan, the shortest otherwise; see
+            :meth:`~electsec.network.RoadNetwork.paths`; a straight line where the
+            roads give no route). None: straight lines.
 
         Returns
         -------
         geopandas.GeoDataFrame
-            The ``assignments`` columns plus the line geometry.
+            The ``assignments`` columns, the centres' descriptive columns prefixed
+            ``center_`` and the garrisons' prefixed ``garrison_`` (``center_name``,
+            ``garrison_agency``, ...), and the line geometry.
         """
         a = self.assignments
         start = self.garrison_points.reindex(a["garrison_id"]).to_numpy()
@@ -117,13 +153,58 @@ class AssignmentResult:
             if len(a)
             else np.zeros((0, 2, 2))
         )
-        lines = shapely.linestrings(coords) if len(a) else []
+        lines = shapely.linestrings(coords) if len(a) else np.zeros(0, dtype=object)
+        if network is not None and len(a):
+            lines = _road_lines(self, network, start, end, lines)
+        table = _with_info(a, self.center_info, "center_id", "center_")
+        table = _with_info(table, self.garrison_info, "garrison_id", "garrison_")
         return gpd.GeoDataFrame(
-            a.copy(), geometry=gpd.GeoSeries(lines, crs="EPSG:4326", index=a.index)
+            table, geometry=gpd.GeoSeries(lines, crs="EPSG:4326", index=a.index)
         )
 
+    def readable(self, table: str) -> pd.DataFrame:
+        """Return a table for people: names next to ids, distances in rounded km.
+
+        Parameters
+        ----------
+        table
+            ``"assignments"``, ``"garrison_load"`` or ``"uncovered"``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The table with the descriptive columns of the inputs (``name``,
+            ``governorate``, ``tier``, ``agency``; in ``assignments`` prefixed
+            ``center_`` / ``garrison_``), costs as ``distance_km`` (0.1 km) or
+            ``time_min`` (0.1 min) next to whole ``distance_m`` / ``time_s``, and
+            ``utilization`` to 0.1 %.
+
+        Raises
+        ------
+        InputError
+            For an unknown ``table``.
+        """
+        if table == "assignments":
+            out = _with_info(self.assignments, self.center_info, "center_id", "center_")
+            out = _with_info(out, self.garrison_info, "garrison_id", "garrison_")
+            return _rounded_cost(out, self.cost_column)
+        if table == "garrison_load":
+            out = _with_info(self.garrison_load, self.garrison_info, "garrison_id", "")
+            return out.assign(utilization=out["utilization"].round(3))
+        if table == "uncovered":
+            return _with_info(self.uncovered, self.center_info, "center_id", "")
+        known = ("assignments", "garrison_load", "uncovered")
+        message = f"unknown table {table!r} ({did_you_mean(str(table), known)})"
+        raise InputError([Issue("arguments", "table", (), message)])
+
     def summary(self) -> pd.Series:
-        """Key figures of the plan as a Series (prints well, converts with ``to_dict``)."""
+        """Key figures of the plan as a Series (prints well, converts with ``to_dict``).
+
+        ``status`` is the plan's standing for a reader: ``"infeasible"`` or
+        ``"partial"`` whenever centres are left uncovered (see ``coverage_status``),
+        else the solver's ``"optimal"`` / ``"feasible"``, which ``solver_status``
+        always gives.
+        """
         loads = self.garrison_load
         cost = self.assignments[self.cost_column]
         teams = self.assignments["teams"]
@@ -132,7 +213,10 @@ class AssignmentResult:
         mean = float((cost * teams).sum() / teams.sum()) / scale if teams.sum() else 0.0
         return pd.Series(
             {
-                "status": self.status,
+                "status": self.status
+                if self.coverage_status == "complete"
+                else self.coverage_status,
+                "solver_status": self.status,
                 "split": self.split,
                 "centers_covered": int(self.assignments["center_id"].nunique()),
                 "centers_uncovered": len(self.uncovered),
@@ -155,6 +239,7 @@ class AssignmentResult:
         return {
             "schema_version": SCHEMA_VERSION,
             "status": self.status,
+            "coverage_status": self.coverage_status,
             "objective": self.objective,
             "bound": self.bound,
             "gap": self.gap,
@@ -201,7 +286,7 @@ class AssignmentResult:
             The ``.html`` file to write.
         **kwargs
             Passed to :func:`electsec.report.write_report` (``centers``, ``garrisons``,
-            ``diagnosis``, ``basemap``, ``title``).
+            ``diagnosis``, ``basemap``, ``title``, ``network``).
 
         Returns
         -------
@@ -292,10 +377,12 @@ def label(
         )
         raise SolverError(msg)
     plan = _plan(outcome, instance, settings, budget)
-    if outcome.shortage is not None:
-        raise InfeasibleError(_cover_diagnosis(outcome, instance), partial=plan)
-    if outcome.backup_shortage is not None:
-        raise InfeasibleError(_backup_diagnosis(outcome.backup_shortage, labels), partial=plan)
+    if outcome.shortage is not None or outcome.backup_shortage is not None:
+        partial = dataclasses.replace(plan, coverage_status="infeasible")
+        if outcome.shortage is not None:
+            raise InfeasibleError(_cover_diagnosis(outcome, instance), partial=partial)
+        assert outcome.backup_shortage is not None  # noqa: S101
+        raise InfeasibleError(_backup_diagnosis(outcome.backup_shortage, labels), partial=partial)
     return plan
 
 
@@ -352,6 +439,9 @@ def _plan(
         center_points=_points(labels.center_lonlat, labels.center_ids, "center_id"),
         garrison_points=_points(labels.garrison_lonlat, labels.garrison_ids, "garrison_id"),
         backups=backups,
+        coverage_status="partial" if outcome.plan.uncovered.any() else "complete",
+        center_info=_info(labels.center_attributes, labels.center_ids, "center_id"),
+        garrison_info=_info(labels.garrison_attributes, labels.garrison_ids, "garrison_id"),
     )
 
 
@@ -539,3 +629,49 @@ def _version(package: str) -> str:
 def _points(lonlat: np.ndarray, ids: np.ndarray, name: str) -> gpd.GeoSeries:
     index = pd.Index(ids, name=name)
     return gpd.GeoSeries(shapely.points(lonlat), index=index, crs="EPSG:4326")
+
+
+def _info(attributes: Mapping[str, np.ndarray], ids: np.ndarray, name: str) -> pd.DataFrame | None:
+    """Descriptive columns by id, or None when the inputs had none."""
+    if not attributes:
+        return None
+    return pd.DataFrame(dict(attributes), index=pd.Index(ids, name=name))
+
+
+def _with_info(
+    frame: pd.DataFrame, info: pd.DataFrame | None, key: str, prefix: str
+) -> pd.DataFrame:
+    """``frame`` with ``info``'s columns (prefixed) right after its ``key`` column.
+
+    Columns ``frame`` already has (an assignment's serving ``agency``) are kept as they are.
+    """
+    if info is None:
+        return frame.copy()
+    extra = info.rename(columns=lambda c: f"{prefix}{c}")
+    extra = extra.loc[:, [c for c in extra.columns if c not in frame.columns]]
+    values = extra.reindex(frame[key].to_numpy()).set_axis(frame.index)
+    at = list(frame.columns).index(key) + 1
+    return pd.concat([frame.iloc[:, :at], values, frame.iloc[:, at:]], axis=1)
+
+
+def _rounded_cost(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Costs for people (0.1 km or 0.1 min) next to whole metres or seconds."""
+    scale, name = (1000.0, "distance_km") if column == "distance_m" else (60.0, "time_min")
+    out = frame.copy()
+    out.insert(list(out.columns).index(column), name, (frame[column] / scale).round(1))
+    out[column] = frame[column].round().astype(np.int64)
+    return out
+
+
+def _road_lines(
+    plan: AssignmentResult, network: Any, start: np.ndarray, end: np.ndarray, lines: np.ndarray
+) -> np.ndarray:
+    """Road routes garrison → centre; the straight line where the roads give none."""
+    from electsec.network import NetworkMetric, RoadNetwork  # noqa: PLC0415
+
+    net = RoadNetwork.build(network)
+    metric: NetworkMetric = "travel_time" if plan.unit == "s" else "road_distance"
+    routes = net.paths(
+        gpd.GeoSeries(end, crs="EPSG:4326"), gpd.GeoSeries(start, crs="EPSG:4326"), metric=metric
+    ).to_numpy()
+    return np.where(shapely.is_missing(routes), lines, routes)

@@ -6,10 +6,8 @@ the public readers raise them together in one :class:`InputError`.
 
 from __future__ import annotations
 
-import difflib
 import logging
 import math
-from collections.abc import Iterable
 from typing import Any, TypeGuard
 
 import geopandas as gpd
@@ -18,7 +16,7 @@ import pandas as pd
 import pyproj
 import shapely
 
-from electsec.errors import InputError, Issue
+from electsec.errors import InputError, Issue, did_you_mean
 
 __all__ = [
     "MAX_TEAMS",
@@ -40,17 +38,6 @@ _AREA_MARGIN_DEG = 10.0
 #: Largest team count accepted per site, so that team counts stay far inside the int64
 #: arithmetic of the OR-Tools solvers (no bound on totals or costs is enforced yet).
 MAX_TEAMS = 10**6
-
-
-def did_you_mean(name: object, known: Iterable[object]) -> str:
-    """Name the known values, with the closest ones (case-insensitively) as a suggestion."""
-    names = sorted({str(k) for k in known})
-    lowered = {n.lower(): n for n in names}
-    text = str(name)
-    close = difflib.get_close_matches(text.lower(), list(lowered), n=3, cutoff=0.6)
-    hint = f"; did you mean {' or '.join(repr(lowered[c]) for c in close)}?" if close else ""
-    shown = ", ".join(repr(n) for n in names[:20]) + (" …" if len(names) > 20 else "")
-    return f"known: {shown or 'none'}{hint}"
 
 
 def validate_layer(
