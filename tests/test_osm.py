@@ -131,6 +131,30 @@ def test_crossings_also_join_a_t_junction_without_a_shared_vertex():
     assert net.build_report.crossings_joined == 1
 
 
+def test_two_roads_between_the_same_junctions_both_take_points():
+    # A straight street and a bend both join (0, 0) and (2000, 0).
+    roads = layer([[(0, 0), (2000, 0)], [(0, 0), (1000, 1000), (2000, 0)]])
+    net = RoadNetwork.from_roads(roads)
+    centers = points([(1000, 1000)], "center", "demand")
+    assert net.snap(centers)["snap_distance_m"].iloc[0] == pytest.approx(0.0, abs=1e-6)
+    got = times(net, [(1000, 1000)], [(0, 0)])
+    assert got[("C0", "G0")] == pytest.approx(residential_s(1000 * np.sqrt(2)))
+
+
+def test_a_loop_back_to_its_junction_takes_points_both_ways():
+    loop = [(0, 0), (500, 500), (0, 1000), (-500, 500), (0, 0)]
+    roads = layer([[(0, -1000), (0, 0)], loop])
+    net = RoadNetwork.from_roads(roads)
+    half = 2 * 500 * np.sqrt(2)
+    got = times(net, [(500, 500), (-500, 500)], [(0, -1000)])
+    assert got[("C0", "G0")] == pytest.approx(residential_s(1000 + half / 2))
+    assert got[("C1", "G0")] == pytest.approx(residential_s(1000 + half / 2))
+    one_way = RoadNetwork.from_roads(roads.assign(oneway=[None, "yes"]))
+    got = times(one_way, [(500, 500), (-500, 500)], [(0, -1000)])
+    assert got[("C0", "G0")] == pytest.approx(residential_s(1000 + half / 2))
+    assert got[("C1", "G0")] == pytest.approx(residential_s(1000 + 3 * half / 2))
+
+
 # -- which lines are roads ------------------------------------------------------------------
 
 
