@@ -5,7 +5,8 @@ map export: every way with a node inside its ``<bounds>``, whole) is read three 
 
 * ``roads``: its ``lines`` layer read with geopandas (pyogrio) into
   ``RoadNetwork.from_roads``, what a planner gets from ``ogr2ogr``;
-* ``osm``: ``RoadNetwork.from_osm`` on the file;
+* ``osm``: ``RoadNetwork.from_osm`` on the file (the ``lines`` layer plus the closed
+  ``highway`` ways GDAL files as polygons; the agreement columns compare with it);
 * ``osmnx``: ``RoadNetwork.from_osmnx(ox.graph_from_xml(path))`` (osmnx's own parser and
   topology; simplified, as by default), the same unsimplified (``osmnx-raw``:
   ``simplify=False``), and simplified only where the class stays the same
@@ -20,7 +21,7 @@ them the export holds only fragments of ways); ``core``: on the strongly connect
 drivable network inside the bounds, computed by osmnx (independently of electsec), i.e.
 roads from which every other such road can be driven and back. A centre is reachable when
 at least one garrison reaches it in finite time. Agreement: relative difference of travel
-times on the pairs both routes reach (median, p95, max), against ``roads``.
+times on the pairs both routes reach (median, p95, max), against ``osm``.
 
 Run from the repository root::
 
@@ -169,7 +170,7 @@ def run(path: Path, n: int, m: int, seed: int) -> list[dict[str, Any]]:
         found = {r: travel_times(nets[r][0], centers, garrisons) for r in ROUTES}
         for route in ROUTES:
             times, share = found[route]
-            agree = agreement(times, found["roads"][0])
+            agree = agreement(times, found["osm"][0])
             rows.append(
                 {
                     "sample": sample,
@@ -199,7 +200,7 @@ def main() -> None:
     print(code_version())
     print(
         f"\n{args.centers} centres, {args.garrisons} garrisons, seed {args.seed}; "
-        "agreement columns are % relative difference against route 'roads'\n"
+        "agreement columns are % relative difference against route 'osm'\n"
     )
     rows = run(args.osm, args.centers, args.garrisons, args.seed)
     print_table(rows, list(rows[0]))

@@ -362,7 +362,7 @@ def test_baghdad_three_routes_reach_the_same_centres_in_the_same_time(
 ):
     centers, garrisons = bench.sample_layers(BAGHDAD_OSM, 318, 20, seed=13, core=sample == "core")
     found = {r: bench.travel_times(n, centers, garrisons) for r, n in baghdad_routes.items()}
-    reference, share = found["roads"]
+    reference, share = found["osm"]
     # On the strongly connected drivable core every centre is reached; on any drivable road
     # inside the bounds a few lie on one-way pieces or islands of the OSM data itself.
     assert share >= (0.99 if sample == "core" else 0.95)
@@ -370,20 +370,20 @@ def test_baghdad_three_routes_reach_the_same_centres_in_the_same_time(
         assert got_share == share, route
         agree = bench.agreement(got, reference)
         assert agree["one_side_only"] == 0, route
-        if route in ("roads", "osm"):
-            pd.testing.assert_series_equal(got, reference)
-        elif route != "osmnx":  # osmnx's default simplification averages merged classes
-            assert agree["median"] < 0.01, (route, agree)
-            assert agree["p95"] < 0.01, (route, agree)
+        assert agree["median"] < 0.01, (route, agree)
+        # osmnx's default simplification merges ways of different classes into one edge,
+        # whose speed is then a mean: simplified with edge_attrs_differ=["highway"] or
+        # not at all, osmnx agrees to 0.2 % (benchmarks/RESULTS.md).
+        assert agree["p95"] < (0.02 if route == "osmnx" else 0.01), (route, agree)
 
 
 @needs_baghdad
 def test_baghdad_build_report_counts_what_was_dropped():
     net = RoadNetwork.from_osm(BAGHDAD_OSM)
     report = net.build_report
-    assert report.lines == 1662
-    assert dict(report.dropped) == {"footway": 229, NO_HIGHWAY: 77, "path": 1}
-    assert report.kept == 1662 - 307
+    assert report.lines == 1662 + 4  # four closed highway ways GDAL files as polygons
+    assert dict(report.dropped) == {"footway": 231, NO_HIGHWAY: 77, "path": 1, "pedestrian": 1}
+    assert report.kept == 1666 - 310
     assert report.interior_junctions > 1000
     assert RoadNetwork.from_osm(BAGHDAD_OSM, node_crossings=True).build_report.crossings_left > 0
 

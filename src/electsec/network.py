@@ -51,6 +51,7 @@ from electsec.osm import (
     log_report,
     maxspeed_kmh,
     node_lines,
+    osm_tags,
     select_roads,
 )
 from electsec.validation import is_number
@@ -397,7 +398,9 @@ class RoadNetwork:
 
         Its ``lines`` layer goes to :meth:`from_roads`: drivable classes only, one-way,
         ``maxspeed``, bridges and layers read from the OSM tags, junctions where ways share
-        a node.
+        a node. Closed ``highway`` ways that GDAL files as polygons (a loop road tagged
+        ``amenity=parking``, say) are taken from the ``multipolygons`` layer as lines,
+        unless tagged ``area=yes``; the ``lines`` layer alone misses them.
 
         Parameters
         ----------
@@ -995,8 +998,33 @@ def _read_osm_lines(path: Path) -> gpd.GeoDataFrame:
             f"is a {driver} file, not OpenStreetMap; use "
             "RoadNetwork.from_roads(geopandas.read_file(path, layer=...))"
         )
-    roads: gpd.GeoDataFrame = pyogrio.read_dataframe(path, layer="lines")
-    return roads
+    lines = pyogrio.read_dataframe(path, layer="lines")
+    return pd.concat([lines, _closed_highways(path)], ignore_index=True)
+
+
+def _closed_highways(path: Path) -> gpd.GeoDataFrame:
+    """Return closed ``highway`` ways that GDAL's OSM driver files as polygons, as lines.
+
+    A closed way is a polygon to GDAL when it carries an area-like tag, but to OSM a
+    closed ``highway`` way is a loop road unless it is tagged ``area=yes`` (a square).
+    """
+    import pyogrio  # noqa: PLC0415 - only for OSM files
+
+    areas = pyogrio.read_dataframe(
+        path, layer="multipolygons", columns=["osm_way_id", "other_tags"]
+    )
+    tags = osm_tags(areas, ("highway", "area"))
+    area = tags["area"].map(lambda v: str(v).strip().lower() if v is not None else "")
+    loop = areas["osm_way_id"].notna() & tags["highway"].notna() & (area != "yes")
+    return gpd.GeoDataFrame(
+        {
+            "osm_id": areas.loc[loop, "osm_way_id"],
+            "highway": tags.loc[loop, "highway"],
+            "other_tags": areas.loc[loop, "other_tags"],
+        },
+        geometry=areas.geometry[loop].boundary,
+        crs=areas.crs,
+    )
 
 
 def _osmnx_nodes(graph: Any) -> tuple[list[Any], np.ndarray]:
