@@ -22,7 +22,7 @@ import shapely
 
 import electsec as es
 from electsec.cli import EXIT_INPUT, main
-from electsec.network import DEFAULT_SPEEDS_KMH, RoadNetwork
+from electsec.network import DEFAULT_SPEEDS_KMH, RoadNetwork, read_osm_roads
 from electsec.osm import NO_HIGHWAY, maxspeed_kmh, osm_tags
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -382,6 +382,9 @@ def test_baghdad_build_report_counts_what_was_dropped():
     net = RoadNetwork.from_osm(BAGHDAD_OSM)
     report = net.build_report
     assert report.lines == 1662 + 4  # four closed highway ways GDAL files as polygons
+    ways = read_osm_roads(BAGHDAD_OSM)
+    assert len(ways) == 1666
+    assert "28652789" in set(ways["osm_id"].astype(str))  # the loop road osmnx drives
     assert dict(report.dropped) == {"footway": 231, NO_HIGHWAY: 77, "path": 1, "pedestrian": 1}
     assert report.kept == 1666 - 310
     assert report.interior_junctions > 1000

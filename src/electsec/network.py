@@ -63,6 +63,7 @@ __all__ = [
     "RoadBuildReport",
     "RoadNetwork",
     "network_costs",
+    "read_osm_roads",
 ]
 
 logger = logging.getLogger(__name__)
@@ -975,6 +976,30 @@ def _read_layer(path: Path, layer: str | None) -> gpd.GeoDataFrame:
         message = f"cannot read {path}: {exc}"
         raise InputError([Issue("network", None, (), message)]) from exc
     return roads
+
+
+def read_osm_roads(path: str | os.PathLike[str]) -> gpd.GeoDataFrame:
+    """Read the ways of an OpenStreetMap ``.osm``/``.pbf`` file as lines (GDAL's OSM driver).
+
+    The ``lines`` layer, plus the closed ``highway`` ways GDAL files as polygons (a loop
+    road, unless tagged ``area=yes``), as :meth:`RoadNetwork.from_osm` builds on.
+
+    Parameters
+    ----------
+    path
+        The OpenStreetMap file.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per way: ``osm_id``, ``highway``, ``other_tags`` (hstore), ...; EPSG:4326.
+
+    Raises
+    ------
+    InputError
+        If the file is missing or is not OpenStreetMap data.
+    """
+    return _read_osm_lines(Path(path))
 
 
 def _read_osm_lines(path: Path) -> gpd.GeoDataFrame:

@@ -217,8 +217,8 @@ def read_roads(source: Any, *, layer: str | int | None = None) -> gpd.GeoDataFra
     source
         A path, or a FeatureCollection dict of LineStrings (lon/lat, RFC 7946).
     layer
-        The layer of a multi-layer file; an ``.osm``/``.pbf`` file's default is
-        ``"lines"`` (its ways).
+        The layer of a multi-layer file; by default an ``.osm``/``.pbf`` file gives its
+        ways (:func:`electsec.network.read_osm_roads`).
 
     Returns
     -------
@@ -238,7 +238,9 @@ def read_roads(source: Any, *, layer: str | int | None = None) -> gpd.GeoDataFra
             raise InputError([Issue("roads", "geometry", (), message)]) from exc
     path = Path(source)
     if layer is None and path.suffix.lower() in (".osm", ".pbf"):
-        layer = "lines"  # OpenStreetMap: the ways (from_roads reads their other_tags)
+        from electsec.network import read_osm_roads  # noqa: PLC0415 - loads the road code
+
+        return read_osm_roads(path)  # its ways (from_roads reads their other_tags)
     try:
         return gpd.read_file(path, engine="pyogrio", layer=_layer(path, "roads", layer))
     except (OSError, ValueError, RuntimeError) as exc:
