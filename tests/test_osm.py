@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import electsec as es
 from electsec.cli import EXIT_INPUT, main
@@ -153,6 +155,46 @@ def test_a_loop_back_to_its_junction_takes_points_both_ways():
     got = times(one_way, [(500, 500), (-500, 500)], [(0, -1000)])
     assert got[("C0", "G0")] == pytest.approx(residential_s(1000 + half / 2))
     assert got[("C1", "G0")] == pytest.approx(residential_s(1000 + 3 * half / 2))
+
+
+STEPS = ((1, 0), (-1, 0), (0, 1), (0, -1))
+
+
+@st.composite
+def lattice_lines(draw: st.DrawFn) -> list[list[tuple[int, int]]]:
+    """Walks of unit steps on a lattice: lines meet only at vertices, never mid-segment."""
+    lines = []
+    for _ in range(draw(st.integers(1, 6))):
+        x, y = draw(st.integers(0, 4)), draw(st.integers(0, 4))
+        walk = [(x, y)]
+        for step in draw(st.lists(st.sampled_from(STEPS), min_size=1, max_size=6)):
+            nxt = (walk[-1][0] + step[0], walk[-1][1] + step[1])
+            if nxt not in walk:
+                walk.append(nxt)
+        if len(walk) >= 2:
+            lines.append(walk)
+    return lines or [[(0, 0), (1, 0)]]
+
+
+@settings(max_examples=30, deadline=None)
+@given(lines=lattice_lines(), cuts=st.lists(st.integers(0, 100), max_size=4))
+def test_splitting_a_line_at_its_vertices_changes_no_travel_time(lines, cuts):
+    # Lines on a 1 km lattice share vertices wherever they meet; cutting a line into two at
+    # an interior vertex must give the same network, so the same travel times.
+    scaled = [[(1000.0 * x, 1000.0 * y) for x, y in line] for line in lines]
+    pieces = [list(line) for line in scaled]
+    for cut in cuts:
+        k = cut % len(pieces)
+        line = pieces[k]
+        if len(line) > 2:
+            at = 1 + cut % (len(line) - 2)
+            pieces[k : k + 1] = [line[: at + 1], line[at:]]
+    probes = [(480.0, 37.0), (2031.0, 1890.0), (3964.0, 3520.0), (-45.0, 3977.0)]
+    whole = times(RoadNetwork.from_roads(layer(scaled)), probes, probes[:2])
+    split = times(RoadNetwork.from_roads(layer(pieces)), probes, probes[:2])
+    assert whole.keys() == split.keys()
+    for key, value in whole.items():
+        assert split[key] == pytest.approx(value, rel=1e-9, abs=1e-6)
 
 
 # -- which lines are roads ------------------------------------------------------------------
