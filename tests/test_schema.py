@@ -134,7 +134,16 @@ def test_plans_carry_a_coverage_status(tiny):
 def test_request_options_mirror_solve_assignment():
     options = request_schema()["$defs"]["options"]["properties"]
     taken = set(inspect.signature(es.solve_assignment).parameters)
-    not_from_json = {"centers", "garrisons", "costs", "executor", "options"}
+    not_from_json = {
+        "centers",
+        "garrisons",
+        "costs",
+        "executor",
+        "options",
+        "baseline",
+        "max_changes",
+        "max_cost_increase_pct",  # a plan object, not JSON
+    }
     assert set(options) == (taken - not_from_json) | {"solver_options"}
     tuning = request_schema()["$defs"]["solver_options"]["properties"]
     assert set(tuning) == {f.name for f in dataclasses.fields(es.SolverOptions)}
@@ -200,3 +209,14 @@ def test_the_validator_checks_responses_like_jsonschema(tiny):
     data["status"] = "perhaps"
     assert check(data, response_schema(), table="response")
     assert not jsonschema.Draft202012Validator(response_schema()).is_valid(data)
+
+
+@pytest.mark.parametrize("split", [True, False])
+def test_replan_dict_follows_the_schema(tiny, split):
+    plan = es.solve_assignment(*tiny, split=split)
+    again = es.solve_assignment(*tiny, split=split, baseline=plan).to_dict()
+    _validate(again)
+    assert again["replan"]["centers_changed"] == 0
+    broken = {**again, "replan": {**again["replan"], "centers_changed": -1}}
+    with pytest.raises(jsonschema.ValidationError):
+        _validate(broken)

@@ -20,8 +20,10 @@ from electsec.forces import Jurisdiction
 from electsec.io import Source
 from electsec.preparation import prepare
 from electsec.problem import Instance
+from electsec.replan import baseline_arrays, replan_issues
 from electsec.result import AssignmentResult, label
 from electsec.solvers.pipeline import Settings, solve_instance
+from electsec.solvers.stable import Baseline
 from electsec.validation import is_number
 
 __all__ = ["solve", "solve_assignment"]
@@ -44,6 +46,9 @@ def solve_assignment(  # noqa: PLR0913 - the public contract (DESIGN.md §4)
     jurisdiction: Jurisdiction | None = None,
     executor: Executor | None = None,
     options: SolverOptions | None = None,
+    baseline: AssignmentResult | None = None,
+    max_changes: int | None = None,
+    max_cost_increase_pct: float | None = None,
 ) -> AssignmentResult:
     r"""Assign teams from garrisons to polling centres at least total cost.
 
@@ -118,6 +123,23 @@ def solve_assignment(  # noqa: PLR0913 - the public contract (DESIGN.md §4)
         depend on it.
     options
         Solver tuning (:class:`electsec.config.SolverOptions`).
+    baseline
+        A plan to stay close to (stable re-planning): the plan returned changes the
+        fewest centres relative to it, then costs least, among plans covering as many
+        teams (per tier) as a fresh solve — and, with ``objective="max"``, no longer a
+        worst trip. A centre *changes* when any garrison sends it other teams than in the
+        baseline (a garrison added or dropped, or a different team split); centres or
+        garrisons gone, and demand changed, are forced changes. Exact for split plans (a
+        two-phase MILP with HiGHS); whole-team plans use CP-SAT hinted with the fresh
+        plan. ``.replan`` and ``summary()`` report ``centers_changed`` and ``teams_moved``.
+        Not combined with ``backup``.
+    max_changes
+        With ``baseline``: the least-cost plan changing at most this many centres
+        (forced changes included); :class:`InputError` names the fewest possible when
+        it is too small.
+    max_cost_increase_pct
+        With ``baseline``: the fewest changes among plans costing at most this per cent
+        above the fresh plan (then least cost). Give this or ``max_changes``, not both.
 
     Returns
     -------
@@ -179,6 +201,7 @@ def solve_assignment(  # noqa: PLR0913 - the public contract (DESIGN.md §4)
     """
     budget = Budget(time_limit_s)  # the clock covers validation and preparation too
     issues = _solve_issues(split, objective, coverage, seed, time_limit_s)
+    issues += replan_issues(baseline, max_changes, max_cost_increase_pct)
     try:
         instance = prepare(
             centers,
@@ -195,11 +218,12 @@ def solve_assignment(  # noqa: PLR0913 - the public contract (DESIGN.md §4)
         raise InputError([*issues, *exc.issues]) from None
     if issues:
         raise InputError(issues)
-    settings = Settings(split=split, objective=objective, coverage=coverage, seed=seed)
+    stable = _baseline(instance, baseline, max_changes, max_cost_increase_pct)
+    settings = Settings(split, objective, coverage, seed, stable)
     return _solve(instance, settings, budget, executor)
 
 
-def solve(
+def solve(  # noqa: PLR0913 - the public contract (DESIGN.md §4)
     instance: Instance,
     *,
     split: bool = False,
@@ -208,6 +232,9 @@ def solve(
     seed: int = 0,
     time_limit_s: float | None = None,
     executor: Executor | None = None,
+    baseline: AssignmentResult | None = None,
+    max_changes: int | None = None,
+    max_cost_increase_pct: float | None = None,
 ) -> AssignmentResult:
     """Solve a prepared instance: how to solve it, given what it is.
 
@@ -217,6 +244,10 @@ def solve(
         From :func:`electsec.prepare` (it is not modified, and may be solved many times).
     split, objective, coverage, seed, time_limit_s, executor
         As for :func:`electsec.solve_assignment`; ``time_limit_s`` bounds this call.
+    baseline, max_changes, max_cost_increase_pct
+        Stable re-planning, as for :func:`electsec.solve_assignment`: the plan changing
+        the fewest centres relative to ``baseline`` (a plan of this or an edited
+        instance, e.g. before a garrison was lost), then least cost.
 
     Returns
     -------
@@ -241,16 +272,42 @@ def solve(
     >>> whole = es.solve(instance)
     >>> split.objective <= whole.objective
     True
+
+    Lose a garrison and re-plan changing as few centres as possible:
+
+    >>> lost = es.Scenario("TG01 lost", garrisons_lost=["TG01"]).apply(instance)
+    >>> stable = es.solve(lost, split=True, coverage="max", baseline=split)
+    >>> fresh = es.solve(lost, split=True, coverage="max")
+    >>> stable.replan["centers_changed"] <= len(es.diff_plans(split, fresh).centers)
+    True
     """
     budget = Budget(time_limit_s)
     issues = _solve_issues(split, objective, coverage, seed, time_limit_s)
+    issues += replan_issues(baseline, max_changes, max_cost_increase_pct)
     if not isinstance(instance, Instance):
         message = f"must be an Instance from es.prepare(), got {type(instance).__name__}"
         issues.insert(0, Issue("arguments", "instance", (), message))
     if issues:
         raise InputError(issues)
-    settings = Settings(split=split, objective=objective, coverage=coverage, seed=seed)
+    stable = _baseline(instance, baseline, max_changes, max_cost_increase_pct)
+    settings = Settings(split, objective, coverage, seed, stable)
     return _solve(instance, settings, budget, executor)
+
+
+def _baseline(
+    instance: Instance,
+    plan: AssignmentResult | None,
+    max_changes: int | None,
+    max_cost_increase_pct: float | None,
+) -> Baseline | None:
+    if plan is None:
+        return None
+    if instance.backup is not None:
+        message = "stable re-planning does not combine with backup= yet; drop one of them"
+        raise InputError([Issue("arguments", "baseline", (), message)])
+    return baseline_arrays(
+        plan, instance, max_changes=max_changes, max_cost_increase_pct=max_cost_increase_pct
+    )
 
 
 def _solve(

@@ -46,6 +46,7 @@ def write_report(
     basemap: gpd.GeoDataFrame | None = None,
     title: str = "Election security plan",
     network: Any = None,
+    baseline: AssignmentResult | None = None,
 ) -> Path:
     """Write the plan as one offline HTML page.
 
@@ -67,6 +68,10 @@ def write_report(
         Page title.
     network
         The road network the plan was costed on: the map draws the road routes.
+    baseline
+        An earlier plan (for example before a garrison was lost): adds a section with
+        what changed from it (:func:`electsec.diff_plans`): key deltas, the centres whose
+        garrisons or team split changed, and the garrison loads that changed.
 
     Returns
     -------
@@ -100,6 +105,8 @@ def write_report(
     parts += _uncovered(plan, centers)
     if diagnosis is not None:
         parts += _diagnosis(diagnosis)
+    if baseline is not None:
+        parts += _changes(baseline, plan)
     page = (
         "<!DOCTYPE html><html><head><meta charset='utf-8'>"
         f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>"
@@ -237,6 +244,35 @@ def _diagnosis(diagnosis: Diagnosis) -> list[str]:
             }
         )
         parts += ["<h3>Blocking regions</h3>", _table(view)]
+    return parts
+
+
+#: Changed centres listed in the report at most (the rest are counted).
+_MAX_CHANGED_ROWS = 500
+
+
+def _changes(baseline: AssignmentResult, plan: AssignmentResult) -> list[str]:
+    """Return the "changes from the baseline" section: deltas, centres and loads."""
+    from electsec.diff import diff_plans  # noqa: PLC0415
+
+    diff = diff_plans(baseline, plan)
+    parts = [
+        f"<h2>Changes from the baseline plan ({len(diff.centers)} centres)</h2>",
+        "<p>A centre changed when any garrison sends it other teams than in the baseline"
+        " (a garrison added or dropped, or a different team split).</p>",
+        _table(diff.summary().rename("value").to_frame(), css="figures"),
+    ]
+    if len(diff.centers):
+        shown = diff.centers.head(_MAX_CHANGED_ROWS).set_index("center_id")
+        more = len(diff.centers) - len(shown)
+        parts += ["<h3>Centres changed</h3>", _table(shown)]
+        if more:
+            parts.append(f"<p class='muted'>… and {more} more (see diff_plans()).</p>")
+    if len(diff.garrisons):
+        parts += [
+            "<h3>Garrison loads changed</h3>",
+            _table(diff.garrisons.set_index("garrison_id")),
+        ]
     return parts
 
 

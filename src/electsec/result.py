@@ -100,6 +100,13 @@ class AssignmentResult:
         Descriptive input columns by id (``name``, ``governorate``, ``tier``,
         ``agency`` where given), carried to :meth:`to_geodataframe` and
         :meth:`readable`; None when the inputs had none.
+    replan
+        With ``baseline=``: ``centers_changed`` (centres whose garrisons or team split
+        differ from the baseline, forced ones included), ``teams_moved`` (teams a garrison
+        sends to a centre beyond what it sent there in the baseline), ``forced_changes``
+        (centres no plan could keep: garrison or centre gone, demand changed),
+        ``fresh_objective`` (the plan solved without a baseline) and
+        ``cost_increase_pct`` (this plan's cost above it). None otherwise.
     """
 
     status: str
@@ -120,6 +127,7 @@ class AssignmentResult:
     coverage_status: str = "complete"
     center_info: pd.DataFrame | None = field(default=None, repr=False)
     garrison_info: pd.DataFrame | None = field(default=None, repr=False)
+    replan: dict[str, Any] | None = field(default=None, repr=False)
 
     @property
     def cost_column(self) -> str:
@@ -230,9 +238,15 @@ class AssignmentResult:
                 "bound": self.bound,
                 "gap": self.gap,
                 "solve_time_s": round(self.solve_time_s, 3),
-            },
+            }
+            | self._replan_summary(),
             name="plan",
         )
+
+    def _replan_summary(self) -> dict[str, Any]:
+        if self.replan is None:
+            return {}
+        return {key: self.replan[key] for key in ("centers_changed", "teams_moved")}
 
     def to_dict(self) -> dict[str, Any]:
         """Return the plan as JSON-ready data following :func:`electsec.schema.response_schema`."""
@@ -251,7 +265,10 @@ class AssignmentResult:
             "garrison_load": _records(self.garrison_load),
             "uncovered": _records(self.uncovered),
             "provenance": dict(self.provenance),
-        } | ({} if self.backups is None else {"backups": _records(self.backups)})
+        } | (
+            ({} if self.backups is None else {"backups": _records(self.backups)})
+            | ({} if self.replan is None else {"replan": dict(self.replan)})
+        )
 
     def raise_for_status(self) -> AssignmentResult:
         """Return self; kept for services that check plans uniformly.
@@ -286,7 +303,8 @@ class AssignmentResult:
             The ``.html`` file to write.
         **kwargs
             Passed to :func:`electsec.report.write_report` (``centers``, ``garrisons``,
-            ``diagnosis``, ``basemap``, ``title``, ``network``).
+            ``diagnosis``, ``basemap``, ``title``, ``network``, and ``baseline``: an
+            earlier plan, to add a section on what changed from it).
 
         Returns
         -------
@@ -442,7 +460,22 @@ def _plan(
         coverage_status="partial" if outcome.plan.uncovered.any() else "complete",
         center_info=_info(labels.center_attributes, labels.center_ids, "center_id"),
         garrison_info=_info(labels.garrison_attributes, labels.garrison_ids, "garrison_id"),
+        replan=_replan(outcome),
     )
+
+
+def _replan(outcome: Outcome) -> dict[str, Any] | None:
+    changes = outcome.changes
+    if changes is None:
+        return None
+    fresh, cost = changes.fresh_objective, outcome.plan.objective
+    return {
+        "centers_changed": changes.centers_changed,
+        "teams_moved": changes.teams_moved,
+        "forced_changes": changes.forced_changes,
+        "fresh_objective": fresh,
+        "cost_increase_pct": 100 * (cost - fresh) / fresh if fresh else 0.0,
+    }
 
 
 def _assignments(draft: Draft, instance: Instance) -> pd.DataFrame:

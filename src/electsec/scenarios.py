@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from electsec.assign import solve
+from electsec.diff import PlanDiff, diff_plans
 from electsec.errors import ElectsecError, InfeasibleError, InputError, Issue
 from electsec.problem import Instance, input_hash
 from electsec.result import AssignmentResult
@@ -207,6 +208,9 @@ def run_scenarios(
         ``time_limit_s`` per scenario).
     baseline
         The plan changes are counted against (default: ``base`` solved the same way).
+        With ``stable=True`` in ``solve_options``, each scenario is re-planned close to
+        it (``es.solve(..., baseline=baseline)``: fewest changed centres, then least
+        cost; ``max_changes`` / ``max_cost_increase_pct`` apply per scenario).
     executor
         Runs the scenarios in parallel (results do not depend on it).
 
@@ -229,9 +233,12 @@ def run_scenarios(
     if len(set(names)) != len(names):
         twice = sorted({n for n in names if names.count(n) > 1})
         raise InputError([Issue("arguments", "scenarios", tuple(twice), "names must be unique")])
+    stable = bool(solve_options.pop("stable", False))
     options = {"split": split, **solve_options}
     if baseline is None:
         baseline = solve(base, **options)
+    if stable:  # re-plan each scenario close to the baseline (fewest changed centres)
+        options["baseline"] = baseline
     tasks = [(base, s, options) for s in scenarios]
     results = list(executor.map(_run_one, tasks) if executor else map(_run_one, tasks))
     plans = {s.name: r for s, (r, _) in zip(scenarios, results, strict=True)}
@@ -330,78 +337,3 @@ def contingency(
     )
     order = ["teams_short", "cost_increase_pct"]
     return table.sort_values(order, ascending=False, kind="stable", ignore_index=True)
-
-
-@dataclass(frozen=True)
-class PlanDiff:
-    """What changed from plan ``a`` to plan ``b``.
-
-    Attributes
-    ----------
-    centers
-        One row per centre whose garrisons or teams changed: ``center_id, before, after``
-        (garrison ids, ``+``-joined), ``teams_before, teams_after``, and the largest cost
-        before and after.
-    garrisons
-        One row per garrison whose load changed: ``garrison_id, used_before, used_after,
-        change``.
-    objective_change, uncovered_teams_change
-        ``b`` minus ``a``.
-    """
-
-    centers: pd.DataFrame = field(repr=False)
-    garrisons: pd.DataFrame = field(repr=False)
-    objective_change: float = 0.0
-    uncovered_teams_change: int = 0
-
-    def __repr__(self) -> str:
-        return (
-            f"PlanDiff({len(self.centers)} centres changed, {len(self.garrisons)} garrison "
-            f"loads changed, objective {self.objective_change:+.0f})"
-        )
-
-
-def diff_plans(a: AssignmentResult, b: AssignmentResult) -> PlanDiff:
-    """Compare two plans of the same centres and garrisons.
-
-    Parameters
-    ----------
-    a, b
-        Plans (for example before and after a garrison is lost).
-
-    Returns
-    -------
-    PlanDiff
-    """
-    before, after = _by_center(a), _by_center(b)
-    both = before.merge(
-        after, left_index=True, right_index=True, how="outer", suffixes=("_before", "_after")
-    )
-    both[["teams_before", "teams_after"]] = both[["teams_before", "teams_after"]].fillna(0)
-    changed = (both["garrisons_before"] != both["garrisons_after"]) | (
-        both["teams_before"] != both["teams_after"]
-    )
-    centers = (
-        both[changed]
-        .reset_index()
-        .rename(columns={"garrisons_before": "before", "garrisons_after": "after"})
-    )
-    centers = centers.astype({"teams_before": np.int64, "teams_after": np.int64})
-    loads = a.garrison_load.set_index("garrison_id")["used"].rename("used_before").to_frame()
-    loads = loads.join(b.garrison_load.set_index("garrison_id")["used"].rename("used_after"))
-    loads["change"] = loads["used_after"] - loads["used_before"]
-    garrisons = loads[loads["change"] != 0].reset_index()
-    short = int(b.uncovered["teams"].sum()) - int(a.uncovered["teams"].sum())
-    return PlanDiff(centers, garrisons, b.objective - a.objective, short)
-
-
-def _by_center(plan: AssignmentResult) -> pd.DataFrame:
-    a = plan.assignments
-    grouped = a.groupby("center_id")
-    return pd.DataFrame(
-        {
-            "garrisons": grouped["garrison_id"].agg(lambda g: "+".join(sorted(map(str, g)))),
-            "teams": grouped["teams"].sum(),
-            "cost": grouped[plan.cost_column].max(),
-        }
-    )

@@ -12,13 +12,15 @@ label stage turns those into ids, tables and errors.
 from __future__ import annotations
 
 import dataclasses
+import time
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
 from electsec.budget import Budget
+from electsec.errors import InputError, Issue, SolverError
 from electsec.problem import Arcs, BackupArcs, Instance, Problem
 from electsec.solvers.backup import Plan, assign_backups, choose_jointly, needs_backup
 from electsec.solvers.bottleneck import bottleneck, smallest_uniform_limit
@@ -27,6 +29,15 @@ from electsec.solvers.decompose import solve_regions
 from electsec.solvers.diagnose import Cut, allowed_arcs, diagnose
 from electsec.solvers.flow import FlowSolution, solve_split, solve_transport
 from electsec.solvers.single import SingleSolution
+from electsec.solvers.stable import (
+    Baseline,
+    Changes,
+    Limits,
+    StableSolution,
+    count_changes,
+    solve_stable,
+    solve_stable_whole,
+)
 
 __all__ = ["BackupShortage", "CoverShortage", "Draft", "Outcome", "Settings", "solve_instance"]
 
@@ -43,6 +54,7 @@ class Settings:
     objective: Literal["total", "max"] = "total"
     coverage: Literal["full", "max"] = "full"
     seed: int = 0
+    baseline: Baseline | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -115,6 +127,8 @@ class Outcome:
         With ``objective="max"``: the proven shortest possible worst trip.
     shortage, backup_shortage
         Why not everything is covered; None when it is, or when ``coverage="max"``.
+    changes
+        With a baseline: how the plan differs from it.
     """
 
     plan: Draft
@@ -126,6 +140,7 @@ class Outcome:
     worst_case_limit: int | None = None
     shortage: CoverShortage | None = None
     backup_shortage: BackupShortage | None = None
+    changes: Changes | None = None
 
 
 def solve_instance(
@@ -150,7 +165,22 @@ def solve_instance(
     Returns
     -------
     Outcome
+        With ``settings.baseline``: the plan changing the fewest centres (then least
+        cost) among those as good as the fresh plan in coverage (and, with
+        ``objective="max"``, in worst trip); see :mod:`electsec.solvers.stable`.
     """
+    if settings.baseline is None:
+        return _fresh(instance, settings, budget, executor)
+    outcome = _fresh(instance, settings, _first_half(budget, settings), executor)
+    if outcome.shortage is not None or outcome.unplaced.size:
+        return _with_changes(instance, settings.baseline, outcome, outcome.plan.objective)
+    return _stable(instance, settings, outcome, budget)
+
+
+def _fresh(
+    instance: Instance, settings: Settings, budget: Budget, executor: Executor | None
+) -> Outcome:
+    """Solve without a baseline (the body of :func:`solve_instance`)."""
     problem, options = instance.problem, instance.options
     widen = not settings.split or instance.backup is not None
     deadline = budget.deadline(rows=problem.n_centers)
@@ -454,3 +484,192 @@ def _polish(
     return Plan(
         arcs.center[on].astype(np.int64), arcs.garrison[on].astype(np.int64), sol.flow[on], chosen
     )
+
+
+def _first_half(budget: Budget, settings: Settings) -> Budget:
+    """Give the fresh whole-team search half a wall-clock budget (the re-plan the rest)."""
+    if settings.split or budget.limit_s is None:
+        return budget
+    return Budget(budget.limit_s / 2, started=budget.started)
+
+
+def _stable(instance: Instance, settings: Settings, fresh: Outcome, budget: Budget) -> Outcome:
+    """Re-plan close to ``settings.baseline``, as good as ``fresh`` in coverage."""
+    assert settings.baseline is not None  # noqa: S101
+    problem, draft = instance.problem, fresh.plan
+    baseline, arcs, exact = _stable_arcs(instance, settings, draft)
+    limits = _limits(problem, draft, baseline, settings)
+    row_center = instance.labels.forces.row_center
+    args = (arcs, problem.demand, problem.capacity, row_center, baseline, limits)
+    deadline = budget.deadline(rows=problem.n_centers)
+    if settings.split:
+        # Pricing may add any allowed arc: only without a worst-trip limit on the pool.
+        priced = not exact and settings.objective == "total"
+        pricing = (problem, instance.options) if priced else None
+        sol = solve_stable(*args, deadline=deadline, pricing=pricing)
+    else:
+        hint = _hint(arcs, draft, problem.n_centers, problem.n_garrisons)
+        left = None if deadline is None else deadline - time.perf_counter()
+        sol = solve_stable_whole(
+            *args,
+            hint=hint,
+            seed=settings.seed,
+            max_time_s=left,
+            deterministic_time=instance.options.proof_deterministic_time,
+        )
+    if sol is None:
+        _refuse(instance, settings, baseline, limits, args, deadline)
+        return _with_changes(instance, baseline, fresh, draft.objective)
+    stable = _stable_draft(sol, draft, exact=exact)
+    return _with_changes(instance, baseline, Outcome(stable), draft.objective)
+
+
+def _stable_draft(sol: StableSolution, fresh: Draft, *, exact: bool) -> Draft:
+    used = sol.flow > 0
+    objective = float(sol.flow[used] @ sol.arcs.cost[used])
+    optimal = sol.optimal and (exact or sol.proven) and fresh.status == "optimal"
+    bound = sol.bound if optimal else min(fresh.bound, objective)
+    return Draft(
+        sol.arcs.center[used].astype(np.int64),
+        sol.arcs.garrison[used].astype(np.int64),
+        sol.flow[used],
+        sol.uncovered,
+        "optimal" if optimal else "feasible",
+        objective,
+        bound,
+        shortfall=fresh.shortfall and (int(sol.uncovered.sum()), fresh.shortfall[1]),
+    )
+
+
+def _with_changes(
+    instance: Instance, baseline: Baseline, outcome: Outcome, fresh_objective: float
+) -> Outcome:
+    plan = outcome.plan
+    centers, teams = count_changes(
+        baseline,
+        plan.rows,
+        plan.cols,
+        plan.teams,
+        instance.labels.forces.row_center,
+        instance.n_garrisons,
+    )
+    changes = Changes(centers, teams, baseline.n_forced, fresh_objective)
+    return dataclasses.replace(outcome, changes=changes)
+
+
+def _stable_arcs(
+    instance: Instance, settings: Settings, draft: Draft
+) -> tuple[Baseline, Arcs, bool]:
+    """Return the baseline's allowed pairs, the arcs to re-plan on, and if they are all."""
+    assert settings.baseline is not None  # noqa: S101
+    problem, row_center = instance.problem, instance.labels.forces.row_center
+    baseline, kept = _admissible(problem, row_center, settings.baseline)
+    exact = problem.oracle is None
+    if exact:
+        pool = problem.arcs
+    elif problem.n_centers * problem.n_garrisons <= EXACT_JOINT_PAIRS:
+        pool, exact = allowed_arcs(problem, np.arange(problem.n_centers)), True
+    else:
+        cost = np.rint(instance.cost(draft.rows, draft.cols))
+        pool = problem.arcs.union(kept).union(Arcs.from_arrays(draft.rows, draft.cols, cost))
+    if settings.objective == "max":
+        worst = np.rint(instance.cost(draft.rows, draft.cols)).max(initial=0)
+        pool = pool.subset(pool.cost <= worst)
+    m = problem.n_garrisons
+    keys = baseline.rows.astype(np.int64) * m + baseline.garrisons
+    drop = ~np.isin(keys, pool.keys(m)) | (problem.capacity[baseline.garrisons] == 0)
+    return _forced(baseline, row_center, problem.demand, drop), pool, exact
+
+
+def _admissible(
+    problem: Problem, row_center: np.ndarray, baseline: Baseline
+) -> tuple[Baseline, Arcs]:
+    """Drop baseline pairs the instance no longer allows (their centres are then forced)."""
+    rows, garrisons = baseline.rows, baseline.garrisons
+    if problem.oracle is None:
+        allowed = problem.arcs
+    else:
+        unique, inverse = np.unique(rows, return_inverse=True)
+        radius = np.zeros(len(unique))
+        np.maximum.at(radius, inverse, np.asarray(baseline.cost, dtype=float) + 1.0)
+        allowed = problem.oracle_arcs(radius, unique)
+    keys = allowed.keys(problem.n_garrisons)
+    wanted = rows.astype(np.int64) * problem.n_garrisons + garrisons
+    found = np.isin(wanted, keys)
+    kept = allowed.subset(np.isin(keys, wanted[found]))
+    return _forced(baseline, row_center, problem.demand, ~found), kept
+
+
+def _forced(
+    baseline: Baseline, row_center: np.ndarray, demand: np.ndarray, drop: np.ndarray
+) -> Baseline:
+    """Drop the baseline pairs ``drop`` (by position); mark every centre no plan can keep.
+
+    Forced: centres with a dropped pair, whose baseline teams differ from a row's demand
+    now, or with demand now and no baseline teams.
+    """
+    forced = baseline.forced.copy()
+    forced[row_center[baseline.rows[drop]]] = True
+    keep = ~drop
+    rows, teams = baseline.rows[keep], baseline.teams[keep]
+    had = np.bincount(rows, weights=teams, minlength=len(demand))
+    forced[row_center[np.flatnonzero(had != demand)]] = True
+    return dataclasses.replace(
+        baseline,
+        rows=rows,
+        garrisons=baseline.garrisons[keep],
+        teams=teams,
+        cost=baseline.cost[keep],
+        forced=forced,
+    )
+
+
+def _limits(problem: Problem, draft: Draft, baseline: Baseline, settings: Settings) -> Limits:
+    """Coverage per priority level as good as the fresh plan's; the cost cap if asked."""
+    priority = problem.priority if problem.priority is not None else np.ones(problem.n_centers)
+    levels = np.zeros(0)
+    short = np.zeros(0)
+    if settings.coverage == "max":
+        levels = np.unique(priority)[::-1]
+        short = np.array([draft.uncovered[priority >= p].sum() for p in levels], dtype=float)
+    cap = None
+    if baseline.max_cost_increase_pct is not None:
+        cap = float(np.floor(draft.objective * (1 + baseline.max_cost_increase_pct / 100)))
+    return Limits(priority, levels, short, cap)
+
+
+def _hint(arcs: Arcs, draft: Draft, n_rows: int, m: int) -> np.ndarray:
+    """Return the arc each row takes in the fresh whole-team plan (-1: uncovered)."""
+    hint = np.full(n_rows, -1, dtype=np.int64)
+    pos = np.searchsorted(arcs.keys(m), draft.rows.astype(np.int64) * m + draft.cols)
+    hint[draft.rows] = pos
+    return hint
+
+
+def _refuse(
+    instance: Instance,
+    settings: Settings,
+    baseline: Baseline,
+    limits: Limits,
+    args: tuple[Any, ...],
+    deadline: float | None,
+) -> None:
+    """Raise when no plan meets ``max_changes`` (saying the fewest possible).
+
+    Without ``max_changes`` the fresh plan always qualifies (it is within any cost cap),
+    so a whole-team search that found nothing in time leaves the fresh plan standing.
+    """
+    if baseline.max_changes is None:
+        return
+    if not settings.split:
+        message = (
+            f"no whole-team plan changing at most {baseline.max_changes} centres was found "
+            f"in time ({instance.n_centers} centres); raise time_limit_s or max_changes"
+        )
+        raise SolverError(message)
+    free = dataclasses.replace(baseline, max_changes=None)
+    arcs, demand, capacity, row_center = args[:4]
+    found = solve_stable(arcs, demand, capacity, row_center, free, limits, deadline=deadline)
+    known = "" if found is None else f"; the fewest possible is {found.fewest_changes}"
+    message = f"no plan changes at most {baseline.max_changes} centres{known}"
+    raise InputError([Issue("arguments", "max_changes", (), message)])
