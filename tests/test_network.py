@@ -407,7 +407,7 @@ def test_road_layer_classes_reverse_oneway_and_bridges():
         ],
         crs=UTM,
     )
-    net = RoadNetwork.from_roads(roads)
+    net = RoadNetwork.from_roads(roads, drivable_only=False)  # keep the unknown class
     assert net.n_nodes == 5
     assert net.n_edges == 2 + 1 + 2  # the residential road runs against its drawing
     centers, garrisons = layers(

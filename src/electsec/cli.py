@@ -253,8 +253,15 @@ def _reach_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="ROADS",
         help="plan on road travel times over this road layer (LineStrings with highway, "
-        "maxspeed_kmh and oneway columns, e.g. data/sample/roads.gpkg); limits are then "
-        "minutes (--max-time-min, --tier-limit-min, --backup-min)",
+        "maxspeed_kmh and oneway columns, e.g. data/sample/roads.gpkg) or OpenStreetMap "
+        "file (.osm/.pbf); limits are then minutes (--max-time-min, --tier-limit-min, "
+        "--backup-min)",
+    )
+    parser.add_argument(
+        "--roads-layer",
+        default=None,
+        metavar="NAME",
+        help="the layer of --roads when the file has several (OpenStreetMap: lines)",
     )
     parser.add_argument(
         "--tier-limit-km",
@@ -566,7 +573,10 @@ def _request(args: argparse.Namespace, *, needs_out: bool) -> Request:
     if args.roads is not None:
         if request.roads is not None:
             sys.stderr.write("note: --roads replaces the request's roads\n")
-        request = request.replace(roads=read_roads(args.roads))
+        request = request.replace(roads=read_roads(args.roads, layer=args.roads_layer))
+    elif getattr(args, "roads_layer", None) is not None:
+        message = "names a layer of --roads; give --roads FILE too"
+        raise InputError([Issue("arguments", "--roads-layer", (), message)])
     return request.replace(options=_merge(request.options, flags))
 
 

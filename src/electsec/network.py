@@ -22,9 +22,13 @@ A garrison and a centre on the same segment also get the direct arc along it.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Literal
 
 import geopandas as gpd
@@ -38,46 +42,38 @@ from scipy.spatial import cKDTree
 
 from electsec.costs import CostMatrix, arcs_to_csr
 from electsec.errors import InputError, Issue
+from electsec.osm import (
+    DEFAULT_SPEEDS_KMH,
+    FALLBACK_SPEED_KMH,
+    NO_HIGHWAY,
+    RoadBuildReport,
+    crossing_vertices,
+    log_report,
+    maxspeed_kmh,
+    node_lines,
+    osm_tags,
+    select_roads,
+)
 from electsec.validation import is_number
 
 __all__ = [
     "DEFAULT_SPEEDS_KMH",
+    "FALLBACK_SPEED_KMH",
     "NetworkMetric",
+    "RoadBuildReport",
     "RoadNetwork",
     "network_costs",
+    "read_osm_roads",
 ]
 
 logger = logging.getLogger(__name__)
 
 NetworkMetric = Literal["travel_time", "road_distance"]
 
-#: Default speeds (km/h) per OSM ``highway`` class, used when a road has no speed.
-DEFAULT_SPEEDS_KMH: Mapping[str, float] = {
-    "motorway": 100.0,
-    "trunk": 80.0,
-    "primary": 70.0,
-    "secondary": 60.0,
-    "tertiary": 50.0,
-    "unclassified": 40.0,
-    "road": 40.0,
-    "residential": 30.0,
-    "living_street": 10.0,
-    "service": 20.0,
-    "motorway_link": 60.0,
-    "trunk_link": 50.0,
-    "primary_link": 40.0,
-    "secondary_link": 40.0,
-    "tertiary_link": 30.0,
-    "track": 20.0,
-}
-#: Speed (km/h) of a road whose class is unknown and that has no speed of its own.
-FALLBACK_SPEED_KMH = 30.0
 #: Bytes of Dijkstra output allowed per batch of sources (rows × nodes × 8).
 _BATCH_BYTES = 96_000_000
 #: Centres probed without a limit to calibrate the first limit of a pure k-nearest query.
 _PROBES = 12
-_ONEWAY_FORWARD = frozenset({"yes", "true", "1", "t", "y"})
-_ONEWAY_REVERSE = frozenset({"-1", "reverse"})
 
 
 @dataclass(frozen=True)
@@ -113,6 +109,12 @@ class RoadNetwork:
     max_snap_m
         Points farther than this from every road are left off the network (centres are
         then reported unreachable), rather than snapped across a valley.
+
+    Attributes
+    ----------
+    build_report
+        A :class:`~electsec.osm.RoadBuildReport`: lines read, kept and dropped per road
+        class, junctions made (None when built from arrays).
     """
 
     def __init__(
@@ -128,6 +130,7 @@ class RoadNetwork:
         offroad_speed_kmh: float = 20.0,
         max_snap_m: float = 5_000.0,
     ) -> None:
+        self.build_report: RoadBuildReport | None = None
         issues = _option_issues(offroad_speed_kmh, max_snap_m)
         if issues:
             raise InputError(issues)
@@ -181,7 +184,7 @@ class RoadNetwork:
             Snapping options (see the class).
         **road_columns
             Column names for :meth:`from_roads` (``speed_col``, ``highway_col``,
-            ``oneway_col``, ``default_speeds_kmh``).
+            ``oneway_col``, ``highway_speeds_kmh``, ``drivable_only``, ``node_crossings``).
 
         Returns
         -------
@@ -222,59 +225,57 @@ class RoadNetwork:
         cls,
         graph: Any,
         *,
+        highway_speeds_kmh: Mapping[str, float] | None = None,
+        drivable_only: bool = True,
         offroad_speed_kmh: float = 20.0,
         max_snap_m: float = 5_000.0,
     ) -> RoadNetwork:
         """Convert a networkx ``MultiDiGraph`` in the osmnx convention.
 
         Nodes need ``x``/``y`` in ``graph.graph["crs"]`` (EPSG:4326 when absent), edges
-        need ``length`` (metres) and ``travel_time`` (seconds, from
-        ``osmnx.add_edge_travel_times``); without it, ``speed_kph`` or the ``highway``
-        class (:data:`DEFAULT_SPEEDS_KMH`) gives the speed. Edge ``geometry`` is used when
-        present.
+        need ``length`` (metres). An edge's travel time is its ``travel_time`` (seconds,
+        from ``osmnx.routing.add_edge_travel_times``) or, where that is absent, its
+        length at ``speed_kph``, at its OSM ``maxspeed``, or at its ``highway`` class's
+        speed in ``highway_speeds_kmh``; so ``RoadNetwork.from_osmnx(ox.graph_from_xml(
+        path))`` works on an extract where few ways carry ``maxspeed``. Edge
+        ``geometry`` is used when present.
 
         Parameters
         ----------
         graph
             The road graph (networkx is not imported here; the graph is only read).
+        highway_speeds_kmh
+            Speeds per road class (default :data:`DEFAULT_SPEEDS_KMH`); its keys are the
+            drivable classes.
+        drivable_only
+            Drop edges whose ``highway`` class is not in ``highway_speeds_kmh`` (an OSM
+            file read by ``osmnx.graph_from_xml`` holds footways, waterways and railways
+            too). A graph whose edges carry no ``highway`` at all keeps every edge.
         offroad_speed_kmh, max_snap_m
             Snapping options (see the class).
 
         Returns
         -------
         RoadNetwork
+            Its :attr:`build_report` counts the edges kept and dropped.
 
         Raises
         ------
         InputError
-            For missing node coordinates or edge lengths.
+            For missing node coordinates or edge lengths, or a bad speed table.
         """
+        issues = _table_issues(highway_speeds_kmh)
+        if issues:
+            raise InputError(issues)
         crs = pyproj.CRS(graph.graph.get("crs", "EPSG:4326"))
-        nodes = list(graph.nodes(data=True))
-        ids = [n for n, _ in nodes]
-        try:
-            xy = np.array([[d["x"], d["y"]] for _, d in nodes], dtype=float).reshape(-1, 2)
-        except KeyError as exc:
-            raise InputError(
-                [Issue("network", "x/y", (), "every node needs 'x' and 'y' coordinates")]
-            ) from exc
+        ids, xy = _osmnx_nodes(graph)
+        table = DEFAULT_SPEEDS_KMH if highway_speeds_kmh is None else highway_speeds_kmh
+        edges, report = _osmnx_edges(graph, table, drivable_only=drivable_only)
+        log_report(report, what="graph edges")
         position = {n: i for i, n in enumerate(ids)}
-        edges = list(graph.edges(data=True))
         tail = np.array([position[u] for u, _, _ in edges], dtype=np.int64)
         head = np.array([position[v] for _, v, _ in edges], dtype=np.int64)
-        if any("length" not in d for _, _, d in edges):
-            raise InputError(
-                [
-                    Issue(
-                        "network",
-                        "length",
-                        (),
-                        "every edge needs 'length' in metres (osmnx adds it)",
-                    )
-                ]
-            )
-        length = np.array([float(d["length"]) for _, _, d in edges], dtype=float)
-        time = np.array([_edge_time(d) for _, _, d in edges], dtype=float)
+        length, time = _osmnx_costs(edges, table)
         geometry = np.array([d.get("geometry") for _, _, d in edges], dtype=object)
         missing = np.array([g is None for g in geometry], dtype=bool)
         if edges and missing.any():
@@ -282,7 +283,7 @@ class RoadNetwork:
                 np.stack([xy[tail[missing]], xy[head[missing]]], axis=1)
             )
         xy, geometry, crs = _to_metres(xy, geometry, crs)
-        return cls(
+        net = cls(
             xy,
             tail,
             head,
@@ -293,6 +294,8 @@ class RoadNetwork:
             offroad_speed_kmh=offroad_speed_kmh,
             max_snap_m=max_snap_m,
         )
+        net.build_report = report
+        return net
 
     @classmethod
     def from_roads(
@@ -302,29 +305,46 @@ class RoadNetwork:
         speed_col: str | None = "maxspeed_kmh",
         highway_col: str | None = "highway",
         oneway_col: str | None = "oneway",
-        default_speeds_kmh: Mapping[str, float] | None = None,
+        highway_speeds_kmh: Mapping[str, float] | None = None,
+        drivable_only: bool = True,
+        node_crossings: bool = False,
         offroad_speed_kmh: float = 20.0,
         max_snap_m: float = 5_000.0,
     ) -> RoadNetwork:
         """Build the graph from road LineStrings (networkx is not needed).
 
-        Lines meet where they share an end point (a junction); a road that crosses
-        another without a shared end point (a bridge) does not connect to it.
+        Lines meet at every vertex they share (as OpenStreetMap ways meet at shared
+        nodes), including one line's end on another's interior. A road that crosses
+        another without a shared vertex (a bridge) does not connect to it, unless
+        ``node_crossings=True``. What was dropped is in :attr:`build_report` and logged
+        as a warning.
 
         Parameters
         ----------
         roads
-            Road LineStrings (MultiLineStrings are split) with a CRS.
+            Road LineStrings (MultiLineStrings are split) with a CRS, e.g. the ``lines``
+            layer of an OpenStreetMap file (see :meth:`from_osm`).
         speed_col
-            Column of speeds in km/h; missing or non-positive values fall back to the
-            road class.
+            Column of speeds in km/h; missing or non-positive values fall back to an OSM
+            ``maxspeed`` tag, then to the road class.
         highway_col
-            Column of road classes (OSM ``highway`` values) mapped to speeds.
+            Column of road classes (OSM ``highway`` values) mapped to speeds. A layer
+            without it keeps every line (it then needs ``speed_col``).
         oneway_col
             Column of one-way flags: true/``"yes"``/``1`` = drawn direction only,
-            ``"-1"``/``"reverse"`` = against it; anything else = both ways.
-        default_speeds_kmh
-            Speeds per road class (default :data:`DEFAULT_SPEEDS_KMH`).
+            ``"-1"``/``"reverse"`` = against it; anything else = both ways. Without that
+            column, the ``oneway`` of ``other_tags`` (GDAL's OSM driver) is read, and
+            ``junction=roundabout`` is one-way.
+        highway_speeds_kmh
+            Speeds per road class (default :data:`DEFAULT_SPEEDS_KMH`); its keys are the
+            drivable classes.
+        drivable_only
+            Drop lines whose class is not in ``highway_speeds_kmh`` (footways, paths,
+            and lines with no class such as waterways and railways). False keeps them,
+            driven at :data:`FALLBACK_SPEED_KMH` unless they carry a speed.
+        node_crossings
+            Also join lines where they cross or touch without a shared vertex, except
+            where either is a ``bridge`` or ``tunnel`` or their ``layer`` values differ.
         offroad_speed_kmh, max_snap_m
             Snapping options (see the class).
 
@@ -335,38 +355,106 @@ class RoadNetwork:
         Raises
         ------
         InputError
-            For a missing CRS, non-line geometries, or no usable speed.
+            For a missing CRS, non-line geometries, no usable speed, a bad speed table,
+            or no drivable line left.
         """
         issues = _roads_issues(roads, speed_col, highway_col)
+        issues += _table_issues(highway_speeds_kmh)
         if issues:
             raise InputError(issues)
-        roads = roads[~roads.geometry.is_empty].explode(index_parts=False)
-        geom = np.asarray(roads.geometry.to_numpy(), dtype=object)
-        speeds = _road_speeds(roads, speed_col, highway_col, default_speeds_kmh)
-        forward, backward = _oneway_flags(roads, oneway_col)
-        start = shapely.get_coordinates(shapely.get_point(geom, 0))
-        end = shapely.get_coordinates(shapely.get_point(geom, -1))
-        ends = np.concatenate([start, end])
-        node_lonlat, inverse = np.unique(ends, axis=0, return_inverse=True)
-        inverse = inverse.ravel()
-        a, b = inverse[: len(geom)], inverse[len(geom) :]
-        node_xy, geom_m, crs = _to_metres(node_lonlat, geom, pyproj.CRS(roads.crs))
-        length = shapely.length(geom_m)
-        time = length / (speeds / 3.6)
-        tail = np.concatenate([a[forward], b[backward]])
-        head = np.concatenate([b[forward], a[backward]])
-        geometry = np.concatenate([geom_m[forward], shapely.reverse(geom_m[backward])])
-        return cls(
-            node_xy,
-            tail,
-            head,
-            np.concatenate([length[forward], length[backward]]),
-            np.concatenate([time[forward], time[backward]]),
-            geometry=geometry,
-            crs=crs,
+        lines, report = select_roads(
+            roads,
+            speed_col=speed_col,
+            highway_col=highway_col,
+            oneway_col=oneway_col,
+            highway_speeds_kmh=highway_speeds_kmh,
+            drivable_only=drivable_only,
+        )
+        log_report(report)
+        if report.kept == 0:
+            raise InputError([_nothing_kept(report)])
+        graph = _line_graph(lines, pyproj.CRS(roads.crs), node_crossings=node_crossings)
+        net = cls(
+            graph.node_xy,
+            graph.tail,
+            graph.head,
+            graph.length_m,
+            graph.time_s,
+            geometry=graph.geometry,
+            crs=graph.crs,
             offroad_speed_kmh=offroad_speed_kmh,
             max_snap_m=max_snap_m,
         )
+        net.build_report = dataclasses.replace(
+            report,
+            interior_junctions=graph.interior_junctions,
+            crossings_joined=graph.crossings_joined,
+            crossings_left=graph.crossings_left,
+        )
+        return net
+
+    @classmethod
+    def from_osm(cls, path: str | os.PathLike[str], **options: Any) -> RoadNetwork:
+        """Read an OpenStreetMap ``.osm`` or ``.pbf`` file (GDAL's OSM driver, via pyogrio).
+
+        Its ``lines`` layer goes to :meth:`from_roads`: drivable classes only, one-way,
+        ``maxspeed``, bridges and layers read from the OSM tags, junctions where ways share
+        a node. Closed ``highway`` ways that GDAL files as polygons (a loop road tagged
+        ``amenity=parking``, say) are taken from the ``multipolygons`` layer as lines,
+        unless tagged ``area=yes``; the ``lines`` layer alone misses them.
+
+        Parameters
+        ----------
+        path
+            The OpenStreetMap file.
+        **options
+            Options of :meth:`from_roads` (``highway_speeds_kmh``, ``drivable_only``,
+            ``node_crossings``, ``offroad_speed_kmh``, ``max_snap_m``, ...).
+
+        Returns
+        -------
+        RoadNetwork
+
+        Raises
+        ------
+        InputError
+            If the file is missing or is not OpenStreetMap data, or for a bad option.
+        """
+        roads = _read_osm_lines(Path(path))
+        return cls.from_roads(roads, **options)
+
+    @classmethod
+    def from_file(
+        cls, path: str | os.PathLike[str], *, layer: str | None = None, **options: Any
+    ) -> RoadNetwork:
+        """Read a road layer from any file: OpenStreetMap (:meth:`from_osm`) or GIS layers.
+
+        Parameters
+        ----------
+        path
+            An ``.osm``/``.pbf`` file, or any file geopandas reads (GeoPackage, Shapefile,
+            GeoJSON...).
+        layer
+            The layer of a multi-layer file (required when it has several; an OSM file's
+            default is ``lines``).
+        **options
+            Options of :meth:`from_roads`.
+
+        Returns
+        -------
+        RoadNetwork
+
+        Raises
+        ------
+        InputError
+            If the file is missing or unreadable, or ``layer`` is absent or not in the
+            file (the message lists its layers).
+        """
+        path = Path(path)
+        if path.suffix.lower() in (".osm", ".pbf") and layer in (None, "lines"):
+            return cls.from_osm(path, **options)
+        roads = _read_layer(path, layer)
+        return cls.from_roads(roads, **options)
 
     # -- public queries --------------------------------------------------------------
 
@@ -421,13 +509,22 @@ class RoadNetwork:
     # -- internals ---------------------------------------------------------------------
 
     def _segments(self, geometry: np.ndarray) -> None:
-        """Collapse directed edges to undirected segments (the snapping targets)."""
+        """Collapse directed edges to undirected segments (the snapping targets).
+
+        The two directions of one road pair up by their end nodes and length (to the
+        decimetre); two roads joining the same two junctions (a loop beside a straight
+        street, parallel edges of a simplified osmnx graph) stay two segments. A loop
+        from a junction back to it (a simplified cul-de-sac loop) is a segment too.
+        """
         self._edge_geom = geometry  # each edge's own line, for drawing routes
         a = np.minimum(self.tail, self.head)
         b = np.maximum(self.tail, self.head)
-        proper = np.flatnonzero(a != b)
-        key = a[proper] * max(self.n_nodes, 1) + b[proper]
-        uniq, first, seg_of = np.unique(key, return_index=True, return_inverse=True)
+        loop = a == b
+        loop[loop] = shapely.length(geometry[loop]) > 0
+        proper = np.flatnonzero((a != b) | loop)
+        decimetres = np.rint(self.length_m[proper] * 10.0).astype(np.int64)
+        key = np.column_stack([a[proper], b[proper], decimetres])
+        uniq, first, seg_of = np.unique(key, axis=0, return_index=True, return_inverse=True)
         seg_of = seg_of.ravel()
         rep = proper[first]
         geom = geometry[rep].copy()
@@ -439,6 +536,11 @@ class RoadNetwork:
         self._seg_geom = geom
         self._seg_len = shapely.length(geom)
         along = self.tail[proper] < self.head[proper]
+        # A loop's direction: drawn as its segment's geometry, or reversed.
+        looped = loop[proper]
+        along[looped] = shapely.equals_exact(
+            geometry[proper][looped], geom[seg_of[looped]], tolerance=0.0
+        )
         self._seg_cost: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for name, weight in (("time", self.time_s), ("length", self.length_m)):
             ab = np.full(len(uniq), np.inf)
@@ -857,35 +959,197 @@ def _k_adaptive(
 # -- helpers -----------------------------------------------------------------------------
 
 
-def _edge_time(data: Mapping[str, Any]) -> float:
-    if "travel_time" in data:
-        return float(data["travel_time"])
-    speed = data.get("speed_kph")
-    if speed is None:
-        highway = data.get("highway")
-        highway = highway[0] if isinstance(highway, list) else highway
-        speed = DEFAULT_SPEEDS_KMH.get(str(highway), FALLBACK_SPEED_KMH)
-    return float(data["length"]) / (float(speed) / 3.6)
+def _read_layer(path: Path, layer: str | None) -> gpd.GeoDataFrame:
+    """Return one layer of a GIS file, naming the file's layers when ``layer`` is wrong."""
+    from electsec.io import _layer  # noqa: PLC0415 - the readers' own layer check
+
+    if not path.is_file():
+        message = f"{path}: file not found; give a road layer or an .osm/.pbf file"
+        raise InputError([Issue("arguments", "path", (), message)])
+    try:
+        roads: gpd.GeoDataFrame = gpd.read_file(
+            path, engine="pyogrio", layer=_layer(path, "network", layer)
+        )
+    except (OSError, ValueError, RuntimeError) as exc:
+        if isinstance(exc, InputError):
+            raise
+        message = f"cannot read {path}: {exc}"
+        raise InputError([Issue("network", None, (), message)]) from exc
+    return roads
 
 
-def _to_metres(
-    xy: np.ndarray, geometry: np.ndarray, crs: pyproj.CRS
-) -> tuple[np.ndarray, np.ndarray, pyproj.CRS]:
-    """Project coordinates and lines to a UTM CRS when they are in degrees."""
+def read_osm_roads(path: str | os.PathLike[str]) -> gpd.GeoDataFrame:
+    """Read the ways of an OpenStreetMap ``.osm``/``.pbf`` file as lines (GDAL's OSM driver).
+
+    The ``lines`` layer, plus the closed ``highway`` ways GDAL files as polygons (a loop
+    road, unless tagged ``area=yes``), as :meth:`RoadNetwork.from_osm` builds on.
+
+    Parameters
+    ----------
+    path
+        The OpenStreetMap file.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per way: ``osm_id``, ``highway``, ``other_tags`` (hstore), ...; EPSG:4326.
+
+    Raises
+    ------
+    InputError
+        If the file is missing or is not OpenStreetMap data.
+    """
+    return _read_osm_lines(Path(path))
+
+
+def _read_osm_lines(path: Path) -> gpd.GeoDataFrame:
+    """Return the ``lines`` layer of an OpenStreetMap file, or raise a pointed InputError."""
+    import pyogrio  # noqa: PLC0415 - only for OSM files
+
+    def refuse(message: str) -> InputError:
+        return InputError([Issue("arguments", "path", (), f"{path}: {message}")])
+
+    if not path.is_file():
+        raise refuse("file not found; give the path of an OpenStreetMap .osm or .pbf file")
+    try:
+        driver = pyogrio.read_info(path, layer="lines").get("driver")
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+        raise refuse(
+            f"is not an OpenStreetMap .osm/.pbf file ({exc}); for another road layer use "
+            "RoadNetwork.from_roads(geopandas.read_file(path, layer=...))"
+        ) from exc
+    if driver != "OSM":
+        raise refuse(
+            f"is a {driver} file, not OpenStreetMap; use "
+            "RoadNetwork.from_roads(geopandas.read_file(path, layer=...))"
+        )
+    lines = pyogrio.read_dataframe(path, layer="lines")
+    return pd.concat([lines, _closed_highways(path)], ignore_index=True)
+
+
+def _closed_highways(path: Path) -> gpd.GeoDataFrame:
+    """Return closed ``highway`` ways that GDAL's OSM driver files as polygons, as lines.
+
+    A closed way is a polygon to GDAL when it carries an area-like tag, but to OSM a
+    closed ``highway`` way is a loop road unless it is tagged ``area=yes`` (a square).
+    """
+    import pyogrio  # noqa: PLC0415 - only for OSM files
+
+    areas = pyogrio.read_dataframe(
+        path, layer="multipolygons", columns=["osm_way_id", "other_tags"]
+    )
+    tags = osm_tags(areas, ("highway", "area"))
+    area = tags["area"].map(lambda v: str(v).strip().lower() if v is not None else "")
+    loop = areas["osm_way_id"].notna() & tags["highway"].notna() & (area != "yes")
+    return gpd.GeoDataFrame(
+        {
+            "osm_id": areas.loc[loop, "osm_way_id"],
+            "highway": tags.loc[loop, "highway"],
+            "other_tags": areas.loc[loop, "other_tags"],
+        },
+        geometry=areas.geometry[loop].boundary,
+        crs=areas.crs,
+    )
+
+
+def _osmnx_nodes(graph: Any) -> tuple[list[Any], np.ndarray]:
+    """Return node ids and their (x, y)."""
+    nodes = list(graph.nodes(data=True))
+    try:
+        xy = np.array([[d["x"], d["y"]] for _, d in nodes], dtype=float).reshape(-1, 2)
+    except KeyError as exc:
+        raise InputError(
+            [Issue("network", "x/y", (), "every node needs 'x' and 'y' coordinates")]
+        ) from exc
+    return [n for n, _ in nodes], xy
+
+
+def _edge_class(highway: Any, table: Mapping[str, float]) -> str | None:
+    """Return an edge's class; of a list (osmnx merged ways), the first not in ``table``.
+
+    A simplified osmnx graph merges a road and the footway that continues it into one
+    edge: it is dropped whole rather than letting teams drive the footway.
+    """
+    if isinstance(highway, list):
+        return next((h for h in highway if h not in table), highway[0] if highway else None)
+    return None if highway is None else str(highway)
+
+
+def _class_speed(highway: Any, table: Mapping[str, float]) -> float:
+    """Return the class speed of an edge: of merged classes, their mean (as osmnx does)."""
+    classes = highway if isinstance(highway, list) else [highway]
+    speeds = [float(table[h]) for h in classes if h in table]
+    return float(np.mean(speeds)) if speeds else float("nan")
+
+
+def _osmnx_edges(
+    graph: Any, table: Mapping[str, float], *, drivable_only: bool
+) -> tuple[list[tuple[Any, Any, dict[str, Any]]], RoadBuildReport]:
+    """Return the drivable edges (all when no edge has a class) and what was dropped."""
+    edges = list(graph.edges(data=True))
+    if any("length" not in d for _, _, d in edges):
+        raise InputError(
+            [Issue("network", "length", (), "every edge needs 'length' in metres (osmnx adds it)")]
+        )
+    classes = [_edge_class(d.get("highway"), table) for _, _, d in edges]
+    if not drivable_only or all(c is None for c in classes):
+        return edges, RoadBuildReport(lines=len(edges), kept=len(edges))
+    keep = [c in table for c in classes]
+    dropped = pd.Series([c or NO_HIGHWAY for c, k in zip(classes, keep, strict=True) if not k])
+    counts = dropped.value_counts()
+    report = RoadBuildReport(
+        lines=len(edges),
+        kept=int(sum(keep)),
+        dropped=MappingProxyType({str(k): int(v) for k, v in counts.items()}),
+    )
+    return [e for e, k in zip(edges, keep, strict=True) if k], report
+
+
+def _osmnx_costs(
+    edges: list[tuple[Any, Any, dict[str, Any]]], table: Mapping[str, float]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return edge lengths (m) and times (s): given, else imputed from speeds or classes."""
+    data = [d for _, _, d in edges]
+    length = np.array([float(d["length"]) for d in data], dtype=float)
+    given = pd.to_numeric(pd.Series([d.get("travel_time") for d in data]), errors="coerce")
+    kph = pd.to_numeric(pd.Series([d.get("speed_kph") for d in data]), errors="coerce")
+    speed = kph.to_numpy(float, na_value=np.nan, copy=True)
+    speed[~(speed > 0)] = np.nan
+    maxspeed = maxspeed_kmh(pd.Series([d.get("maxspeed") for d in data], dtype=object))
+    by_class = np.array([_class_speed(d.get("highway"), table) for d in data], dtype=float)
+    speed = np.where(np.isnan(speed), maxspeed, speed)
+    speed = np.where(np.isnan(speed), by_class, speed)
+    speed[np.isnan(speed)] = FALLBACK_SPEED_KMH
+    time = given.to_numpy(float, na_value=np.nan, copy=True)
+    time = np.where(np.isfinite(time), time, length / (speed / 3.6))
+    return length, time
+
+
+def _metric_crs(xy: np.ndarray, crs: pyproj.CRS) -> tuple[pyproj.Transformer | None, pyproj.CRS]:
+    """Return the UTM zone of ``xy`` and a transformer to it when ``crs`` is in degrees."""
     if not crs.is_geographic:
         unit = crs.axis_info[0].unit_name if crs.axis_info else "metre"
         if unit not in ("metre", "meter"):
             raise InputError(
                 [Issue("network", "geometry", (), f"projected CRS must be in metres, not {unit}")]
             )
-        return xy, geometry, crs
+        return None, crs
     lonlat = xy if len(xy) else np.array([[0.0, 0.0]])
     to_ll = pyproj.Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
     lon, lat = to_ll.transform(lonlat[:, 0], lonlat[:, 1])
     utm = gpd.GeoSeries(
         shapely.points([[float(np.median(lon)), float(np.median(lat))]]), crs="EPSG:4326"
     ).estimate_utm_crs()
-    tr = pyproj.Transformer.from_crs(crs, utm, always_xy=True)
+    return pyproj.Transformer.from_crs(crs, utm, always_xy=True), utm
+
+
+def _to_metres(
+    xy: np.ndarray, geometry: np.ndarray, crs: pyproj.CRS
+) -> tuple[np.ndarray, np.ndarray, pyproj.CRS]:
+    """Project coordinates and lines to a UTM CRS when they are in degrees."""
+    tr, utm = _metric_crs(xy, crs)
+    if tr is None:
+        return xy, geometry, crs
     x, y = tr.transform(xy[:, 0], xy[:, 1])
     projected = shapely.transform(
         geometry, lambda c: np.column_stack(tr.transform(c[:, 0], c[:, 1]))
@@ -933,41 +1197,82 @@ def _roads_issues(roads: Any, speed_col: str | None, highway_col: str | None) ->
     return issues
 
 
-def _road_speeds(
-    roads: gpd.GeoDataFrame,
-    speed_col: str | None,
-    highway_col: str | None,
-    default_speeds_kmh: Mapping[str, float] | None,
-) -> np.ndarray:
-    speeds = np.full(len(roads), np.nan)
-    if speed_col is not None and speed_col in roads.columns:
-        speeds = pd.to_numeric(roads[speed_col], errors="coerce").to_numpy(float, copy=True)
-    speeds[~(speeds > 0)] = np.nan
-    missing = np.isnan(speeds)
-    if missing.any():
-        table = dict(DEFAULT_SPEEDS_KMH if default_speeds_kmh is None else default_speeds_kmh)
-        if highway_col is not None and highway_col in roads.columns:
-            cls = roads[highway_col].map(lambda v: v[0] if isinstance(v, list) else v)
-            by_class = cls.map(table).to_numpy(float)
-        else:
-            by_class = np.full(len(roads), np.nan)
-        speeds[missing] = np.where(
-            np.isnan(by_class[missing]), FALLBACK_SPEED_KMH, by_class[missing]
-        )
-    return speeds
+@dataclass(frozen=True)
+class _LineGraph:
+    """Directed edges made from noded road lines, in a metric CRS."""
+
+    node_xy: np.ndarray
+    tail: np.ndarray
+    head: np.ndarray
+    length_m: np.ndarray
+    time_s: np.ndarray
+    geometry: np.ndarray
+    crs: pyproj.CRS
+    interior_junctions: int
+    crossings_joined: int
+    crossings_left: int
 
 
-def _oneway_flags(
-    roads: gpd.GeoDataFrame, oneway_col: str | None
-) -> tuple[np.ndarray, np.ndarray]:
-    n = len(roads)
-    if oneway_col is None or oneway_col not in roads.columns:
-        return np.ones(n, dtype=bool), np.ones(n, dtype=bool)
-    text = roads[oneway_col].map(lambda v: str(v).strip().lower() if pd.notna(v) else "")
-    text = text.to_numpy(dtype=object)
-    is_forward = np.isin(text, list(_ONEWAY_FORWARD))
-    is_reverse = np.isin(text, list(_ONEWAY_REVERSE))
-    return ~is_reverse, ~is_forward
+def _line_graph(lines: Any, crs: pyproj.CRS, *, node_crossings: bool) -> _LineGraph:
+    """Node the kept lines, project them to metres and make one edge per direction."""
+    coords, line = shapely.get_coordinates(lines.geometry, return_index=True)
+    joined = left = 0
+    if node_crossings:
+        coords, line, joined, left = crossing_vertices(lines, coords, line)
+    noded = node_lines(coords, line)
+    transformer, crs_m = _metric_crs(noded.node_coords, crs)
+    node_xy, piece_xy = noded.node_coords, noded.piece_coords
+    if transformer is not None:
+        node_xy = np.column_stack(transformer.transform(node_xy[:, 0], node_xy[:, 1]))
+        piece_xy = np.column_stack(transformer.transform(piece_xy[:, 0], piece_xy[:, 1]))
+    geom = np.asarray(shapely.linestrings(piece_xy, indices=noded.piece_of), dtype=object)
+    length = shapely.length(geom)
+    of = noded.piece_line
+    time = length / (lines.speed_kmh[of] / 3.6)
+    fw, bw = lines.forward[of], lines.backward[of]
+    return _LineGraph(
+        node_xy=node_xy,
+        tail=np.concatenate([noded.tail[fw], noded.head[bw]]),
+        head=np.concatenate([noded.head[fw], noded.tail[bw]]),
+        length_m=np.concatenate([length[fw], length[bw]]),
+        time_s=np.concatenate([time[fw], time[bw]]),
+        geometry=np.concatenate([geom[fw], shapely.reverse(geom[bw])]),
+        crs=crs_m,
+        interior_junctions=noded.interior_junctions,
+        crossings_joined=joined,
+        crossings_left=left,
+    )
+
+
+def _table_issues(table: Any) -> list[Issue]:
+    """Check that a speed table maps class names to positive speeds."""
+    if table is None:
+        return []
+    if not isinstance(table, Mapping):
+        got = type(table).__name__
+        return [Issue("arguments", "highway_speeds_kmh", (), f"must be a mapping, got {got}")]
+    bad = tuple(str(k) for k, v in table.items() if not is_number(v, strict=True))
+    if bad:
+        return [
+            Issue(
+                "arguments",
+                "highway_speeds_kmh",
+                bad[:5],
+                "speeds must be positive numbers (km/h) per highway class",
+            )
+        ]
+    return []
+
+
+def _nothing_kept(report: RoadBuildReport) -> Issue:
+    shown = ", ".join(f"{k} {v}" for k, v in report.dropped.items())
+    return Issue(
+        "network",
+        "highway",
+        (),
+        f"no drivable road among {report.lines} lines (dropped: {shown or 'none'}); pass "
+        "highway_speeds_kmh= with the classes to drive, or drivable_only=False",
+    )
 
 
 def _log_snaps(

@@ -217,7 +217,8 @@ def read_roads(source: Any, *, layer: str | int | None = None) -> gpd.GeoDataFra
     source
         A path, or a FeatureCollection dict of LineStrings (lon/lat, RFC 7946).
     layer
-        The layer of a multi-layer file (an ``.osm`` file's ``"lines"``, say).
+        The layer of a multi-layer file; by default an ``.osm``/``.pbf`` file gives its
+        ways (:func:`electsec.network.read_osm_roads`).
 
     Returns
     -------
@@ -236,6 +237,10 @@ def read_roads(source: Any, *, layer: str | int | None = None) -> gpd.GeoDataFra
             message = f"invalid GeoJSON road features: {exc}"
             raise InputError([Issue("roads", "geometry", (), message)]) from exc
     path = Path(source)
+    if layer is None and path.suffix.lower() in (".osm", ".pbf"):
+        from electsec.network import read_osm_roads  # noqa: PLC0415 - loads the road code
+
+        return read_osm_roads(path)  # its ways (from_roads reads their other_tags)
     try:
         return gpd.read_file(path, engine="pyogrio", layer=_layer(path, "roads", layer))
     except (OSError, ValueError, RuntimeError) as exc:
