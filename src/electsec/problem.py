@@ -20,6 +20,7 @@ import numpy as np
 from electsec.config import SolverOptions
 from electsec.errors import InputError, Issue
 from electsec.oracle import Admit, ArcOracle, GroupedOracle
+from electsec.reach import RoadReach
 
 __all__ = [
     "Arcs",
@@ -270,6 +271,9 @@ class Labels:
         The demand rows: centre and agency of each row, jurisdiction, reserves.
     unit
         ``"m"`` (metres) or ``"s"`` (seconds).
+    tier
+        Each centre's risk tier as text (object array), or None without a ``tier``
+        column.
     """
 
     center_ids: np.ndarray = field(repr=False)
@@ -280,6 +284,7 @@ class Labels:
     capacity: np.ndarray = field(repr=False)
     forces: Forces = field(repr=False)
     unit: str = "m"
+    tier: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def cost_column(self) -> str:
@@ -366,6 +371,14 @@ class Instance:
         "smallest limit that would work" diagnosis); else None.
     options
         Solver tuning the instance is solved with.
+    limits
+        The response limit of each demand row, in the instance's unit (``inf``: none),
+        or None when no limit was given.
+    road
+        With road costs: each centre's access to the roads (from the cost matrix), so
+        that uncovered centres get their true reason; else None.
+    warnings
+        Sentences a planner must see, from building the costs (the plan carries them).
     """
 
     problem: Problem = field(repr=False)
@@ -376,6 +389,9 @@ class Instance:
     backup: BackupArcs | None = field(default=None, repr=False)
     unlimited: Problem | None = field(default=None, repr=False)
     options: SolverOptions = field(default_factory=SolverOptions, repr=False)
+    limits: np.ndarray | None = field(default=None, repr=False)
+    road: RoadReach | None = field(default=None, repr=False)
+    warnings: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         return (
