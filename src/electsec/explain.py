@@ -191,6 +191,23 @@ def _beyond(f: dict[str, object]) -> str:
     return text
 
 
+def _no_route(f: dict[str, object]) -> str:
+    text = "no garrison can reach it by road"
+    if "piece_nodes" not in f:
+        return text
+    text += (
+        f": its road piece ({f['piece_nodes']} nodes, {_num(f['piece_km']):.1f} km) holds "
+        f"{f['piece_garrisons']} garrison(s), but no drivable route leads into the part it "
+        "is on (one-way streets, or roads cut at the edge of the map"
+    )
+    if "unreached_nodes" in f:
+        text += (
+            f"; {f['unreached_nodes']} nodes, {_num(f['unreached_km']):.1f} km of the piece "
+            "no garrison can reach"
+        )
+    return text + ")"
+
+
 def _no_garrison(f: dict[str, object]) -> str:
     return f"no {str(f['agency']) + ' ' if f['agency'] else ''}garrison has teams to send"
 
@@ -201,9 +218,7 @@ _WORDS: dict[str, Callable[[dict[str, object]], str]] = {
     "road_piece": _road_piece,
     "beyond_limit": _beyond,
     "agency": _beyond,
-    "no_route": lambda _: (
-        "no garrison can reach it by road (one-way streets, or a road piece cut off)"
-    ),
+    "no_route": _no_route,
     "no_garrison": _no_garrison,
 }
 

@@ -22,6 +22,7 @@ A garrison and a centre on the same segment also get the direct arc along it.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -551,6 +552,7 @@ def network_costs(
     reached[rows] = True
     unreachable = tuple(str(c) for c in centers.index[~reached])
     road, g_piece_centers = _road_facts(net, c_snap, g_snap, c_xy, g_xy)
+    road = _with_unreached(road, net, graph, g_node[g_on], c_snap)
     warnings = _road_warnings(centers, garrisons, c_snap, g_snap, road, g_piece_centers)
     for text in warnings:
         logger.info("%s", text)
@@ -606,6 +608,30 @@ def _road_facts(
     )
     g_centers: np.ndarray = np.where(g_piece >= 0, centers_on[np.maximum(g_piece, 0)], 0)
     return road, g_centers
+
+
+def _with_unreached(
+    road: RoadReach, net: RoadNetwork, graph: sp.csr_array, sources: np.ndarray, c_snap: _Snap
+) -> RoadReach:
+    """Add, per centre, the nodes and km of its road piece that no garrison can reach."""
+    n_nodes = max(net.n_nodes, 1)
+    if len(sources) and net.n_nodes:
+        dist = dijkstra(graph, directed=True, indices=sources, min_only=True)
+        reached = np.isfinite(dist[: net.n_nodes])
+    else:
+        reached = np.zeros(net.n_nodes, dtype=bool)
+    links = sp.coo_array((np.ones(len(net.tail)), (net.tail, net.head)), shape=(n_nodes, n_nodes))
+    _, piece = connected_components(links, directed=False)
+    lost = np.bincount(piece[: net.n_nodes][~reached], minlength=n_nodes)
+    dark = ~reached[net._seg_a] & ~reached[net._seg_b] if net.n_nodes else np.zeros(0, bool)
+    km = np.bincount(piece[net._seg_a[dark]], weights=net._seg_len[dark] / 1000, minlength=n_nodes)
+    at = _piece_of(net, piece, c_snap)
+    on, where = at >= 0, np.maximum(at, 0)
+    return dataclasses.replace(
+        road,
+        unreached_nodes=np.where(on, lost[where], 0).astype(np.int64),
+        unreached_km=np.where(on, km[where], 0.0),
+    )
 
 
 def _piece_of(net: RoadNetwork, piece: np.ndarray, snap: _Snap) -> np.ndarray:

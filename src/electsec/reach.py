@@ -37,6 +37,9 @@ class RoadReach:
         Index of the nearest garrison in a straight line (-1 without garrisons).
     nearest_garrison_m
         Straight-line distance to it, in metres (``inf`` without garrisons).
+    unreached_nodes, unreached_km
+        Nodes and kilometres of road of that piece that no garrison can reach by road
+        (one-way streets leading away); 0 off the network.
     """
 
     max_snap_m: float
@@ -46,6 +49,8 @@ class RoadReach:
     piece_garrisons: np.ndarray = field(repr=False)
     nearest_garrison: np.ndarray = field(repr=False)
     nearest_garrison_m: np.ndarray = field(repr=False)
+    unreached_nodes: np.ndarray | None = field(default=None, repr=False)
+    unreached_km: np.ndarray | None = field(default=None, repr=False)
 
     def off_road(self, centers: np.ndarray) -> np.ndarray:
         """Tell, per centre index, whether it lies beyond ``max_snap_m`` of every road."""

@@ -81,7 +81,18 @@ def _cause(instance: Instance, row: int, nearest: int, cost: float) -> tuple[str
         return ("agency" if others else "beyond_limit"), facts
     if not _has_teams(instance, row):
         return "no_garrison", facts
-    return ("no_route" if instance.road is not None and nearest < 0 else "limits"), facts
+    road = instance.road
+    if road is None or nearest >= 0:
+        return "limits", facts
+    facts |= {
+        "piece_nodes": int(road.piece_nodes[center]),
+        "piece_km": round(float(road.piece_km[center]), 3),
+        "piece_garrisons": int(road.piece_garrisons[center]),
+    }
+    if road.unreached_nodes is not None and road.unreached_km is not None:
+        facts["unreached_nodes"] = int(road.unreached_nodes[center])
+        facts["unreached_km"] = round(float(road.unreached_km[center]), 3)
+    return "no_route", facts
 
 
 def _road_cause(instance: Instance, center: int, facts: dict[str, Any]) -> str | None:

@@ -5,9 +5,9 @@ Both answers are exact and checked with max-flows (OR-Tools):
 * :func:`smallest_group_limit` — the smallest limit for one group of demand rows (a risk
   tier) that makes the plan feasible while every other row keeps its limit: bisection
   over the candidate arc costs, each step a max-flow. Arcs are never listed in full:
-  :func:`exact_cover` starts from a pool (the LP's arcs) and adds the allowed arcs of
-  the blocked region until the flow covers everyone or the region is a proven Hall
-  violator (every garrison it may use is in the pool, full, and serves only it).
+  :func:`exact_cover` tries a max-flow over a pool (the LP's arcs) and, when that
+  falls short, the exact split LP with pricing, which finds every allowed arc that
+  could carry more teams.
 * :func:`reinforce` — for one blocking region, teams to add at garrisons already in
   reach that cover it (greedy, each step a max-flow over the region), and the nearest
   garrisons beyond the limit.
@@ -24,7 +24,7 @@ import numpy as np
 
 from electsec.problem import Arcs, Problem
 from electsec.solvers.diagnose import CutRegion, allowed_arcs
-from electsec.solvers.flow import _blocked_region, _max_flow, covers_all
+from electsec.solvers.flow import _max_flow, covers_all, solve_split
 
 __all__ = [
     "Relaxation",
@@ -39,12 +39,18 @@ __all__ = [
 _FIRST_NEAREST = 16
 #: Garrisons in reach tried per greedy step of :func:`reinforce`.
 _TRIED = 25
+#: Rounds of "bisect on the pool, check exactly below" (each lowers the answer).
+_MAX_ROUNDS = 50
 #: Nearest garrisons beyond the limit named per region.
 _BEYOND = 3
 
 
 def exact_cover(problem: Problem, pool: Arcs) -> tuple[bool, Arcs]:
     """Tell whether every team can be covered over all allowed arcs of ``problem``.
+
+    A max-flow over ``pool`` answers when it covers everyone; otherwise the exact split
+    LP with pricing (:func:`~electsec.solvers.flow.solve_split`, which finds every
+    allowed arc that could carry more teams without listing all) decides.
 
     Parameters
     ----------
@@ -60,16 +66,10 @@ def exact_cover(problem: Problem, pool: Arcs) -> tuple[bool, Arcs]:
     """
     if problem.oracle is None:
         return covers_all(problem, problem.arcs), problem.arcs
-    while True:
-        flow, short = _max_flow(problem, pool)
-        if not short.any():
-            return True, pool
-        region = _blocked_region(problem, pool, flow, np.flatnonzero(short))
-        more = allowed_arcs(problem, region)
-        grown = pool.union(more.subset(problem.capacity[more.garrison] > 0))
-        if len(grown) == len(pool):
-            return False, pool
-        pool = grown
+    if covers_all(problem, pool):
+        return True, pool
+    sol = solve_split(dataclasses.replace(problem, arcs=pool, reach=None), widen=False)
+    return sol.shortfall == 0, pool.union(sol.arcs)
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,7 @@ class Relaxation:
     def allowed(self, arcs: Arcs, value: float) -> Arcs:
         """Return the arcs of ``arcs`` allowed when the group's limit is ``value``."""
         limit = np.where(self.group, np.maximum(self.limits, value), self.limits)
-        return arcs.subset(arcs.cost <= limit[arcs.center] + 0.5)
+        return arcs.subset(arcs.cost <= limit[arcs.center])
 
 
 def smallest_group_limit(relax: Relaxation, pool: Arcs) -> int | None:
@@ -136,13 +136,15 @@ def smallest_group_limit(relax: Relaxation, pool: Arcs) -> int | None:
     ok, pool = exact_cover(relax.at(math.inf), pool.union(near))
     if not ok or not len(_values(relax, pool)):
         return None
-    while True:
+    found = 0
+    for _ in range(_MAX_ROUNDS):
         found = _bisect(_values(relax, pool), _on_pool(relax, pool))
         # Exact below ``found``? The pool may lack cheaper arcs of blocked regions.
         ok, more = exact_cover(relax.at(found - 1), relax.allowed(pool, found - 1))
         if not ok:
             return found
         pool = pool.union(more)
+    return found  # pragma: no cover - each round lowers ``found``; a guard only
 
 
 def _on_pool(relax: Relaxation, pool: Arcs) -> Callable[[int], bool]:
@@ -152,7 +154,7 @@ def _on_pool(relax: Relaxation, pool: Arcs) -> Callable[[int], bool]:
 
 def _values(relax: Relaxation, arcs: Arcs) -> np.ndarray:
     """Distinct costs of the group's arcs beyond the rows' own limits, ascending."""
-    mine = relax.group[arcs.center] & (arcs.cost > relax.limits[arcs.center] + 0.5)
+    mine = relax.group[arcs.center] & (arcs.cost > relax.limits[arcs.center])
     values: np.ndarray = np.unique(arcs.cost[mine])
     return values
 
