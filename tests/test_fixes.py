@@ -147,3 +147,24 @@ def test_the_issue_example_high_tier_alone_needs_about_77_km():
         f"High tier: a limit of {value / 1000:.1f} km would do"
         in es.InfeasibleError(diagnosis).args[0]
     )
+
+
+def test_cli_and_report_show_the_fixes(tmp_path, capsys):
+    from electsec.cli import EXIT_INFEASIBLE, main
+
+    tiny = [str(SAMPLE / "tiny_centers.geojson"), str(SAMPLE / "tiny_garrisons.geojson")]
+    code = main(["diagnose", *tiny, "--tier-limit-km", "high=3"])
+    text = capsys.readouterr().out
+    assert code == EXIT_INFEASIBLE
+    with pytest.raises(es.InfeasibleError) as info:
+        es.solve_assignment(*tiny, split=True, max_distance_m={"high": 3_000})
+    diagnosis = info.value.diagnosis
+    for sentence in explain.tier_limit_sentences(diagnosis):
+        assert sentence in text
+    assert "reinforcements that would cover them:" in text
+    region = diagnosis.blocking_regions[0]
+    assert explain.reinforcement_sentence(region) in text
+    assert "Station 5 team(s) within 3.0 km of these centres" in text
+    page = info.value.partial.report(tmp_path / "plan.html", diagnosis=diagnosis).read_text()
+    assert "what would cover it" in page
+    assert explain.tier_limit_sentences(diagnosis)[0] in page

@@ -187,3 +187,37 @@ def test_the_cli_prints_warnings_on_stderr_and_keeps_them_in_the_json(tmp_path):
     data = json.loads(out.getvalue())
     assert "WARNING" not in err.getvalue()
     assert any("not connected to any garrison" in w for w in data["partial"]["warnings"])
+
+
+def test_a_centre_behind_a_one_way_street_has_no_route():
+    # A two-way road with the garrison, then a one-way street leading away from it and
+    # back: the centre sits on a one-way spur that only leads out towards the garrison.
+    roads = gpd.GeoDataFrame(
+        {"highway": ["primary", "residential"], "oneway": ["no", "yes"]},
+        geometry=[
+            shapely.LineString([(X0, Y0), (X0 + 2000, Y0)]),
+            shapely.LineString([(X0 + 2000, Y0 + 1000), (X0 + 2000, Y0)]),
+        ],
+        crs=UTM,
+    )
+    centers = es.read_polling_centers(
+        gpd.GeoDataFrame(
+            {"center_id": ["SPUR"], "demand": [1]},
+            geometry=gpd.points_from_xy([X0 + 2010], [Y0 + 900]),
+            crs=UTM,
+        )
+    )
+    garrisons = es.read_garrisons(
+        gpd.GeoDataFrame(
+            {"garrison_id": ["G"], "capacity": [3]},
+            geometry=gpd.points_from_xy([X0 + 10], [Y0 + 10]),
+            crs=UTM,
+        )
+    )
+    net = RoadNetwork.from_roads(roads)
+    costs = es.distance_matrix(centers, garrisons, metric="travel_time", network=net)
+    plan = es.solve_assignment(centers, garrisons, costs, split=True, coverage="max")
+    (row,) = plan.uncovered.itertuples()
+    assert row.cause == "no_route"
+    assert row.reason.startswith("no garrison can reach it by road: its road piece (3 nodes")
+    assert "1 nodes, 0.0 km of the piece no garrison can reach" in row.reason

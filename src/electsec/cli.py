@@ -405,7 +405,7 @@ def _diagnosis_text(d: Diagnosis) -> str:
         )
     if len(d.blocking_regions) > 25:
         lines.append(f"    ... {len(d.blocking_regions) - 25} more (see --json)")
-    fixes = [r for r in d.blocking_regions if r.garrisons and r.reinforcement is not None]
+    fixes = [r for r in d.blocking_regions if r.reinforcement is not None]
     if fixes:
         lines.append("  reinforcements that would cover them:")
     for r in fixes[:10]:
