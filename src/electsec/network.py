@@ -8,7 +8,11 @@ must drive, and the costs come from ``scipy.sparse.csgraph.dijkstra`` run from t
 smaller side, in batches, cut at the response limit. No Python loop runs per pair.
 
 Unreachable pairs are simply absent from the :class:`~electsec.costs.CostMatrix`; centres
-with no reachable garrison are listed in ``CostMatrix.unreachable`` and logged.
+with no reachable garrison are listed in ``CostMatrix.unreachable``. The matrix also
+carries each centre's road facts (``CostMatrix.road``: snap distance, the size of its road
+piece, the garrisons on it, the part no garrison can reach) so plans can name the true
+reason a centre is unserved, and ``CostMatrix.warnings`` (points off the roads, far snaps,
+road pieces with no garrison or no centre), which plans repeat as ``plan.warnings``.
 
 Notes
 -----
