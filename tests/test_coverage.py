@@ -35,10 +35,11 @@ def test_high_tier_is_covered_first(split):
     check_plan(plan, centers, garrisons, split=split, max_distance_m=20_000)
     assert list(plan.assignments["center_id"]) == ["high"]
     reasons = dict(zip(plan.uncovered["center_id"], plan.uncovered["reason"], strict=True))
-    assert reasons == {
-        "low": "not enough teams within reach",
-        "far": "no garrison within the limits",
-    }
+    causes = dict(zip(plan.uncovered["center_id"], plan.uncovered["cause"], strict=True))
+    assert causes == {"low": "capacity", "far": "beyond_limit"}
+    assert reasons["low"].startswith("not enough teams within reach: its blocking region")
+    assert reasons["far"].startswith("beyond the limit: the nearest garrison, g, is ")
+    assert reasons["far"].endswith("away; the limit is 20.0 km")
 
 
 def test_without_tiers_the_cheaper_centre_is_covered():

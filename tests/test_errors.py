@@ -143,9 +143,14 @@ def test_to_dict_keeps_the_key_order_of_each_kind():
 def test_a_solved_diagnosis_is_typed_and_keeps_its_key_order(short):
     d = short.diagnosis
     assert isinstance(d, Diagnosis)
-    assert list(d) == [*COVER_KEYS, "smallest_feasible_max_distance_m"]
+    assert list(d) == [
+        *COVER_KEYS,
+        "smallest_feasible_max_distance_m",
+        "smallest_feasible_tier_max_distance_m",
+        "unserved",
+    ]
     assert list(short.to_dict()) == [*ENVELOPE[:3], *d, "partial"]
-    assert all(list(r) == REGION_KEYS for r in d["blocking_regions"])
+    assert all(list(r) == [*REGION_KEYS, "reinforcement"] for r in d["blocking_regions"])
     assert isinstance(d.smallest_feasible_max_distance_m, float)
 
 

@@ -27,6 +27,7 @@ ARRAY_MODULES = (
     "electsec.config",
     "electsec.schema",
     "electsec.oracle",
+    "electsec.reach",
     "electsec.problem",
 )
 

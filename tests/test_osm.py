@@ -494,3 +494,17 @@ def test_the_readme_sample_road_block_runs(monkeypatch):
     namespace: dict[str, object] = {}
     exec(compile(sample[0], "README.md", "exec"), namespace)  # noqa: S102 - our own README
     assert namespace["plan"].status in ("optimal", "feasible")
+
+
+def test_two_roads_of_one_length_between_the_same_junctions_stay_two_roads():
+    # Found by the property above: both roads from (3, 0) to (2, 2) are 3 km long, and the
+    # centre beside the second one was snapped onto the first (39.6 s instead of 11.16 s).
+    lines = [
+        [(3, 0), (3, 1), (3, 2), (2, 2)],
+        [(0, 0), (1, 0)],
+        [(4, 0), (3, 0), (2, 0), (2, 1), (2, 2)],
+    ]
+    scaled = [[(1000.0 * x, 1000.0 * y) for x, y in line] for line in lines]
+    probes = [(480.0, 37.0), (2031.0, 1890.0), (3964.0, 3520.0), (-45.0, 3977.0)]
+    got = times(RoadNetwork.from_roads(layer(scaled)), probes, probes[:2])
+    assert got[("C1", "G1")] == pytest.approx(2 * 31.0 / (20.0 / 3.6))  # off-road there and back

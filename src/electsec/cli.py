@@ -392,8 +392,10 @@ def _diagnose(args: argparse.Namespace) -> int:
         return _failed(args, exc)
     except InfeasibleError as exc:
         _write_diagnosis(args.out, exc)
+        _warn(args, exc.partial)
         _emit(args, exc.to_dict(), _diagnosis_text(exc.diagnosis), stream=sys.stdout)
         return EXIT_INFEASIBLE
+    _warn(args, plan)
     teams = int(plan.assignments["teams"].sum())
     _emit(
         args,
@@ -509,6 +511,8 @@ def _diagnosis_text(d: Diagnosis) -> str:
         f"  smallest single limit that would work: {limit}"
         for limit in explain.feasible_limits(d, short=True)
     ]
+    lines += [f"  {sentence}" for sentence in explain.tier_limit_sentences(d)]
+    lines += [f"  {sentence}" for sentence in explain.unserved_sentences(d)]
     lines.append("  blocking regions (largest deficit first):")
     lines.append(f"    {'governorates':<28} {'centres':>7} {'need':>6} {'reach':>6} {'short':>6}")
     for r in d.blocking_regions[:25]:
@@ -519,6 +523,12 @@ def _diagnosis_text(d: Diagnosis) -> str:
         )
     if len(d.blocking_regions) > 25:
         lines.append(f"    ... {len(d.blocking_regions) - 25} more (see --json)")
+    fixes = [r for r in d.blocking_regions if r.reinforcement is not None]
+    if fixes:
+        lines.append("  reinforcements that would cover them:")
+    for r in fixes[:10]:
+        where = explain.places(r) or "-"
+        lines.append(f"    {where}, {len(r.centers)} centres: {explain.reinforcement_sentence(r)}")
     return "\n".join(lines)
 
 
@@ -762,11 +772,13 @@ def _plan(args: argparse.Namespace) -> int:
     except InfeasibleError as exc:
         if _write_diagnosis(args.out, exc) and exc.partial is not None:
             _write(exc.partial, args.out, with_map=not args.no_map, roads=request.roads)
+        _warn(args, exc.partial)
         where = f"\nDiagnosis written to {args.out}/diagnosis.json" if args.out else ""
         _emit(args, exc.to_dict(), f"INFEASIBLE: {exc}{where}", stream=sys.stderr)
         return EXIT_INFEASIBLE
     except SolverError as exc:
         return _failed(args, exc)
+    _warn(args, plan)
     if args.out is None:
         _emit(args, plan.to_dict(), _table(plan.summary()), stream=sys.stdout)
         return EXIT_OK
@@ -774,6 +786,14 @@ def _plan(args: argparse.Namespace) -> int:
     text = _table(plan.summary()) + "\n\nwritten:\n" + "\n".join(f"  {p}" for p in written)
     _emit(args, plan.to_dict(), text, stream=sys.stdout)
     return EXIT_OK
+
+
+def _warn(args: argparse.Namespace, plan: AssignmentResult | None) -> None:
+    """Print the plan's warnings on stderr (in JSON mode they are in the JSON)."""
+    if plan is None or args.json:
+        return
+    for warning in plan.warnings:
+        sys.stderr.write(f"WARNING: {warning}\n")
 
 
 def _emit(args: argparse.Namespace, data: dict[str, Any], text: str, *, stream: Any) -> None:

@@ -21,6 +21,7 @@ import scipy.sparse as sp
 from electsec.errors import InputError, Issue
 from electsec.io import read_garrisons, read_polling_centers
 from electsec.oracle import ArcOracle, Metric
+from electsec.reach import RoadReach
 from electsec.validation import is_number
 
 __all__ = ["CostMatrix", "distance_matrix"]
@@ -48,6 +49,13 @@ class CostMatrix:
     unreachable
         Ids of centres with no reachable garrison (no arc at all), e.g. off the road
         network or on a road island; empty for straight-line metrics.
+    road
+        For road metrics, what the builder learned about each centre's access to the
+        roads (snap distance, road piece size, garrisons on it), so that a plan can name
+        the true reason a centre cannot be served; None for straight-line metrics.
+    warnings
+        Sentences a planner must see (points off the roads, far snaps, road pieces with
+        no garrison or no centre); plans built on these costs carry them.
     """
 
     matrix: sp.csr_array = field(repr=False)
@@ -56,6 +64,8 @@ class CostMatrix:
     unit: str = "m"
     metric: str = "geodesic"
     unreachable: tuple[str, ...] = ()
+    road: RoadReach | None = field(default=None, repr=False)
+    warnings: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.matrix.shape != (len(self.center_ids), len(self.garrison_ids)):

@@ -28,7 +28,9 @@ __all__ = [
     "InfeasibleError",
     "InputError",
     "Issue",
+    "Reinforcement",
     "SolverError",
+    "Unserved",
     "did_you_mean",
 ]
 
@@ -123,6 +125,7 @@ UNSET: Final = _Unset.UNSET
 
 _KINDS = ("cover", "backup")
 _LIMIT_KEYS = ("smallest_feasible_max_distance_m", "smallest_feasible_max_time_s")
+_TIER_KEYS = ("smallest_feasible_tier_max_distance_m", "smallest_feasible_tier_max_time_s")
 _KEYS = (
     "kind",
     "total_demand",
@@ -133,7 +136,121 @@ _KEYS = (
     "centers_without_backup",
     "reason",
     *_LIMIT_KEYS,
+    *_TIER_KEYS,
+    "unserved",
 )
+_COST_KEYS = {"m": ("distance_m", "max_distance_m"), "s": ("time_s", "max_time_s")}
+
+
+@dataclass(frozen=True)
+class Unserved:
+    """Why one centre cannot be served at all: no garrison is allowed to reach it.
+
+    Attributes
+    ----------
+    center
+        The centre id.
+    cause
+        ``"off_road"`` (no road within ``max_snap_m``), ``"road_piece"`` (its road piece
+        holds no garrison), ``"no_route"`` (garrisons on its piece, but no route to it),
+        ``"beyond_limit"`` (its nearest garrison is beyond the limit that applies),
+        ``"agency"`` (no garrison of its agency within the limit, though others are),
+        ``"jurisdiction"`` (its agency may not operate there), ``"no_garrison"`` (no
+        garrison with teams of its agency) or ``"limits"`` (not known more precisely).
+    message
+        The reason in words, with the numbers.
+    facts
+        The numbers by name (``snap_distance_m``, ``max_snap_m``, ``piece_nodes``,
+        ``piece_km``, ``nearest_garrison``, ``nearest_garrison_m`` straight-line,
+        ``distance_m`` / ``time_s`` to the nearest allowed garrison, ``limit``...).
+    agency
+        The agency of the teams that cannot be served, when agencies are in use.
+    """
+
+    center: str
+    cause: str
+    message: str
+    facts: tuple[tuple[str, Any], ...] = ()
+    agency: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the record as JSON-ready data."""
+        out: dict[str, Any] = {"center_id": self.center, "cause": self.cause}
+        out["message"] = self.message
+        out.update(self.facts)
+        if self.agency is not None:
+            out["agency"] = self.agency
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Unserved:
+        """Build the record from :meth:`to_dict` output."""
+        known = ("center_id", "cause", "message", "agency")
+        return cls(
+            center=str(data["center_id"]),
+            cause=str(data["cause"]),
+            message=str(data["message"]),
+            facts=tuple((k, v) for k, v in data.items() if k not in known),
+            agency=data.get("agency"),
+        )
+
+
+@dataclass(frozen=True)
+class Reinforcement:
+    """What would cover a blocking region: teams to add, where, and who is just too far.
+
+    Attributes
+    ----------
+    teams
+        Teams to add within reach of the region's centres (its deficit).
+    unit
+        ``"m"`` or ``"s"``: the unit of ``limit`` and of the costs in ``nearest_beyond``.
+    limit
+        The smallest and largest response limit of the region's centres, or None when
+        they have none (the garrisons in reach are simply too few).
+    add_at
+        Garrisons in reach and the teams to add at each, verified to cover the region
+        (by a max-flow over its centres and the garrisons in reach); empty when no
+        garrison is in reach of some centre (teams must be stationed there).
+    nearest_beyond
+        The nearest garrisons beyond the limit with teams: ``(garrison id, cost to the
+        region's nearest centre, spare teams in the plan)``.
+    """
+
+    teams: int
+    unit: str = "m"
+    limit: tuple[float, float] | None = None
+    add_at: tuple[tuple[str, int], ...] = ()
+    nearest_beyond: tuple[tuple[str, float, int], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the suggestion as JSON-ready data (costs named by their unit)."""
+        cost, limit = _COST_KEYS[self.unit]
+        return {
+            "teams": self.teams,
+            limit: None if self.limit is None else list(self.limit),
+            "add_at": [{"garrison_id": g, "teams": t} for g, t in self.add_at],
+            "nearest_beyond": [
+                {"garrison_id": g, cost: c, "spare_teams": s} for g, c, s in self.nearest_beyond
+            ],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Reinforcement:
+        """Build the suggestion from :meth:`to_dict` output."""
+        unit = "s" if "max_time_s" in data else "m"
+        cost, limit = _COST_KEYS[unit]
+        bounds = data.get(limit)
+        return cls(
+            teams=int(data["teams"]),
+            unit=unit,
+            limit=None if bounds is None else (float(bounds[0]), float(bounds[1])),
+            add_at=tuple((str(a["garrison_id"]), int(a["teams"])) for a in data["add_at"]),
+            nearest_beyond=tuple(
+                (str(b["garrison_id"]), float(b[cost]), int(b["spare_teams"]))
+                for b in data["nearest_beyond"]
+            ),
+        )
 
 
 @dataclass(frozen=True)
@@ -159,6 +276,8 @@ class BlockingRegion:
     agencies
         Agencies of the demand in the region, sorted, when forces have agencies; else None
         (and no ``agencies`` key in :meth:`to_dict`).
+    reinforcement
+        What would cover the region (:class:`Reinforcement`), or None (no key).
     """
 
     centers: tuple[str, ...]
@@ -169,6 +288,7 @@ class BlockingRegion:
     extra_teams_needed: int
     governorates: tuple[str, ...] = ()
     agencies: tuple[str, ...] | None = None
+    reinforcement: Reinforcement | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the region as JSON-ready data (lists, ``agencies`` only when known)."""
@@ -183,6 +303,8 @@ class BlockingRegion:
         }
         if self.agencies is not None:
             out["agencies"] = list(self.agencies)
+        if self.reinforcement is not None:
+            out["reinforcement"] = self.reinforcement.to_dict()
         return out
 
     @classmethod
@@ -192,6 +314,7 @@ class BlockingRegion:
         ``extra_teams_needed`` defaults to ``deficit``; ``governorates`` to none.
         """
         agencies = data.get("agencies")
+        more = data.get("reinforcement")
         return cls(
             centers=tuple(data["centers"]),
             garrisons=tuple(data["garrisons"]),
@@ -201,6 +324,7 @@ class BlockingRegion:
             extra_teams_needed=int(data.get("extra_teams_needed", data["deficit"])),
             governorates=tuple(data.get("governorates") or ()),
             agencies=None if agencies is None else tuple(agencies),
+            reinforcement=None if more is None else Reinforcement.from_dict(more),
         )
 
 
@@ -238,6 +362,15 @@ class Diagnosis(Mapping[str, Any]):
         be (say, total demand exceeds capacity); :data:`UNSET` (no key) when not searched.
     smallest_feasible_max_time_s
         The same for travel-time limits, in seconds.
+    smallest_feasible_tier_max_distance_m
+        Per risk tier, the smallest limit for that tier's centres alone that would be
+        feasible, keeping every other tier's limits (None: raising that tier's limit
+        alone cannot help); :data:`UNSET` (no key) when not searched.
+    smallest_feasible_tier_max_time_s
+        The same for travel-time limits, in seconds.
+    unserved
+        Why each centre with no allowed garrison cannot be served (:class:`Unserved`),
+        when known; no key when empty.
     extra
         Further keys, in order, kept as given (``solve_gap`` adds ``n_agents``, ``n_jobs``).
     """
@@ -252,6 +385,9 @@ class Diagnosis(Mapping[str, Any]):
     centers_without_backup: tuple[str, ...] | None = None
     smallest_feasible_max_distance_m: float | _Unset | None = UNSET
     smallest_feasible_max_time_s: float | _Unset | None = UNSET
+    smallest_feasible_tier_max_distance_m: tuple[tuple[str, float | None], ...] | _Unset = UNSET
+    smallest_feasible_tier_max_time_s: tuple[tuple[str, float | None], ...] | _Unset = UNSET
+    unserved: tuple[Unserved, ...] = ()
     extra: tuple[tuple[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
@@ -273,8 +409,10 @@ class Diagnosis(Mapping[str, Any]):
             return self.is_backup
         if key == "centers_without_backup":
             return self.centers_without_backup is not None
-        if key in _LIMIT_KEYS:
+        if key in _LIMIT_KEYS or key in _TIER_KEYS:
             return getattr(self, key) is not UNSET
+        if key == "unserved":
+            return bool(self.unserved)
         return key in _KEYS
 
     def __iter__(self) -> Iterator[str]:
@@ -294,8 +432,10 @@ class Diagnosis(Mapping[str, Any]):
             raise KeyError(key)
         if key in _KEYS:
             value = getattr(self, key)
-            if key == "blocking_regions":
-                return [region.to_dict() for region in value]
+            if key in ("blocking_regions", "unserved"):
+                return [item.to_dict() for item in value]
+            if key in _TIER_KEYS:
+                return dict(value)
             return list(value) if isinstance(value, tuple) else value
         return dict(self.extra)[key]
 
@@ -333,6 +473,9 @@ class Diagnosis(Mapping[str, Any]):
             centers_without_backup=None if without is None else tuple(without),
             smallest_feasible_max_distance_m=_limit(data, _LIMIT_KEYS[0]),
             smallest_feasible_max_time_s=_limit(data, _LIMIT_KEYS[1]),
+            smallest_feasible_tier_max_distance_m=_tiers(data, _TIER_KEYS[0]),
+            smallest_feasible_tier_max_time_s=_tiers(data, _TIER_KEYS[1]),
+            unserved=tuple(Unserved.from_dict(u) for u in data.get("unserved") or ()),
             extra=tuple((k, v) for k, v in data.items() if k not in _KEYS),
         )
 
@@ -341,6 +484,12 @@ def _limit(data: Mapping[str, Any], key: str) -> float | _Unset | None:
     if key not in data:
         return UNSET
     return None if data[key] is None else float(data[key])
+
+
+def _tiers(data: Mapping[str, Any], key: str) -> tuple[tuple[str, float | None], ...] | _Unset:
+    if key not in data:
+        return UNSET
+    return tuple((str(t), None if v is None else float(v)) for t, v in data[key].items())
 
 
 class InfeasibleError(ElectsecError):

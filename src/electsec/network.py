@@ -8,7 +8,11 @@ must drive, and the costs come from ``scipy.sparse.csgraph.dijkstra`` run from t
 smaller side, in batches, cut at the response limit. No Python loop runs per pair.
 
 Unreachable pairs are simply absent from the :class:`~electsec.costs.CostMatrix`; centres
-with no reachable garrison are listed in ``CostMatrix.unreachable`` and logged.
+with no reachable garrison are listed in ``CostMatrix.unreachable``. The matrix also
+carries each centre's road facts (``CostMatrix.road``: snap distance, the size of its road
+piece, the garrisons on it, the part no garrison can reach) so plans can name the true
+reason a centre is unserved, and ``CostMatrix.warnings`` (points off the roads, far snaps,
+road pieces with no garrison or no centre), which plans repeat as ``plan.warnings``.
 
 Notes
 -----
@@ -37,7 +41,7 @@ import pandas as pd
 import pyproj
 import scipy.sparse as sp
 import shapely
-from scipy.sparse.csgraph import dijkstra
+from scipy.sparse.csgraph import connected_components, dijkstra
 from scipy.spatial import cKDTree
 
 from electsec.costs import CostMatrix, arcs_to_csr
@@ -54,6 +58,7 @@ from electsec.osm import (
     osm_tags,
     select_roads,
 )
+from electsec.reach import RoadReach
 from electsec.validation import is_number
 
 __all__ = [
@@ -511,10 +516,11 @@ class RoadNetwork:
     def _segments(self, geometry: np.ndarray) -> None:
         """Collapse directed edges to undirected segments (the snapping targets).
 
-        The two directions of one road pair up by their end nodes and length (to the
-        decimetre); two roads joining the same two junctions (a loop beside a straight
-        street, parallel edges of a simplified osmnx graph) stay two segments. A loop
-        from a junction back to it (a simplified cul-de-sac loop) is a segment too.
+        The two directions of one road pair up by their end nodes, length and midpoint
+        (to the decimetre); two roads joining the same two junctions (a loop beside a
+        straight street, parallel edges of a simplified osmnx graph, even of one length)
+        stay two segments. A loop from a junction back to it (a simplified cul-de-sac
+        loop) is a segment too.
         """
         self._edge_geom = geometry  # each edge's own line, for drawing routes
         a = np.minimum(self.tail, self.head)
@@ -523,7 +529,9 @@ class RoadNetwork:
         loop[loop] = shapely.length(geometry[loop]) > 0
         proper = np.flatnonzero((a != b) | loop)
         decimetres = np.rint(self.length_m[proper] * 10.0).astype(np.int64)
-        key = np.column_stack([a[proper], b[proper], decimetres])
+        middle = shapely.line_interpolate_point(geometry[proper], 0.5, normalized=True)
+        mid_dm = np.rint(shapely.get_coordinates(middle) * 10.0).astype(np.int64)
+        key = np.column_stack([a[proper], b[proper], decimetres, mid_dm])
         uniq, first, seg_of = np.unique(key, axis=0, return_index=True, return_inverse=True)
         seg_of = seg_of.ravel()
         rep = proper[first]
@@ -699,13 +707,12 @@ def network_costs(
     net = RoadNetwork.build(network)
     weight = "time" if metric == "travel_time" else "length"
     offroad = 3.6 / net.offroad_speed_kmh if weight == "time" else 1.0  # cost per metre
-    c_snap = net._snap(_xy(centers, net.crs))
-    g_snap = net._snap(_xy(garrisons, net.crs))
+    c_xy, g_xy = _xy(centers, net.crs), _xy(garrisons, net.crs)
+    c_snap, g_snap = net._snap(c_xy), net._snap(g_xy)
     graph, g_node, c_node = _augmented(net, weight, offroad, c_snap, g_snap)
     n, m = len(centers), len(garrisons)
     c_on = np.flatnonzero(c_snap.segment >= 0)
     g_on = np.flatnonzero(g_snap.segment >= 0)
-    _log_snaps(centers, garrisons, c_snap, g_snap, net.max_snap_m)
     if k is not None and max_cost is None and len(c_on) and len(g_on):
         probe = _probe_limit(graph, c_node, g_node, c_on, g_on, k, c_snap, g_snap)
         rows, cols, cost = _k_adaptive(graph, c_node, g_node, c_on, g_on, k, probe)
@@ -717,16 +724,13 @@ def network_costs(
     reached = np.zeros(n, dtype=bool)
     reached[rows] = True
     unreachable = tuple(str(c) for c in centers.index[~reached])
-    if unreachable:
-        logger.info(
-            "%d of %d centres have no reachable garrison on the road network "
-            "(%d beyond max_snap_m=%g m of any road), e.g. %s",
-            len(unreachable),
-            n,
-            int((c_snap.segment < 0).sum()),
-            net.max_snap_m,
-            ", ".join(unreachable[:5]),
-        )
+    road, g_piece_centers = _road_facts(net, c_snap, g_snap, c_xy, g_xy)
+    road = _with_unreached(road, net, graph, g_node[g_on], c_snap)
+    warnings = _build_warnings(net.build_report) + _road_warnings(
+        centers, garrisons, c_snap, g_snap, road, g_piece_centers
+    )
+    for text in warnings:
+        logger.info("%s", text)
     return CostMatrix(
         matrix,
         centers.index,
@@ -734,7 +738,148 @@ def network_costs(
         unit="s" if weight == "time" else "m",
         metric=metric,
         unreachable=unreachable,
+        road=road,
+        warnings=warnings,
     )
+
+
+# -- what a planner must be told -------------------------------------------------------
+
+#: Centres and garrisons snapped farther than this to a road are named in a warning.
+FAR_SNAP_M = 1000.0
+_SHOWN = 10
+
+
+def _road_facts(
+    net: RoadNetwork, c_snap: _Snap, g_snap: _Snap, c_xy: np.ndarray, g_xy: np.ndarray
+) -> tuple[RoadReach, np.ndarray]:
+    """Find each centre's road piece, its size and garrisons, and its nearest garrison.
+
+    Also returns how many centres lie on each garrison's road piece.
+    """
+    n_nodes = max(net.n_nodes, 1)
+    links = sp.coo_array((np.ones(len(net.tail)), (net.tail, net.head)), shape=(n_nodes, n_nodes))
+    _, piece = connected_components(links, directed=False)
+    km = np.bincount(piece[net._seg_a], weights=net._seg_len / 1000.0, minlength=n_nodes)
+    nodes = np.bincount(piece, minlength=n_nodes)
+
+    c_piece, g_piece = _piece_of(net, piece, c_snap), _piece_of(net, piece, g_snap)
+    garrisons_on = np.bincount(g_piece[g_piece >= 0], minlength=n_nodes)
+    centers_on = np.bincount(c_piece[c_piece >= 0], minlength=n_nodes)
+    on = c_piece >= 0
+    at = np.maximum(c_piece, 0)
+    if len(g_xy):
+        straight, nearest = cKDTree(g_xy).query(c_xy, k=1)
+    else:
+        straight, nearest = np.full(len(c_xy), np.inf), np.full(len(c_xy), -1)
+    road = RoadReach(
+        max_snap_m=net.max_snap_m,
+        snap_distance_m=c_snap.distance_m,
+        piece_nodes=np.where(on, nodes[at], 0).astype(np.int64),
+        piece_km=np.where(on, km[at], 0.0),
+        piece_garrisons=np.where(on, garrisons_on[at], 0).astype(np.int64),
+        nearest_garrison=np.asarray(nearest, dtype=np.int64),
+        nearest_garrison_m=np.asarray(straight, dtype=float),
+    )
+    g_centers: np.ndarray = np.where(g_piece >= 0, centers_on[np.maximum(g_piece, 0)], 0)
+    return road, g_centers
+
+
+def _with_unreached(
+    road: RoadReach, net: RoadNetwork, graph: sp.csr_array, sources: np.ndarray, c_snap: _Snap
+) -> RoadReach:
+    """Add, per centre, the nodes and km of its road piece that no garrison can reach."""
+    n_nodes = max(net.n_nodes, 1)
+    if len(sources) and net.n_nodes:
+        dist = dijkstra(graph, directed=True, indices=sources, min_only=True)
+        reached = np.isfinite(dist[: net.n_nodes])
+    else:
+        reached = np.zeros(net.n_nodes, dtype=bool)
+    links = sp.coo_array((np.ones(len(net.tail)), (net.tail, net.head)), shape=(n_nodes, n_nodes))
+    _, piece = connected_components(links, directed=False)
+    lost = np.bincount(piece[: net.n_nodes][~reached], minlength=n_nodes)
+    dark = ~reached[net._seg_a] & ~reached[net._seg_b] if net.n_nodes else np.zeros(0, bool)
+    km = np.bincount(piece[net._seg_a[dark]], weights=net._seg_len[dark] / 1000, minlength=n_nodes)
+    at = _piece_of(net, piece, c_snap)
+    on, where = at >= 0, np.maximum(at, 0)
+    return dataclasses.replace(
+        road,
+        unreached_nodes=np.where(on, lost[where], 0).astype(np.int64),
+        unreached_km=np.where(on, km[where], 0.0),
+    )
+
+
+def _piece_of(net: RoadNetwork, piece: np.ndarray, snap: _Snap) -> np.ndarray:
+    """Road piece of each snapped point (-1 off the network)."""
+    found = np.full(len(snap.segment), -1, dtype=np.int64)
+    on = snap.segment >= 0
+    found[on] = piece[net._seg_a[snap.segment[on]]]
+    return found
+
+
+def _build_warnings(report: RoadBuildReport | None) -> tuple[str, ...]:
+    """Say what building the network left out (dropped classes, fallback speeds)."""
+    if report is None:
+        return ()
+    out = []
+    if report.n_dropped:
+        shown = ", ".join(f"{k} {v}" for k, v in sorted(report.dropped.items()))
+        out.append(
+            f"{report.n_dropped} of {report.lines} road lines are not driven (dropped: "
+            f"{shown}); pass highway_speeds_kmh= or drivable_only=False to keep them"
+        )
+    if report.fallback_speed:
+        out.append(
+            f"{report.fallback_speed} road lines have neither a speed nor a known class and "
+            f"are driven at {FALLBACK_SPEED_KMH:g} km/h"
+        )
+    return tuple(out)
+
+
+def _road_warnings(
+    centers: gpd.GeoDataFrame,
+    garrisons: gpd.GeoDataFrame,
+    c_snap: _Snap,
+    g_snap: _Snap,
+    road: RoadReach,
+    g_piece_centers: np.ndarray,
+) -> tuple[str, ...]:
+    """Sentences a planner must see: points off the roads, far snaps, lonely road pieces."""
+    out = []
+    for name, layer, snap in (("centre", centers, c_snap), ("garrison", garrisons, g_snap)):
+        off = snap.segment < 0
+        far = ~off & (snap.distance_m > FAR_SNAP_M)
+        if off.any():
+            out.append(
+                f"{int(off.sum())} {name}(s) lie more than max_snap_m={road.max_snap_m:,.0f} m "
+                f"from any road and are left off the network: {_ids(layer, off)}"
+            )
+        if far.any():
+            worst = float(snap.distance_m[far].max())
+            out.append(
+                f"{int(far.sum())} {name}(s) are {FAR_SNAP_M:,.0f}–{worst:,.0f} m from the "
+                f"nearest road (an off-road leg is added): {_ids(layer, far)}"
+            )
+    lonely = road.isolated(np.arange(len(centers)))
+    if lonely.any() and len(garrisons):
+        out.append(
+            f"{int(lonely.sum())} centre(s) are on road pieces not connected to any "
+            f"garrison (up to {int(road.piece_nodes[lonely].max())} nodes, "
+            f"{float(road.piece_km[lonely].max()):,.1f} km of road): {_ids(centers, lonely)}"
+        )
+    idle = (g_snap.segment >= 0) & (g_piece_centers == 0)
+    if idle.any() and len(centers):
+        out.append(
+            f"{int(idle.sum())} garrison(s) are on road pieces not connected to any "
+            f"centre and can serve none by road: {_ids(garrisons, idle)}"
+        )
+    return tuple(out)
+
+
+def _ids(layer: gpd.GeoDataFrame, mask: np.ndarray) -> str:
+    ids = [str(i) for i in layer.index[mask]]
+    more = f" and {len(ids) - _SHOWN} more" if len(ids) > _SHOWN else ""
+    return ", ".join(ids[:_SHOWN]) + more
 
 
 # -- graph assembly ----------------------------------------------------------------------
@@ -1273,33 +1418,6 @@ def _nothing_kept(report: RoadBuildReport) -> Issue:
         f"no drivable road among {report.lines} lines (dropped: {shown or 'none'}); pass "
         "highway_speeds_kmh= with the classes to drive, or drivable_only=False",
     )
-
-
-def _log_snaps(
-    centers: gpd.GeoDataFrame,
-    garrisons: gpd.GeoDataFrame,
-    c_snap: _Snap,
-    g_snap: _Snap,
-    max_snap_m: float,
-) -> None:
-    for name, layer, snap in (("centres", centers, c_snap), ("garrisons", garrisons, g_snap)):
-        off = np.flatnonzero(snap.segment < 0)
-        if len(snap.distance_m):
-            logger.debug(
-                "%s snapped: median %.0f m, max %.0f m",
-                name,
-                float(np.median(snap.distance_m)),
-                float(np.max(snap.distance_m)),
-            )
-        if len(off):
-            logger.info(
-                "%d %s lie more than max_snap_m=%g m from any road and are left off the "
-                "network: %s",
-                len(off),
-                name,
-                max_snap_m,
-                ", ".join(str(i) for i in layer.index[off[:10]]),
-            )
 
 
 # -- road routes (RoadNetwork.paths) -------------------------------------------------------

@@ -121,6 +121,9 @@ def prepare(
         backup=_backup_arcs(backup_option, centers, garrisons, forces, costs),
         unlimited=unlimited,
         options=options,
+        limits=limits,
+        road=None if costs is None else costs.road,
+        warnings=() if costs is None else tuple(costs.warnings),
     )
 
 
@@ -251,11 +254,11 @@ def _problem(
     k: int | None,
     options: SolverOptions,
 ) -> tuple[Problem, CostLookup, str, Problem | None]:
-    """Build the array problem, its cost lookup, its unit and (roads) the unlimited one."""
+    """Build the array problem, its cost lookup, its unit and (given costs) the unlimited one."""
     if costs is not None:
         problem, table = problem_from_costs(centers, garrisons, forces, costs, limits, k)
         unlimited = None
-        if limits is not None and costs.unit == "s":
+        if limits is not None:
             unlimited = problem_from_costs(centers, garrisons, forces, costs, None, k)[0]
         return problem, table, costs.unit, unlimited
     demand, capacity = forces.demand, forces.capacity
@@ -411,6 +414,9 @@ def _labels(
         unit=unit,
         center_attributes=_attributes(centers, _CENTER_ATTRIBUTES),
         garrison_attributes=_attributes(garrisons, _GARRISON_ATTRIBUTES),
+        tier=None
+        if "tier" not in centers.columns
+        else centers["tier"].astype(str).to_numpy(dtype=object),
     )
 
 

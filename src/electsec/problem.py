@@ -20,6 +20,7 @@ import numpy as np
 from electsec.config import SolverOptions
 from electsec.errors import InputError, Issue
 from electsec.oracle import Admit, ArcOracle, GroupedOracle
+from electsec.reach import RoadReach
 
 __all__ = [
     "Arcs",
@@ -274,6 +275,9 @@ class Labels:
         Descriptive columns of the inputs carried to the outputs for readers (``name``,
         ``governorate``, ``tier``, ``agency`` where given): column → object array of
         ``str`` in problem order. Never used by a solver.
+    tier
+        Each centre's risk tier as text (object array), or None without a ``tier``
+        column.
     """
 
     center_ids: np.ndarray = field(repr=False)
@@ -286,6 +290,7 @@ class Labels:
     unit: str = "m"
     center_attributes: Mapping[str, np.ndarray] = field(default_factory=dict, repr=False)
     garrison_attributes: Mapping[str, np.ndarray] = field(default_factory=dict, repr=False)
+    tier: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def cost_column(self) -> str:
@@ -372,6 +377,14 @@ class Instance:
         "smallest limit that would work" diagnosis); else None.
     options
         Solver tuning the instance is solved with.
+    limits
+        The response limit of each demand row, in the instance's unit (``inf``: none),
+        or None when no limit was given.
+    road
+        With road costs: each centre's access to the roads (from the cost matrix), so
+        that uncovered centres get their true reason; else None.
+    warnings
+        Sentences a planner must see, from building the costs (the plan carries them).
     """
 
     problem: Problem = field(repr=False)
@@ -382,6 +395,9 @@ class Instance:
     backup: BackupArcs | None = field(default=None, repr=False)
     unlimited: Problem | None = field(default=None, repr=False)
     options: SolverOptions = field(default_factory=SolverOptions, repr=False)
+    limits: np.ndarray | None = field(default=None, repr=False)
+    road: RoadReach | None = field(default=None, repr=False)
+    warnings: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         return (

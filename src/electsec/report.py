@@ -233,6 +233,8 @@ def _diagnosis(diagnosis: Diagnosis) -> list[str]:
         f"{len(d.unreachable_centers)}.</p>",
     ]
     parts += [f"<p>{html.escape(s)}</p>" for s in explain.limit_sentences(d)]
+    parts += [f"<p>{html.escape(s)}</p>" for s in explain.tier_limit_sentences(d)]
+    parts += [f"<p>{html.escape(s)}</p>" for s in explain.unserved_sentences(d)]
     if d.blocking_regions:
         view = pd.DataFrame(
             {
@@ -241,6 +243,9 @@ def _diagnosis(diagnosis: Diagnosis) -> list[str]:
                 "need": [r.demand for r in d.blocking_regions],
                 "within reach": [r.capacity for r in d.blocking_regions],
                 "short": [r.deficit for r in d.blocking_regions],
+                "what would cover it": [
+                    explain.reinforcement_sentence(r) for r in d.blocking_regions
+                ],
             }
         )
         parts += ["<h3>Blocking regions</h3>", _table(view)]

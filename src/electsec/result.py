@@ -28,16 +28,24 @@ from electsec.errors import (
     InfeasibleError,
     InputError,
     Issue,
+    Reinforcement,
     SolverError,
 )
 from electsec.schema import SCHEMA_VERSION
+from electsec.unserved import unserved
 from electsec.validation import did_you_mean
 
 if TYPE_CHECKING:
     from electsec.budget import Budget
     from electsec.problem import Instance, Labels
     from electsec.solvers.diagnose import Cut
-    from electsec.solvers.pipeline import BackupShortage, Draft, Outcome, Settings
+    from electsec.solvers.pipeline import (
+        BackupShortage,
+        CoverShortage,
+        Draft,
+        Outcome,
+        Settings,
+    )
 
 __all__ = ["SCHEMA_VERSION", "AssignmentResult", "label"]
 
@@ -107,6 +115,9 @@ class AssignmentResult:
         (centres no plan could keep: garrison or centre gone, demand changed),
         ``fresh_objective`` (the plan solved without a baseline) and
         ``cost_increase_pct`` (this plan's cost above it). None otherwise.
+    warnings
+        Sentences a planner must see (centres or garrisons off the roads, far snaps, road
+        pieces with no garrison or no centre), from building the costs.
     """
 
     status: str
@@ -128,6 +139,7 @@ class AssignmentResult:
     center_info: pd.DataFrame | None = field(default=None, repr=False)
     garrison_info: pd.DataFrame | None = field(default=None, repr=False)
     replan: dict[str, Any] | None = field(default=None, repr=False)
+    warnings: tuple[str, ...] = ()
 
     @property
     def cost_column(self) -> str:
@@ -264,6 +276,7 @@ class AssignmentResult:
             "assignments": _records(self.assignments),
             "garrison_load": _records(self.garrison_load),
             "uncovered": _records(self.uncovered),
+            "warnings": list(self.warnings),
             "provenance": dict(self.provenance),
         } | (
             ({} if self.backups is None else {"backups": _records(self.backups)})
@@ -447,7 +460,7 @@ def _plan(
         gap=max(gap, 0.0),
         assignments=_assignments(draft, instance),
         garrison_load=_load(instance, draft, backups),
-        uncovered=_uncovered(outcome, labels),
+        uncovered=_uncovered(outcome, instance),
         unit=labels.unit,
         split=settings.split,
         solve_time_s=budget.elapsed(),
@@ -461,6 +474,7 @@ def _plan(
         center_info=_info(labels.center_attributes, labels.center_ids, "center_id"),
         garrison_info=_info(labels.garrison_attributes, labels.garrison_ids, "garrison_id"),
         replan=_replan(outcome),
+        warnings=tuple(instance.warnings),
     )
 
 
@@ -520,33 +534,52 @@ def _load(instance: Instance, draft: Draft, backups: pd.DataFrame | None) -> pd.
     return load
 
 
-def _uncovered(outcome: Outcome, labels: Labels) -> pd.DataFrame:
+def _uncovered(outcome: Outcome, instance: Instance) -> pd.DataFrame:
+    """Uncovered centres with their true reason, in words with the numbers."""
+    labels = instance.labels
     uncovered, forces = outcome.plan.uncovered, labels.forces
     short = np.flatnonzero(uncovered > 0)
-    reason = np.where(
-        np.isin(short, outcome.unreachable),
-        "no garrison within the limits",
-        "not enough teams within reach",
-    )
-    reason = np.where(
-        np.isin(short, outcome.split_only),
-        "the split plan covers it, but not whole from one garrison",
-        reason,
-    )
-    table = {
+    why = unserved(instance, outcome)
+    region = _region_of(outcome, forces.row_center)
+    split_only = set(outcome.split_only.tolist())
+    reason = [
+        "the split plan covers it, but not whole from one garrison"
+        if r in split_only
+        else why[r].message
+        if r in why
+        else region.get(r, "not enough teams within reach")
+        for r in short.tolist()
+    ]
+    table: dict[str, Any] = {
         "center_id": labels.row_ids(short),
         "teams": uncovered[short].astype(np.int64),
-        "reason": reason,
+        "reason": np.asarray(reason, dtype=object),
+        "cause": np.asarray(
+            [
+                "split_only" if r in split_only else why[r].cause if r in why else "capacity"
+                for r in short.tolist()
+            ],
+            dtype=object,
+        ),
     }
     if forces.row_agency is not None:
-        agency = forces.row_agency[short]
-        table["reason"] = np.where(
-            ~forces.allowed[short],
-            [f"{a} may not operate in this governorate (jurisdiction)" for a in agency],
-            reason,
-        )
-        table["agency"] = agency
+        table["agency"] = forces.row_agency[short]
     return pd.DataFrame(table)
+
+
+def _region_of(outcome: Outcome, row_center: np.ndarray) -> dict[int, str]:
+    """Row → "not enough teams within reach: its blocking region (14 centres) needs ..."."""
+    if outcome.cut is None:
+        return {}
+    out = {}
+    for r in outcome.cut.regions:
+        text = (
+            f"not enough teams within reach: its blocking region "
+            f"({len(np.unique(row_center[r.centers]))} centres) needs {r.demand} teams, "
+            f"the garrisons in reach hold {r.capacity} (short {r.deficit})"
+        )
+        out.update(dict.fromkeys(r.centers.tolist(), text))
+    return out
 
 
 def _backup_table(labels: Labels, backup: np.ndarray, cost: Any) -> pd.DataFrame:
@@ -563,6 +596,7 @@ def _backup_table(labels: Labels, backup: np.ndarray, cost: Any) -> pd.DataFrame
 
 
 def _cover_diagnosis(outcome: Outcome, instance: Instance) -> Diagnosis:
+    """Word a cover shortage as a diagnosis: reasons, regions and fixes, in ids."""
     shortage = outcome.shortage
     assert shortage is not None  # noqa: S101
     labels, cut = instance.labels, shortage.cut
@@ -572,21 +606,60 @@ def _cover_diagnosis(outcome: Outcome, instance: Instance) -> Diagnosis:
             f"{shortage.total_capacity}"
         )
     else:
+        within = " within the limits" if instance.limits is not None else ""
         reason = (
-            f"{cut.shortfall} team(s) cannot reach their centres within the "
-            f"limits ({len(cut.regions)} blocking region(s))"
+            f"{cut.shortfall} team(s) cannot reach their centres{within} "
+            f"({len(cut.regions)} blocking region(s))"
         )
     key, limit = shortage.limit_key, shortage.smallest_limit
+    tiers: Any = UNSET if shortage.tier_limits is None else shortage.tier_limits
+    why = unserved(instance, outcome)
     return Diagnosis(
         total_demand=shortage.total_demand,
         total_capacity=shortage.total_capacity,
         shortfall=cut.shortfall,
         reason=reason,
         unreachable_centers=tuple(dict.fromkeys(labels.row_ids(cut.unreachable))),
-        blocking_regions=_regions(cut, labels),
+        blocking_regions=_with_reinforcements(_regions(cut, labels), shortage, instance, outcome),
         smallest_feasible_max_distance_m=limit if key == _DISTANCE_FIX else UNSET,
         smallest_feasible_max_time_s=limit if key == _TIME_FIX else UNSET,
+        smallest_feasible_tier_max_distance_m=tiers if labels.unit == "m" else UNSET,
+        smallest_feasible_tier_max_time_s=tiers if labels.unit == "s" else UNSET,
+        unserved=tuple(why[r] for r in sorted(why)),
     )
+
+
+def _with_reinforcements(
+    regions: tuple[BlockingRegion, ...],
+    shortage: CoverShortage,
+    instance: Instance,
+    outcome: Outcome,
+) -> tuple[BlockingRegion, ...]:
+    """Attach to each region the teams that would cover it (ids, costs, spare teams)."""
+    labels, limits = instance.labels, instance.limits
+    load = np.bincount(
+        outcome.plan.cols, weights=outcome.plan.teams, minlength=instance.n_garrisons
+    )
+    spare = instance.problem.capacity - load.astype(np.int64)
+    out = []
+    for region, cut_region, tip in zip(
+        regions, shortage.cut.regions, shortage.suggestions, strict=True
+    ):
+        bounds = None
+        if limits is not None:
+            finite = limits[cut_region.centers][np.isfinite(limits[cut_region.centers])]
+            bounds = (float(finite.min()), float(finite.max())) if len(finite) else None
+        more = Reinforcement(
+            teams=region.extra_teams_needed,
+            unit=labels.unit,
+            limit=bounds,
+            add_at=tuple((str(labels.garrison_ids[g]), t) for g, t in tip.add_at),
+            nearest_beyond=tuple(
+                (str(labels.garrison_ids[g]), c, int(spare[g])) for g, c in tip.beyond
+            ),
+        )
+        out.append(dataclasses.replace(region, reinforcement=more))
+    return tuple(out)
 
 
 def _backup_diagnosis(shortage: BackupShortage, labels: Labels) -> Diagnosis:

@@ -28,6 +28,13 @@ from electsec.solvers.cover import WholeCover, cover_whole
 from electsec.solvers.decompose import solve_regions
 from electsec.solvers.diagnose import Cut, allowed_arcs, diagnose
 from electsec.solvers.flow import FlowSolution, solve_split, solve_transport
+from electsec.solvers.relax import (
+    Relaxation,
+    Suggestion,
+    nearest_allowed,
+    reinforce,
+    smallest_group_limit,
+)
 from electsec.solvers.single import SingleSolution
 from electsec.solvers.stable import (
     Baseline,
@@ -83,6 +90,9 @@ class CoverShortage:
 
     ``limit_key`` names the "smallest uniform limit that would work" entry of the
     diagnosis (``smallest_feasible_max_distance_m`` or ``..._time_s``), or is None.
+    ``tier_limits``: per tier with a limit, the smallest limit for that tier alone that
+    would work (None: none would), or None when not searched. ``suggestions``: one
+    :class:`~electsec.solvers.relax.Suggestion` per blocking region.
     """
 
     cut: Cut
@@ -90,6 +100,8 @@ class CoverShortage:
     total_capacity: int
     limit_key: str | None = None
     smallest_limit: float | None = None
+    tier_limits: tuple[tuple[str, float | None], ...] | None = None
+    suggestions: tuple[Suggestion, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -129,6 +141,11 @@ class Outcome:
         Why not everything is covered; None when it is, or when ``coverage="max"``.
     changes
         With a baseline: how the plan differs from it.
+    cut
+        The minimum cut when forces are short (whatever the coverage), else None.
+    nearest
+        Per row of ``unreachable``: the nearest garrison it could use without its limit
+        and the cost (-1 and ``inf`` when there is none or it is not known).
     """
 
     plan: Draft
@@ -141,6 +158,8 @@ class Outcome:
     shortage: CoverShortage | None = None
     backup_shortage: BackupShortage | None = None
     changes: Changes | None = None
+    cut: Cut | None = None
+    nearest: tuple[np.ndarray, np.ndarray] = (_EMPTY, np.zeros(0))
 
 
 def solve_instance(
@@ -356,27 +375,84 @@ def _short(
     draft, backup, _ = _with_backups(instance, settings, problem, lp.arcs, draft)
     shortage = None
     if settings.coverage == "full":
-        shortage = _cover_shortage(instance, cut)
+        shortage = _cover_shortage(instance, cut, lp)
+    unlimited = _unlimited(instance)
     return Outcome(
         draft,
         unreachable=cut.unreachable,
         split_only=split_only,
         backup=backup,
         shortage=shortage,
+        cut=cut,
+        nearest=nearest_allowed(
+            problem, cut.unreachable, None if unlimited is None else unlimited.arcs
+        ),
     )
 
 
-def _cover_shortage(instance: Instance, cut: Cut) -> CoverShortage:
+def _cover_shortage(instance: Instance, cut: Cut, lp: FlowSolution) -> CoverShortage:
     problem = instance.problem
     demand, capacity = int(problem.demand.sum()), int(problem.capacity.sum())
-    if instance.unit == "m":
-        fix = smallest_uniform_limit(problem)
-        # Costs are whole metres inside; every pair rounding to ``fix`` is within +0.5 m.
-        limit = None if fix is None else fix + 0.5
-        return CoverShortage(cut, demand, capacity, "smallest_feasible_max_distance_m", limit)
-    found = bottleneck(instance.unlimited or dataclasses.replace(problem, priority=None))
-    limit = None if found is None else found[0] + 0.5
-    return CoverShortage(cut, demand, capacity, "smallest_feasible_max_time_s", limit)
+    unlimited = _unlimited(instance)
+    if instance.unit == "m" and problem.oracle is not None:
+        key, fix = "smallest_feasible_max_distance_m", smallest_uniform_limit(problem)
+    else:
+        key = (
+            "smallest_feasible_max_distance_m"
+            if instance.unit == "m"
+            else ("smallest_feasible_max_time_s")
+        )
+        found = bottleneck(unlimited) if unlimited is not None else None
+        fix = None if found is None else found[0]
+        if unlimited is None and problem.oracle is None and instance.limits is not None:
+            key = None  # the arcs beyond the limits were never listed: not searched
+    beyond = None if unlimited is None else unlimited.arcs
+    return CoverShortage(
+        cut,
+        demand,
+        capacity,
+        key,
+        # Costs are whole units inside; every pair rounding to ``fix`` is within +0.5.
+        None if fix is None else fix + 0.5,
+        tier_limits=_tier_limits(instance, lp, unlimited),
+        suggestions=tuple(reinforce(problem, r, beyond) for r in cut.regions),
+    )
+
+
+def _unlimited(instance: Instance) -> Problem | None:
+    """Return the problem without limits, with the current teams (None with an oracle)."""
+    problem = instance.problem
+    if problem.oracle is not None:
+        return None
+    if instance.unlimited is None:
+        return None if instance.limits is not None else problem
+    return dataclasses.replace(
+        instance.unlimited, demand=problem.demand, capacity=problem.capacity, priority=None
+    )
+
+
+def _tier_limits(
+    instance: Instance, lp: FlowSolution, unlimited: Problem | None
+) -> tuple[tuple[str, float | None], ...] | None:
+    """Per tier with a limit: the smallest limit for it alone that would work (+0.5)."""
+    tiers, limits, problem = instance.labels.tier, instance.limits, instance.problem
+    if tiers is None or limits is None or (problem.oracle is None and unlimited is None):
+        return None
+    row_tier = tiers[instance.labels.forces.row_center]
+    weight = problem.priority if problem.priority is not None else np.ones(len(row_tier))
+    top = {t: -int(weight[row_tier == t].max()) for t in set(row_tier)}
+    out = []
+    for tier in sorted(top, key=lambda t: (top[t], t)):
+        group = row_tier == tier
+        if not np.isfinite(limits[group]).any():
+            continue  # nothing to raise
+        beyond = None
+        if problem.oracle is None:
+            assert unlimited is not None  # noqa: S101
+            beyond = unlimited.arcs.subset(group[unlimited.arcs.center])
+        found = smallest_group_limit(Relaxation(problem, limits, group, beyond), lp.arcs)
+        out.append((str(tier), None if found is None else found + 0.5))
+    return tuple(out)
 
 
 def _finish(
