@@ -1,5 +1,7 @@
 """Maps and charts render (folium and matplotlib, loaded lazily)."""
 
+import html
+
 import matplotlib as mpl
 import pytest
 
@@ -60,4 +62,7 @@ def test_tooltips_and_popups_name_the_sites(tiny, tiny_plan):
         assert value in page
     with pytest.raises(es.InfeasibleError) as info:
         es.solve_assignment(*tiny, split=True, max_distance_m=2_000)
-    assert "no garrison within the limits" in info.value.partial.explore().get_root().render()
+    partial = info.value.partial
+    reason = partial.uncovered["reason"].iloc[0]  # the true reason, with its numbers
+    assert "beyond" in reason
+    assert html.escape(reason, quote=False) in partial.explore().get_root().render()
