@@ -432,6 +432,7 @@ def _report(args: argparse.Namespace) -> int:
         "schema_version": SCHEMA_VERSION,
         "report": str(path),
         "status": plan.status,
+        "coverage_status": plan.coverage_status,
         "infeasible": diagnosis is not None,
     }
     _emit(args, data, f"report written to {path}", stream=sys.stdout)
