@@ -70,3 +70,43 @@ def test_bad_arguments_are_named(base):
     with pytest.raises(es.InputError) as caught:
         es.robustness(base, n=0, lose=99, seed=-1)
     assert {i.column for i in caught.value.issues} == {"n", "lose", "seed"}
+
+
+def test_capacity_noise_is_reproducible_with_and_without_an_executor(base):
+    here = es.robustness(base, n=12, lose=1, seed=4, capacity_noise=0.3)
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        there = es.robustness(base, n=12, lose=1, seed=4, capacity_noise=0.3, executor=pool)
+    for a, b in zip(_untimed(here), _untimed(there), strict=True):
+        pd.testing.assert_frame_equal(a, b)
+    np.testing.assert_array_equal(here.capacity, there.capacity)
+    # The losses come first from each draw's child seed: noise leaves them as they were.
+    plain = es.robustness(base, n=12, lose=1, seed=4)
+    assert list(plain.draws["garrisons_lost"]) == list(here.draws["garrisons_lost"])
+    assert (here.capacity <= plain.capacity).all()
+    assert (here.capacity < plain.capacity).any()
+
+
+@pytest.mark.parametrize("lose", [0, 2])
+def test_each_noisy_draw_is_the_direct_solve_of_its_capacities(tiny, base, lose):
+    centers, garrisons = tiny
+    found = es.robustness(base, n=6, lose=lose, seed=2, capacity_noise=0.4)
+    ids = list(base.labels.garrison_ids)
+    full = garrisons.loc[ids, "capacity"].to_numpy()
+    assert found.capacity.shape == (6, len(ids))
+    assert ((found.capacity >= 0) & (found.capacity <= full)).all()
+    for k, draw in found.draws.iterrows():
+        lost = [g for g in draw["garrisons_lost"].split("+") if g]
+        assert len(lost) == lose
+        assert (found.capacity[k, [ids.index(g) for g in lost]] == 0).all()
+        edited = garrisons.copy()
+        edited.loc[ids, "capacity"] = found.capacity[k]
+        direct = es.solve_assignment(centers, edited, split=True, coverage="max")
+        assert draw["objective"] == direct.objective
+        assert draw["teams_short"] == int(direct.uncovered["teams"].sum())
+
+
+@pytest.mark.parametrize("noise", [-0.1, 1.0, 1.5, "0.1", float("nan"), True])
+def test_bad_capacity_noise_is_named(base, noise):
+    with pytest.raises(es.InputError) as caught:
+        es.robustness(base, n=3, lose=1, seed=1, capacity_noise=noise)
+    assert {i.column for i in caught.value.issues} == {"capacity_noise"}

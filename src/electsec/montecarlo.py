@@ -3,14 +3,18 @@
 :func:`robustness` draws ``n`` independent sets of ``lose`` garrisons, solves each loss
 warm-started from the base optimum (as :func:`electsec.contingency` does) and sums the
 draws up per centre (probability of staying covered), per garrison (how often its loss
-came with a shortfall) and per draw (shortfall and worst response). Draw ``k`` takes its
-garrisons from the ``k``-th child of ``numpy.random.SeedSequence(seed)``, so the same
-seed gives the same draws, and the same result, whatever the executor, worker count or
-completion order.
+came with a shortfall) and per draw (shortfall and worst response). With
+``capacity_noise=p`` every garrison that is not lost also sends, in each draw, only a
+random part of its teams: each of its teams (reserve aside) comes with probability
+``1 - p``, independently (binomial thinning). Draw ``k`` takes its garrisons, then its
+thinned capacities, from the ``k``-th child of ``numpy.random.SeedSequence(seed)``, so
+the same seed gives the same draws, and the same result, whatever the executor, worker
+count or completion order.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,12 +53,16 @@ class Robustness:
         critical first.
     seed
         The seed the draws came from.
+    capacity
+        (n, m) int64: the teams each garrison could send in each draw (reserve
+        excluded; 0 when lost), in garrison order of the instance.
     """
 
     draws: pd.DataFrame = field(repr=False)
     centers: pd.DataFrame = field(repr=False)
     garrisons: pd.DataFrame = field(repr=False)
     seed: int = 0
+    capacity: np.ndarray | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:
         short = int((self.draws["teams_short"].fillna(0) > 0).sum())
@@ -65,8 +73,9 @@ def robustness(
     base: Instance,
     *,
     n: int,
-    lose: int,
+    lose: int = 0,
     seed: int,
+    capacity_noise: float = 0.0,
     split: bool = True,
     executor: Any = None,
     progress: bool = False,
@@ -85,6 +94,10 @@ def robustness(
     seed
         Seed of the draws (``numpy.random.SeedSequence``); also the solver seed unless
         ``solve_options`` give one.
+    capacity_noise
+        Probability ``p`` in [0, 1) that each team of a garrison that is not lost fails
+        to come, independently per team and draw: its teams (reserve excluded) are
+        ``Binomial(teams, 1 - p)``. 0 (default): capacities as given.
     split, executor, progress, solve_options
         As for :func:`electsec.run_scenarios`; ``coverage`` defaults to ``"max"``.
 
@@ -101,13 +114,13 @@ def robustness(
     >>> len(found.draws), len(found.centers) == base.n_centers
     (20, True)
     """
-    _check(base, n, lose, seed)
+    _check(base, n, lose, seed, capacity_noise)
     solve_options.setdefault("coverage", "max")
     solve_options.setdefault("seed", seed)
     settings, limit = _settings(split, solve_options)
-    lost = _draws(base.n_garrisons, n, lose, seed)
+    lost, teams = _draws(base, n, lose, seed, float(capacity_noise))
+    scenarios = _scenarios(base, lost, teams)
     ids = np.asarray(base.labels.garrison_ids).astype(str)
-    scenarios = [Scenario(f"draw {k}", garrisons_lost=tuple(ids[g])) for k, g in enumerate(lost)]
     edited = _apply_all(base, scenarios)
     warm = WarmBase.build(base)
     ref = Reference.of(solve(base, split=split, **solve_options), base)
@@ -122,10 +135,11 @@ def robustness(
     for k, solved in found:
         rows[k] = ["+".join(ids[lost[k]]), *summary(str(k), solved, edited[k], ref)[1:]]
         covered += _kept(solved, base)
-    return _tables(base, lost, rows, covered, seed)
+    table = _tables(base, lost, rows, covered, seed)
+    return dataclasses.replace(table, capacity=np.stack([e.problem.capacity for e in edited]))
 
 
-def _check(base: Instance, n: object, lose: object, seed: object) -> None:
+def _check(base: Instance, n: object, lose: object, seed: object, noise: object) -> None:
     issues = []
     if not isinstance(base, Instance):
         message = f"must be an Instance from es.prepare(), got {type(base).__name__}"
@@ -138,16 +152,45 @@ def _check(base: Instance, n: object, lose: object, seed: object) -> None:
         issues.append(Issue("arguments", "lose", (), message))
     if not (is_number(seed, integer=True) and seed < 2**31):
         issues.append(Issue("arguments", "seed", (), f"must be in [0, 2**31), got {seed!r}"))
+    if not (is_number(noise) and noise < 1):
+        message = f"must be a probability in [0, 1) that a team fails to come, got {noise!r}"
+        issues.append(Issue("arguments", "capacity_noise", (), message))
     if issues:
         raise InputError(issues)
 
 
-def _draws(m: int, n: int, lose: int, seed: int) -> list[np.ndarray]:
-    """Garrison positions lost in each draw, each from its own child seed (sorted)."""
-    children = np.random.SeedSequence(seed).spawn(n)
-    return [
-        np.sort(np.random.default_rng(c).choice(m, size=lose, replace=False)) for c in children
-    ]
+def _draws(
+    base: Instance, n: int, lose: int, seed: int, noise: float
+) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
+    """Per draw, from its own child seed: garrisons lost, then teams kept.
+
+    Lost garrison positions are sorted; kept teams are every garrison's thinned teams
+    (reserve excluded), or None without noise.
+    """
+    available = base.problem.capacity
+    lost: list[np.ndarray] = []
+    teams: list[np.ndarray | None] = []
+    for child in np.random.SeedSequence(seed).spawn(n):
+        rng = np.random.default_rng(child)
+        lost.append(np.sort(rng.choice(base.n_garrisons, size=lose, replace=False)))
+        teams.append(rng.binomial(available, 1.0 - noise) if noise > 0 else None)
+    return lost, teams
+
+
+def _scenarios(
+    base: Instance, lost: list[np.ndarray], teams: list[np.ndarray | None]
+) -> list[Scenario]:
+    """One scenario per draw: its losses, and the thinned capacity of the others."""
+    ids = np.asarray(base.labels.garrison_ids).astype(str)
+    reserve = base.labels.forces.reserve
+    scenarios = []
+    for k, (g, kept) in enumerate(zip(lost, teams, strict=True)):
+        capacity = None
+        if kept is not None:
+            others = np.setdiff1d(np.arange(base.n_garrisons), g)
+            capacity = {str(ids[j]): int(reserve[j] + kept[j]) for j in others}
+        scenarios.append(Scenario(f"draw {k}", garrisons_lost=tuple(ids[g]), capacity=capacity))
+    return scenarios
 
 
 def _kept(solved: Solved, base: Instance) -> np.ndarray:
