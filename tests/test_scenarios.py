@@ -263,3 +263,119 @@ def test_unknown_or_bad_sweep_options_are_named(base):
 def test_a_progress_bar_goes_to_stderr(base, capsys):
     es.contingency(base, progress=True)
     assert "scenarios" in capsys.readouterr().err
+
+
+TIER_LIMITS = {"high": 4000.0, "medium": 8000.0, "low": 20000.0}
+
+
+def _direct(plan_a, plan_b):
+    assert plan_a.objective == pytest.approx(plan_b.objective)
+    key = ["center_id", "garrison_id"]
+    cols = [*key, "teams", "distance_m"]
+    a = plan_a.assignments[cols].sort_values(key, ignore_index=True)
+    b = plan_b.assignments[cols].sort_values(key, ignore_index=True)
+    pd.testing.assert_frame_equal(a, b)
+    assert list(plan_a.uncovered["center_id"]) == list(plan_b.uncovered["center_id"])
+
+
+@pytest.mark.parametrize("options", [{}, {"k": 3}])
+def test_a_lowered_limit_equals_preparing_with_it(tiny, options):
+    centers, garrisons = tiny
+    base = es.prepare(centers, garrisons, **options)
+    before = pickle.dumps(base)
+    edited = es.Scenario("tight", limits=3000.0).apply(base)
+    assert pickle.dumps(base) == before
+    direct = es.prepare(centers, garrisons, max_distance_m=3000.0, **options)
+    plan = es.solve(edited, split=True, coverage="max")
+    _direct(plan, es.solve(direct, split=True, coverage="max"))
+    assert len(plan.uncovered)  # the limit bites
+    check_plan(plan, centers, garrisons, split=True, max_distance_m=3000.0)
+    loose = es.solve(base, split=True, coverage="max")
+    assert plan.objective != loose.objective or len(loose.uncovered) != len(plan.uncovered)
+
+
+def test_moving_a_centre_to_a_tighter_tier_equals_preparing_it_so(tiny):
+    centers, garrisons = tiny
+    base = es.prepare(centers, garrisons, max_distance_m=TIER_LIMITS)
+    moved = list(centers.index[centers["tier"] == "low"][:6])
+    tiers = dict.fromkeys(moved, "high")
+    edited = es.Scenario("raised risk", tiers=tiers).apply(base)
+    retiered = centers.copy()
+    retiered.loc[moved, "tier"] = "high"
+    direct = es.prepare(retiered, garrisons, max_distance_m=TIER_LIMITS)
+    plan = es.solve(edited, split=True, coverage="max")
+    _direct(plan, es.solve(direct, split=True, coverage="max"))
+    np.testing.assert_array_equal(edited.problem.priority, direct.problem.priority)
+    assert list(edited.labels.tier) == list(direct.labels.tier)
+    check_plan(plan, retiered, garrisons, split=True)
+    used = plan.assignments.set_index("center_id")["distance_m"]
+    assert (used.reindex(moved).dropna() <= TIER_LIMITS["high"]).all()
+
+
+def test_per_tier_limits_keep_the_tiers_not_named(tiny):
+    centers, garrisons = tiny
+    base = es.prepare(centers, garrisons, max_distance_m=TIER_LIMITS)
+    edited = es.Scenario("tight medium", limits={"medium": 5000.0}).apply(base)
+    direct = es.prepare(centers, garrisons, max_distance_m={**TIER_LIMITS, "medium": 5000.0})
+    np.testing.assert_array_equal(edited.limits, direct.limits)
+    _direct(
+        es.solve(edited, split=True, coverage="max"), es.solve(direct, split=True, coverage="max")
+    )
+
+
+@pytest.mark.parametrize(
+    "scenario",
+    [
+        es.Scenario("looser", limits={"high": 9000.0}),
+        es.Scenario("calmer", tiers={"TC001": "low", "TC002": "low"}),  # medium → low: 20 km
+        es.Scenario("all looser", limits=1e9),
+    ],
+)
+def test_raising_a_limit_is_refused_with_the_fix(tiny, scenario):
+    base = es.prepare(*tiny, max_distance_m=TIER_LIMITS)
+    with pytest.raises(es.InputError) as caught:
+        scenario.apply(base)
+    (issue,) = caught.value.issues
+    assert issue.column == "limits"
+    assert "es.prepare" in issue.message
+    assert "max_distance_m" in issue.message
+
+
+def test_bad_tiers_and_limits_are_named(tiny, base):
+    centers, garrisons = tiny
+    bad = es.Scenario("bad", tiers={"TC999": "high", "TC001": ""}, limits={"extreme": 10.0})
+    with pytest.raises(es.InputError) as caught:
+        bad.apply(base)
+    found = {(i.column, i.ids) for i in caught.value.issues}
+    assert found == {("tiers", ("TC999",)), ("tiers", ("TC001",)), ("limits", ("extreme",))}
+    with pytest.raises(es.InputError) as caught:
+        es.Scenario("word", limits="far").apply(base)
+    assert [i.column for i in caught.value.issues] == ["limits"]
+    untiered = es.prepare(centers.drop(columns="tier"), garrisons)
+    with pytest.raises(es.InputError, match="no 'tier' column"):
+        es.Scenario("t", tiers={"TC001": "high"}).apply(untiered)
+
+
+def test_a_sweep_with_tiers_and_limits_equals_direct_solves(tiny):
+    centers, garrisons = tiny
+    base = es.prepare(centers, garrisons, max_distance_m=TIER_LIMITS)
+    scenarios = [
+        es.Scenario("tighter", limits={"low": 6000.0, "medium": 6000.0}, garrisons_lost=["TG01"]),
+        es.Scenario("retier", tiers={"TC001": "high", "TC003": "medium"}),
+        es.Scenario("plain", capacity={"TG02": "-50%"}),
+    ]
+    here = es.run_scenarios(base, scenarios, split=True, coverage="max")
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        there = es.run_scenarios(base, scenarios, split=True, coverage="max", executor=pool)
+    pd.testing.assert_frame_equal(
+        here.table.drop(columns="solve_s"), there.table.drop(columns="solve_s")
+    )
+    for s in scenarios:
+        direct = es.solve(s.apply(base), split=True, coverage="max")
+        _same(here.plans[s.name], direct)
+        _direct(here.plans[s.name], direct)
+    fewer = garrisons.copy()
+    fewer.loc["TG01", "capacity"] = 0
+    check_plan(here.plans["tighter"], centers, fewer, split=True, max_distance_m=6000.0)
+    with pytest.raises(es.InputError, match="tiers= or limits="):
+        es.run_scenarios(base, scenarios, split=True, coverage="max", checkpoint="unused")

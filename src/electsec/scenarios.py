@@ -18,7 +18,7 @@ import difflib
 import math
 import os
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +31,8 @@ from electsec.diff import PlanDiff, diff_plans
 from electsec.errors import ElectsecError, InfeasibleError, InputError, Issue
 from electsec.problem import Instance, input_hash
 from electsec.result import AssignmentResult, label
+from electsec.retier import new_limits, new_tiers, raised
+from electsec.retier import retiered as retiered_instance
 from electsec.solvers.pipeline import Settings
 from electsec.solvers.warm import Edit, Solved, WarmBase
 from electsec.sweeping import Checkpoint, Reference, Task, run_tasks, summary, task_key
@@ -57,6 +59,14 @@ class Scenario:
         ``{center_id: teams}``: a centre's new demand (centres with one demand row).
     centers_removed
         Ids of centres that need no team any more.
+    tiers
+        ``{center_id: tier}``: a centre's new risk tier (its cover priority; and, when
+        the instance was prepared with ``{tier: limit}``, that tier's limit).
+    limits
+        New response limits in the instance's unit (metres or seconds): one number for
+        every centre, or ``{tier: limit}`` (tiers after ``tiers``; others keep theirs).
+        Limits may only be lowered (pairs beyond them are dropped); a raised limit is
+        refused: re-run ``es.prepare`` with it.
 
     Examples
     --------
@@ -73,6 +83,8 @@ class Scenario:
     capacity: Mapping[str, int | str] | None = field(default=None, hash=False)
     demand: Mapping[str, int] | None = field(default=None, hash=False)
     centers_removed: tuple[str, ...] = ()
+    tiers: Mapping[str, str] | None = field(default=None, hash=False)
+    limits: float | Mapping[str, float] | None = field(default=None, hash=False)
 
     def __post_init__(self) -> None:
         for name in ("garrisons_lost", "centers_removed"):
@@ -101,14 +113,33 @@ class Scenario:
                 total[g] = _new_capacity(int(labels.capacity[g]), value, key, issues)
         demand = forces.demand.copy()
         self._edit_demand(centers, forces.row_center, demand, issues)
+        retiered = self._edit_tiers(base, centers, issues)
         if issues:
             raise InputError(issues)
+        if retiered is not None:
+            base = retiered(base)
+            labels = base.labels
         available = np.maximum(total - forces.reserve, 0)
         forces = dataclasses.replace(forces, capacity=available, demand=demand)
         instance = base.replace(capacity=available, demand=demand)
         labels = dataclasses.replace(labels, capacity=total, forces=forces)
         teams = np.bincount(forces.row_center, weights=demand, minlength=len(labels.center_ids))
         return dataclasses.replace(instance, labels=labels, input_hash=input_hash(labels, teams))
+
+    def _edit_tiers(
+        self, base: Instance, centers: dict[str, int], issues: list[Issue]
+    ) -> Callable[[Instance], Instance] | None:
+        """Check the tier and limit edits; return how to apply them (None: none)."""
+        if not self.tiers and self.limits is None:
+            return None
+        named = {}
+        for key, value in (self.tiers or {}).items():
+            for c in _known((str(key),), centers, "tiers", issues):
+                named[c] = value
+        tier = new_tiers(base, named, issues)
+        limit = new_limits(base, tier, self.limits, issues)
+        raised(base, limit, issues)
+        return lambda instance: retiered_instance(instance, tier, limit)
 
     def _edit_demand(
         self,
@@ -255,10 +286,11 @@ def run_scenarios(
         twice = sorted({n for n in names if names.count(n) > 1})
         raise InputError([Issue("arguments", "scenarios", tuple(twice), "names must be unique")])
     stable = bool(solve_options.pop("stable", False))
-    if stable:
-        return _stable_sweep(
+    if stable or any(s.tiers or s.limits is not None for s in scenarios):
+        return _direct_sweep(
             base,
             scenarios,
+            stable=stable,
             split=split,
             baseline=baseline,
             executor=executor,
@@ -283,27 +315,36 @@ def run_scenarios(
     return Sweep(pd.DataFrame(rows, columns=_columns(baseline)), plans, baseline)
 
 
-def _stable_sweep(
+def _direct_sweep(
     base: Instance,
     scenarios: list[Scenario],
     *,
+    stable: bool,
     split: bool,
     baseline: AssignmentResult | None,
     executor: Any,
     checkpoint: str | os.PathLike[str] | None,
     solve_options: dict[str, Any],
 ) -> Sweep:
-    """Re-plan every scenario close to ``baseline`` (``es.solve(..., baseline=)`` each)."""
+    """Solve every edited instance with ``es.solve``: close to ``baseline`` when stable.
+
+    Also the path of scenarios that change tiers or limits (the warm start carries
+    capacity and demand edits only).
+    """
     if checkpoint is not None:
-        message = "checkpoints are for warm-started sweeps; drop checkpoint= or stable=True"
+        why = "stable=True" if stable else "scenarios with tiers= or limits="
+        message = f"checkpoints are for warm-started sweeps; drop checkpoint= or {why}"
         raise InputError([Issue("arguments", "checkpoint", (), message)])
     _apply_all(base, scenarios)  # every bad id of every scenario, before any solve
-    replan = {k: solve_options.pop(k) for k in _REPLAN_OPTIONS if k in solve_options}
+    replan = (
+        {k: solve_options.pop(k) for k in _REPLAN_OPTIONS if k in solve_options} if stable else {}
+    )
     _settings(split, solve_options)
     options = {"split": split, **solve_options}
     if baseline is None:
         baseline = solve(base, **options)
-    tasks = [(base, s, {**options, **replan, "baseline": baseline}) for s in scenarios]
+    again = {**options, **replan, "baseline": baseline} if stable else options
+    tasks = [(base, s, again) for s in scenarios]
     if hasattr(executor, "get_executor"):  # a Dask client
         executor = executor.get_executor()
     results = list(executor.map(_run_one, tasks) if executor else map(_run_one, tasks))
@@ -403,6 +444,9 @@ def _task(
     warm: WarmBase, name: str, edited: Instance, settings: Settings, limit: float | None
 ) -> Task:
     problem, before = edited.problem, warm.instance.problem
+    if problem.arcs is not before.arcs or problem.priority is not before.priority:
+        message = "a warm task carries capacity and demand edits only; solve this one directly"
+        raise ValueError(message)
     edit = Edit(
         None if np.array_equal(problem.capacity, before.capacity) else problem.capacity,
         None if np.array_equal(problem.demand, before.demand) else problem.demand,

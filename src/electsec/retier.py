@@ -1,0 +1,118 @@
+"""Scenario edits of centres' tiers and response limits, exact by removing pairs only.
+
+Lowering a limit (or moving a centre to a tier with a lower limit) only removes allowed
+pairs, so the edited instance keeps its oracle and drops the pairs beyond the new limits
+(by their exact cost). A raised limit would need pairs the instance never priced: it is
+refused, with the advice to re-run ``es.prepare`` with the larger limit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+
+import numpy as np
+
+from electsec.errors import Issue
+from electsec.preparation import TIER_PRIORITY
+from electsec.problem import Instance
+from electsec.validation import is_number
+
+
+def new_tiers(base: Instance, tiers: Mapping[int, str], issues: list[Issue]) -> np.ndarray | None:
+    """Return each centre's tier after the edit (``tiers``: centre position → tier), or None."""
+    if not tiers:
+        return base.labels.tier
+    if base.labels.tier is None:
+        message = "the centres have no 'tier' column; add one and re-run es.prepare"
+        issues.append(Issue("arguments", "tiers", (), message))
+        return None
+    out = base.labels.tier.copy()
+    for c, tier in tiers.items():
+        if not isinstance(tier, str) or not tier:
+            message = f"{base.labels.center_ids[c]}: give a tier name, got {tier!r}"
+            issues.append(Issue("arguments", "tiers", (str(base.labels.center_ids[c]),), message))
+        else:
+            out[c] = tier
+    return out
+
+
+def new_limits(
+    base: Instance,
+    tier: np.ndarray | None,
+    limits: float | Mapping[str, float] | None,
+    issues: list[Issue],
+) -> np.ndarray:
+    """Return each centre's response limit after the edit (``inf``: none)."""
+    n, forces = base.n_centers, base.labels.forces
+    old = np.full(n, np.inf)
+    if base.limits is not None:
+        old[forces.row_center] = base.limits
+    new = old.copy()
+    prepared = _tier_rule(base)
+    if prepared is not None and tier is not None and base.labels.tier is not None:
+        moved = tier != base.labels.tier
+        new[moved] = [float(prepared.get(str(t), np.inf)) for t in tier[moved]]
+    if limits is None:
+        return new
+    if isinstance(limits, Mapping):
+        known = set() if tier is None else {str(t) for t in tier}
+        for key, value in limits.items():
+            if str(key) not in known:
+                issues.append(Issue("arguments", "limits", (str(key),), "no centre has this tier"))
+            elif not is_number(value):
+                issues.append(Issue("arguments", "limits", (str(key),), "must be a number ≥ 0"))
+            else:
+                new[tier == str(key)] = float(value)
+    elif is_number(limits):
+        new[:] = float(limits)
+    else:
+        message = f"give one limit (a number ≥ 0) or {{tier: limit}}, got {limits!r}"
+        issues.append(Issue("arguments", "limits", (), message))
+    return new
+
+
+def _tier_rule(base: Instance) -> Mapping[str, float] | None:
+    """Return the ``{tier: limit}`` the instance was prepared with, if any."""
+    for name in ("max_distance_m", "max_time_s"):
+        rule = base.parameters.get(name)
+        if isinstance(rule, Mapping):
+            return {str(k): float(v) for k, v in rule.items()}
+    return None
+
+
+def raised(base: Instance, limit: np.ndarray, issues: list[Issue]) -> None:
+    """Add an issue naming the centres whose limit the edit would raise."""
+    old = np.full(base.n_centers, np.inf)
+    if base.limits is not None:
+        old[base.labels.forces.row_center] = base.limits
+    up = np.flatnonzero(limit > old)
+    if up.size:
+        ids = tuple(str(i) for i in base.labels.center_ids[up])
+        option = "max_time_s" if base.unit == "s" else "max_distance_m"
+        message = (
+            "would raise these centres' response limit beyond the pairs the instance "
+            f"priced; re-run es.prepare with the larger {option}"
+        )
+        issues.append(Issue("arguments", "limits", ids, message))
+
+
+def retiered(base: Instance, tier: np.ndarray | None, limit: np.ndarray) -> Instance:
+    """Return ``base`` with the centres' new tiers (cover priority) and lowered limits."""
+    problem, labels = base.problem, base.labels
+    if tier is not None and labels.tier is not None and (tier != labels.tier).any():
+        priority = np.array([TIER_PRIORITY.get(str(t).lower(), 1) for t in tier], np.int64)
+        problem = dataclasses.replace(problem, priority=priority[labels.forces.row_center])
+        attributes = {**labels.center_attributes}
+        if "tier" in attributes:
+            attributes["tier"] = tier.astype(str).astype(object)
+        labels = dataclasses.replace(labels, tier=tier, center_attributes=attributes)
+    rows = limit[labels.forces.row_center]
+    before = np.full(len(rows), np.inf) if base.limits is None else base.limits
+    if (rows < before).any():
+        arcs = problem.arcs
+        keep = base.cost(arcs.center, arcs.garrison) <= rows[arcs.center]
+        max_cost = None if problem.oracle is None else rows
+        problem = dataclasses.replace(problem, arcs=arcs.subset(keep), max_cost=max_cost)
+        base = dataclasses.replace(base, limits=rows)
+    return dataclasses.replace(base, problem=problem, labels=labels)
