@@ -343,11 +343,18 @@ def test_raising_a_limit_is_refused_with_the_fix(tiny, scenario):
 
 def test_bad_tiers_and_limits_are_named(tiny, base):
     centers, garrisons = tiny
-    bad = es.Scenario("bad", tiers={"TC999": "high", "TC001": ""}, limits={"extreme": 10.0})
+    bad = es.Scenario(
+        "bad", tiers={"TC999": "high", "TC001": "", "TC002": "hihg"}, limits={"extreme": 10.0}
+    )
     with pytest.raises(es.InputError) as caught:
         bad.apply(base)
     found = {(i.column, i.ids) for i in caught.value.issues}
-    assert found == {("tiers", ("TC999",)), ("tiers", ("TC001",)), ("limits", ("extreme",))}
+    assert found == {
+        ("tiers", ("TC999",)),
+        ("tiers", ("TC001",)),
+        ("tiers", ("TC002",)),
+        ("limits", ("extreme",)),
+    }
     with pytest.raises(es.InputError) as caught:
         es.Scenario("word", limits="far").apply(base)
     assert [i.column for i in caught.value.issues] == ["limits"]

@@ -28,9 +28,10 @@ def new_tiers(base: Instance, tiers: Mapping[int, str], issues: list[Issue]) -> 
         issues.append(Issue("arguments", "tiers", (), message))
         return None
     out = base.labels.tier.copy()
+    known = sorted({str(t) for t in out} | set(TIER_PRIORITY))
     for c, tier in tiers.items():
-        if not isinstance(tier, str) or not tier:
-            message = f"{base.labels.center_ids[c]}: give a tier name, got {tier!r}"
+        if not isinstance(tier, str) or tier not in known:
+            message = f"give one of the tiers {', '.join(known)}, got {tier!r}"
             issues.append(Issue("arguments", "tiers", (str(base.labels.center_ids[c]),), message))
         else:
             out[c] = tier
