@@ -278,9 +278,12 @@ def _direct(plan_a, plan_b):
     assert list(plan_a.uncovered["center_id"]) == list(plan_b.uncovered["center_id"])
 
 
-@pytest.mark.parametrize("options", [{}, {"k": 3}])
+@pytest.mark.parametrize("options", [{}, {"k": 3}, {"costs": "matrix"}])
 def test_a_lowered_limit_equals_preparing_with_it(tiny, options):
     centers, garrisons = tiny
+    options = dict(options)
+    if "costs" in options:  # the PairCosts lookup rather than the geodesic oracle
+        options["costs"] = es.distance_matrix(centers, garrisons)
     base = es.prepare(centers, garrisons, **options)
     before = pickle.dumps(base)
     edited = es.Scenario("tight", limits=3000.0).apply(base)
