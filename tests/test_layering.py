@@ -92,6 +92,8 @@ WITHOUT_CP_SAT = (
     "electsec.solvers.bottleneck",
     "electsec.solvers.diagnose",
     "electsec.solvers.flow",
+    "electsec.solvers.relax",
+    "electsec.solvers.stable",
 )
 
 

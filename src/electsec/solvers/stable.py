@@ -30,17 +30,18 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.sparse as sp
-from ortools.sat.python import cp_model
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from electsec.config import SolverOptions
 from electsec.problem import Arcs, Problem
-from electsec.solvers.cpsat import AssignmentModel
 from electsec.solvers.flow import solve_split, solve_transport
+
+if TYPE_CHECKING:  # CP-SAT (which imports pandas) loads only for whole-team re-plans
+    from ortools.sat.python import cp_model
 
 __all__ = ["Baseline", "Changes", "StableSolution", "count_changes", "solve_stable"]
 
@@ -442,6 +443,8 @@ def solve_stable_whole(  # noqa: PLR0913 - the arrays of one model
     count is weighted above any cost in one objective. Returns None when CP-SAT finds no
     plan within ``max_changes`` and the cost cap in its time.
     """
+    from ortools.sat.python import cp_model  # noqa: PLC0415 - see the import block
+
     b = _arc_baseline(arcs, baseline, len(capacity))
     candidates = _candidates(baseline, row_center)
     keep, kept_arc = _whole_keep(arcs, b, demand, row_center, candidates)
@@ -515,6 +518,10 @@ def _keep_all_whole(
     (within the cost cap), no plan changes fewer centres; when CP-SAT proves it optimal,
     no plan changing only those costs less. None when it places not all in time.
     """
+    from ortools.sat.python import cp_model  # noqa: PLC0415 - see the import block
+
+    from electsec.solvers.cpsat import AssignmentModel  # noqa: PLC0415
+
     kept = np.flatnonzero(kept_row & (kept_arc >= 0))
     used = np.bincount(
         arcs.garrison[kept_arc[kept]], weights=demand[kept], minlength=len(capacity)
