@@ -421,7 +421,7 @@ def test_usage_errors_exit_2_with_json_for_services(monkeypatch, capsys, argv):
 def test_an_unexpected_error_is_one_line_and_exit_4(
     monkeypatch, capsys, request_, paths, tmp_path
 ):
-    def broken(request):
+    def broken(request, **_):
         raise ZeroDivisionError("boom\nsecond line")
 
     monkeypatch.setattr(cli, "solve_request", broken)
@@ -441,7 +441,7 @@ def test_an_unexpected_error_is_one_line_and_exit_4(
 
 
 def test_solver_errors_exit_4_with_json(monkeypatch, capsys, request_):
-    def stuck(request):
+    def stuck(request, **_):
         raise es.SolverError("no plan within the time limit")
 
     monkeypatch.setattr(cli, "solve_request", stuck)

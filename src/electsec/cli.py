@@ -33,7 +33,7 @@ from electsec.errors import (
     Issue,
     SolverError,
 )
-from electsec.io import read_garrisons, read_polling_centers
+from electsec.preparation import read_layers
 from electsec.result import AssignmentResult
 from electsec.schema import SCHEMA_VERSION
 from electsec.service import Request, read_request, read_roads, solve_request
@@ -410,12 +410,13 @@ def _report(args: argparse.Namespace) -> int:
     try:
         request = _request(args, needs_out=True)
         basemap = None if args.basemap is None else _read_basemap(args.basemap)
+        network = _network(request.roads)
     except InputError as exc:
         return _failed(args, exc)
     code, diagnosis = EXIT_OK, None
     try:
         with _progress(args, "solving the assignment"):
-            plan = solve_request(request)
+            plan = solve_request(request, network=network)
     except InfeasibleError as exc:
         if exc.partial is None:  # pragma: no cover - partial plans always come with it
             raise
@@ -426,7 +427,7 @@ def _report(args: argparse.Namespace) -> int:
         garrisons=request.garrisons,
         diagnosis=diagnosis,
         basemap=basemap,
-        network=_network(request.roads),
+        network=network,
     )
     data = {
         "schema_version": SCHEMA_VERSION,
@@ -604,16 +605,8 @@ def _read_inputs(args: argparse.Namespace, raw: Any, *, stdin: bool) -> Request:
     """Read the request, or the two layer files named on the command line."""
     if stdin:
         return read_request(raw, data_dir=args.data_dir)
-    issues: list[Issue] = []
-    layers = []
-    for reader, source in ((read_polling_centers, args.centers), (read_garrisons, args.garrisons)):
-        try:
-            layers.append(reader(source))
-        except InputError as exc:
-            issues += exc.issues
-    if issues:
-        raise InputError(issues)
-    return Request(layers[0], layers[1], None, {})
+    centers, garrisons = read_layers(args.centers, args.garrisons)
+    return Request(centers, garrisons, None, {})
 
 
 def _argument_issues(args: argparse.Namespace, *, stdin: bool, needs_out: bool) -> list[Issue]:
@@ -766,13 +759,14 @@ def _merge(options: Mapping[str, Any], flags: Mapping[str, Any]) -> dict[str, An
 def _plan(args: argparse.Namespace) -> int:
     try:
         request = _request(args, needs_out=True)
+        network = _network(request.roads)
         with _progress(args, "solving the assignment"):
-            plan = solve_request(request)
+            plan = solve_request(request, network=network)
     except InputError as exc:
         return _failed(args, exc)
     except InfeasibleError as exc:
         if _write_diagnosis(args.out, exc) and exc.partial is not None:
-            _write(exc.partial, args.out, with_map=not args.no_map, roads=request.roads)
+            _write(exc.partial, args.out, with_map=not args.no_map, network=network)
         _warn(args, exc.partial)
         where = f"\nDiagnosis written to {args.out}/diagnosis.json" if args.out else ""
         _emit(args, exc.to_dict(), f"INFEASIBLE: {exc}{where}", stream=sys.stderr)
@@ -783,7 +777,7 @@ def _plan(args: argparse.Namespace) -> int:
     if args.out is None:
         _emit(args, plan.to_dict(), _table(plan.summary()), stream=sys.stdout)
         return EXIT_OK
-    written = _write(plan, args.out, with_map=not args.no_map, roads=request.roads)
+    written = _write(plan, args.out, with_map=not args.no_map, network=network)
     text = _table(plan.summary()) + "\n\nwritten:\n" + "\n".join(f"  {p}" for p in written)
     _emit(args, plan.to_dict(), text, stream=sys.stdout)
     return EXIT_OK
@@ -805,16 +799,15 @@ def _emit(args: argparse.Namespace, data: dict[str, Any], text: str, *, stream: 
 
 
 def _write(
-    plan: AssignmentResult, out: Path, *, with_map: bool, roads: gpd.GeoDataFrame | None = None
+    plan: AssignmentResult, out: Path, *, with_map: bool, network: Any = None
 ) -> list[Path]:
     """Write the plan's tables, layers, key figures and map into ``out``.
 
     Tables and layers are for people: names, governorate, tier and agency next to the
     ids, costs in km (or minutes) to 0.1 beside whole metres (or seconds). With
-    ``roads``, assignments are drawn along their road routes.
+    a road ``network``, assignments are drawn along their road routes.
     """
     out.mkdir(parents=True, exist_ok=True)
-    network = _network(roads)
     paths = [out / name for name in ("assignments.csv", "garrison_load.csv", "uncovered.csv")]
     for path in paths:
         plan.readable(path.stem).to_csv(path, index=False)

@@ -297,11 +297,38 @@ def run_scenarios(
             checkpoint=checkpoint,
             solve_options=solve_options,
         )
+    rows, plans, baseline = _warm_sweep(
+        base,
+        scenarios,
+        split=split,
+        solve_options=solve_options,
+        baseline=baseline,
+        executor=executor,
+        progress=progress,
+        checkpoint=checkpoint,
+    )
+    return Sweep(pd.DataFrame(rows, columns=_columns(baseline)), plans, baseline)
+
+
+def _warm_sweep(
+    base: Instance,
+    scenarios: list[Scenario],
+    *,
+    split: bool,
+    solve_options: dict[str, Any],
+    baseline: AssignmentResult | None,
+    executor: Any,
+    progress: bool,
+    checkpoint: str | os.PathLike[str] | None,
+    keep_plans: bool = True,
+) -> tuple[list[list[Any]], dict[str, AssignmentResult | ElectsecError], AssignmentResult]:
+    """Check the options, apply the scenarios, solve the base once and sweep warm from it."""
     settings, limit = _settings(split, solve_options)
     edited = _apply_all(base, scenarios)
     warm = WarmBase.build(base)
     if baseline is None:
         baseline = solve(base, split=split, **solve_options)
+    names = [s.name for s in scenarios]
     rows, plans = _sweep(
         warm,
         list(zip(names, edited, strict=True)),
@@ -311,8 +338,9 @@ def run_scenarios(
         executor=executor,
         progress=progress,
         checkpoint=checkpoint,
+        keep_plans=keep_plans,
     )
-    return Sweep(pd.DataFrame(rows, columns=_columns(baseline)), plans, baseline)
+    return rows, plans, baseline
 
 
 def _direct_sweep(
@@ -560,17 +588,13 @@ def contingency(
     True
     """
     solve_options.setdefault("coverage", "max")
-    settings, limit = _settings(split, solve_options)
-    ids = [str(g) for g in base.labels.garrison_ids]
-    edited = _apply_all(base, [Scenario(g, garrisons_lost=(g,)) for g in ids])
-    warm = WarmBase.build(base)
-    baseline = solve(base, split=split, **solve_options)
-    rows, _ = _sweep(
-        warm,
-        list(zip(ids, edited, strict=True)),
-        settings,
-        limit,
-        baseline,
+    losses = [Scenario(str(g), garrisons_lost=(str(g),)) for g in base.labels.garrison_ids]
+    rows, _, baseline = _warm_sweep(
+        base,
+        losses,
+        split=split,
+        solve_options=solve_options,
+        baseline=None,
         executor=executor,
         progress=progress,
         checkpoint=checkpoint,

@@ -125,13 +125,16 @@ def read_request(request: object, *, data_dir: str | os.PathLike[str] | None = N
     return Request(layers["centers"], layers["garrisons"], layers.get("roads"), options)
 
 
-def solve_request(request: Request) -> AssignmentResult:
+def solve_request(request: Request, *, network: Any = None) -> AssignmentResult:
     """Solve a request: road travel times when it has roads, else geodesic distances.
 
     Parameters
     ----------
     request
         From :func:`read_request` (or built by the command line).
+    network
+        The :class:`~electsec.network.RoadNetwork` already built from ``request.roads``
+        (a caller that also draws the routes builds it once); built here when None.
 
     Returns
     -------
@@ -145,7 +148,7 @@ def solve_request(request: Request) -> AssignmentResult:
     options = dict(request.options)
     costs = None
     if request.roads is not None:
-        costs = _road_costs(request.centers, request.garrisons, request.roads, options)
+        costs = _road_costs(request.centers, request.garrisons, request.roads, options, network)
     return solve_assignment(request.centers, request.garrisons, costs, **options)
 
 
@@ -296,13 +299,18 @@ def _integer_fields(schema: Mapping[str, Any]) -> frozenset[str]:
 
 
 def _road_costs(
-    centers: gpd.GeoDataFrame, garrisons: gpd.GeoDataFrame, roads: Any, options: Mapping[str, Any]
+    centers: gpd.GeoDataFrame,
+    garrisons: gpd.GeoDataFrame,
+    roads: Any,
+    options: Mapping[str, Any],
+    network: Any,
 ) -> Any:
     """Travel-time costs over ``roads``, cut at the response limit when it is one number."""
     from electsec.costs import distance_matrix  # noqa: PLC0415 - loads the road code
     from electsec.network import RoadNetwork  # noqa: PLC0415
 
-    network = RoadNetwork.from_roads(roads)
+    if network is None:
+        network = RoadNetwork.from_roads(roads)
     return distance_matrix(
         centers, garrisons, metric="travel_time", network=network, max_time_s=_cut(options)
     )
