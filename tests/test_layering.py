@@ -29,6 +29,7 @@ ARRAY_MODULES = (
     "electsec.oracle",
     "electsec.reach",
     "electsec.problem",
+    "electsec.routing",
 )
 
 BLOCKER = """
