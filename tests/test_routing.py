@@ -44,7 +44,6 @@ QUICK = {"time_limit_s": 10.0, "max_no_improvement": 3000}
 
 def check_routes(problem: RoutingProblem, routes: Routes) -> None:
     """Recompute every route from the problem's matrices and check every constraint."""
-    d = problem.n_depots
     seen = [s for r in routes.routes for s in r.stops] + [x.stop for x in routes.dropped]
     assert sorted(seen) == list(range(problem.n_stops)), "each stop served once or dropped"
     used = [0] * len(problem.vehicle_types)
@@ -93,13 +92,14 @@ def _check_one(problem: RoutingProblem, route: VehicleRoute) -> None:
 
 def _check_dropped(problem: RoutingProblem, drop: DroppedStop, *, feasible: bool) -> None:
     s = drop.stop
+    assert drop.required == problem.required[s]
     caps = np.array([vt.capacity for vt in problem.vehicle_types])
     too_big = (problem.demand[s] > caps).any(axis=1)
     if drop.reason == "capacity":
         assert too_big.all()
     elif drop.reason == "unreachable":
         assert not too_big.all()
-        for t, vt in enumerate(problem.vehicle_types):
+        for t in range(len(problem.vehicle_types)):
             assert too_big[t] or _best_sequence(problem, t, (s,)) is None
     else:
         assert not problem.required[s] or not feasible
@@ -134,7 +134,9 @@ def _sequence_cost(problem: RoutingProblem, t: int, order: tuple[int, ...]) -> f
         # Latest start of service at each stop, backwards from the end of the shift.
         latest = vt.shift_end
         for a, b, s in zip(path[-2:0:-1], path[:1:-1], order[::-1], strict=True):
-            latest = min(int(problem.due_s[s]), latest - int(dur[a, b]) - int(problem.service_s[s]))
+            latest = min(
+                int(problem.due_s[s]), latest - int(dur[a, b]) - int(problem.service_s[s])
+            )
         start = min(latest - int(dur[path[0], path[1]]), vt.shift_end)
         if start < vt.shift_start_s:
             continue
@@ -147,9 +149,9 @@ def _sequence_cost(problem: RoutingProblem, t: int, order: tuple[int, ...]) -> f
         else:
             clock += int(dur[path[-2], path[-1]])
             metres = sum(int(dist[a, b]) for a, b in itertools.pairwise(path))
-            if clock <= vt.shift_end and clock - start <= vt.max_duration:
-                if metres <= vt.max_distance:
-                    best = min(best, _cost(problem, t, metres, clock - start))
+            within = clock <= vt.shift_end and clock - start <= vt.max_duration
+            if within and metres <= vt.max_distance:
+                best = min(best, _cost(problem, t, metres, clock - start))
     return best
 
 
@@ -350,6 +352,7 @@ def test_stops_no_vehicle_can_serve_are_dropped_with_reasons() -> None:
     reasons = {d.stop: d.reason for d in routes.dropped}
     assert reasons == {0: "capacity", 2: "unreachable"}  # stop 2: 180 s there and back
     assert "exceeds every vehicle type's capacity" in routes.dropped[0].message
+    assert "earliest arrival 90 s" in routes.dropped[1].message
     assert [r.stops for r in routes.routes] == [(1,)]
     assert routes.feasible
     assert not routes.complete
@@ -431,7 +434,7 @@ def test_bad_inputs_are_all_reported() -> None:
         ("stops", "service_s", ()),
         ("vehicle_types", None, ()),
     }
-    assert pickle.loads(pickle.dumps(err.value)).issues == err.value.issues
+    assert pickle.loads(pickle.dumps(err.value)).issues == err.value.issues  # noqa: S301
 
 
 def test_vehicle_type_and_window_issues_name_the_ids() -> None:
@@ -486,8 +489,10 @@ def test_inputs_are_not_mutated_and_stored_read_only() -> None:
         metres, metres, n_depots=1, demand=demand, vehicle_types=[VehicleType(2, 5)]
     )
     solve_routes(problem, **QUICK)
-    assert (metres == kept[0]).all() and (demand == kept[1]).all()
-    assert metres.flags.writeable and demand.flags.writeable
+    assert (metres == kept[0]).all()
+    assert (demand == kept[1]).all()
+    assert metres.flags.writeable
+    assert demand.flags.writeable
     assert not problem.distance_m.flags.writeable
     with pytest.raises(dataclasses.FrozenInstanceError):
         problem.n_depots = 2
@@ -512,8 +517,8 @@ def test_results_pickle_and_hold_no_pyvrp_objects() -> None:
     _no_pyvrp(routes)
     blob = pickle.dumps(routes)
     assert b"pyvrp" not in blob
-    assert pickle.loads(blob) == routes
-    again = pickle.loads(pickle.dumps(problem))
+    assert pickle.loads(blob) == routes  # noqa: S301 - our own bytes
+    again = pickle.loads(pickle.dumps(problem))  # noqa: S301
     assert (again.distance_m == problem.distance_m).all()
     assert again.vehicle_types == problem.vehicle_types
     data = routes.to_dict()

@@ -554,11 +554,14 @@ class DroppedStop:
         prize, or a required stop missing from an infeasible solution).
     message
         The reason in words, with the numbers.
+    required
+        Whether the stop was required.
     """
 
     stop: int
     reason: str
     message: str
+    required: bool = True
 
 
 @dataclass(frozen=True)
@@ -602,7 +605,7 @@ class Routes:
     @property
     def complete(self) -> bool:
         """True when feasible and no required stop was dropped."""
-        return self.feasible and not any(d.reason != "not_served" for d in self.dropped)
+        return self.feasible and not any(d.required for d in self.dropped)
 
     @property
     def distance_m(self) -> int:
@@ -684,14 +687,20 @@ def _dropped_alone(problem: RoutingProblem, stop: int, *, carried: bool) -> Drop
             f"demand {problem.demand[stop].tolist()} exceeds every vehicle type's capacity "
             f"(largest {biggest.tolist()}); split the load or add a bigger vehicle type"
         )
-        return DroppedStop(stop, "capacity", msg)
+        return DroppedStop(stop, "capacity", msg, required=bool(problem.required[stop]))
+    loc = problem.n_depots + stop
+    earliest = min(
+        vt.shift_start_s + int(problem.duration_s[vt.start_depot, loc])
+        for vt in problem.vehicle_types
+        if (problem.demand[stop] <= np.asarray(vt.capacity)).all()
+    )
     window = f"[{problem.ready_s[stop]}, {problem.due_s[stop]}]"
     msg = (
-        f"no vehicle type that can carry it reaches it within its window {window} s and "
-        "still ends within its shift, max duration and max distance; widen the window or "
-        "the shift, or start a vehicle nearer"
+        f"no vehicle type that can carry it reaches it within its window {window} s "
+        f"(earliest arrival {earliest} s) and still ends within its shift, max duration "
+        "and max distance; widen the window or the shift, or start a vehicle nearer"
     )
-    return DroppedStop(stop, "unreachable", msg)
+    return DroppedStop(stop, "unreachable", msg, required=bool(problem.required[stop]))
 
 
 @dataclass(frozen=True)
@@ -832,7 +841,7 @@ def _left_out(problem: RoutingProblem, stops: np.ndarray) -> list[DroppedStop]:
             msg = (
                 f"optional stop left out: serving it costs more than its prize {problem.prize[s]}"
             )
-        out.append(DroppedStop(s, "not_served", msg))
+        out.append(DroppedStop(s, "not_served", msg, required=bool(problem.required[s])))
     return out
 
 
