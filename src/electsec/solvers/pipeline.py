@@ -71,7 +71,8 @@ class Draft:
     ``uncovered`` holds each row's teams left uncovered; ``objective`` and ``bound`` are
     in whole units, as the solvers optimised them. ``shortfall``, for whole-team plans
     that cannot cover everyone: (teams left uncovered, the fewest any plan leaves: the
-    split LP's).
+    split LP's). ``cost``: each assignment's whole-unit cost, when at hand (split plans
+    from the flow), else None.
     """
 
     rows: np.ndarray
@@ -82,6 +83,7 @@ class Draft:
     objective: float
     bound: float
     shortfall: tuple[int, int] | None = None
+    cost: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -291,6 +293,7 @@ def _from_flow(lp: FlowSolution) -> Draft:
         "optimal" if lp.optimal else "feasible",
         float(teams @ lp.arcs.cost[used]),
         float(lp.lower_bound),
+        cost=lp.arcs.cost[used],
     )
 
 
@@ -506,6 +509,7 @@ def _with_backups(
             teams=plan.teams,
             status=status,
             objective=new,
+            cost=None,
         )
     need = needs_backup(plan, instance.labels.forces.row_center, instance.n_centers)
     return draft, plan.backup, need
