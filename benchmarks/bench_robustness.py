@@ -88,13 +88,22 @@ def _robustness(args: argparse.Namespace) -> Any:
     for row in rows:
         if here is not None:
             row["× in-process"] = row["wall s"] / here["wall_s"]
-        side = found[row["side"]]
-        row["same draws"] = here is not None and side["draws"].equals(here["draws"])
+        draws = found[row["side"]]["draws"]
+        row["same rows"] = _yes(here is not None and draws.equals(here["draws"]))
+        exact = ["garrisons_lost", "status", "teams_short", "objective"]
+        row["same objectives"] = _yes(
+            here is not None and draws[exact].equals(here["draws"][exact])
+        )
         row["≤ 120 s"] = "MET" if row["wall s"] <= TARGET_S else "MISSED"
     print(f"robustness n={args.n} lose={args.lose} split=True seed=0:")
     columns = ["side", "wall s", "ms per draw", "× in-process", "peak RSS MB"]
-    print_table(rows, [*columns, "worker peak RSS MB", "same draws", "≤ 120 s", "load after"])
+    more = ["worker peak RSS MB", "same rows", "same objectives", "≤ 120 s", "load after"]
+    print_table(rows, [*columns, *more])
     return here
+
+
+def _yes(ok: object) -> str:
+    return "yes" if ok else "no"
 
 
 def main() -> None:

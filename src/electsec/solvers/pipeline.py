@@ -190,8 +190,9 @@ def solve_instance(
         the final pool of the instance this one was edited from. The LP optimum does not
         depend on it.
     lp
-        The split LP optimum over every allowed arc, when already known (a warm repair
-        proved it, see :mod:`electsec.solvers.warm`): it is used instead of solving.
+        The split LP over every allowed arc, when already solved (a warm repair, or a
+        warm solve from the pool, see :mod:`electsec.solvers.warm`): it is used instead
+        of solving.
 
     Returns
     -------
