@@ -211,3 +211,30 @@ def test_the_worst_cost_is_found_from_whole_unit_costs(seed):
     assert _worst(draft, Costs()) == exact.max()
     plain = Draft(rows, rows, rows, rows, "optimal", 0.0, 0.0)
     assert _worst(plain, Costs()) == exact.max()
+
+
+@pytest.mark.parametrize(("seed", "slack"), [(0, 1_000), (1, 50), (2, 1_000), (3, 20_000)])
+def test_a_warm_lp_that_looks_ahead_is_the_cold_optimum(seed, slack):
+    from electsec.solvers.flow import solve_split
+    from electsec.solvers.warm import Edit, WarmBase
+    from helpers import make_instance
+
+    rng = np.random.default_rng(seed)
+    centers, garrisons = make_instance(rng, 300, 30, capacity_ratio=1.5)
+    base = es.prepare(centers, garrisons)
+    warm = WarmBase.build(base)
+    capacity = base.problem.capacity.copy()
+    capacity[rng.choice(30, size=4, replace=False)] = 0
+    edit = Edit(capacity)
+    problem = edit.apply(base).problem
+    look = (warm.center_potential, slack)
+    found = solve_split(
+        problem, base.options, widen=False, start=warm.start_for(edit), lookahead=look
+    )
+    cold = solve_split(problem, base.options, widen=False)
+    assert found.optimal
+    assert found.cost == cold.cost
+    assert found.shortfall == cold.shortfall
+    assert (found.reduced_cost(found.arcs) >= 0).all()
+    load = np.bincount(found.arcs.garrison, weights=found.flow, minlength=30)
+    assert (load <= capacity).all()
