@@ -1,5 +1,6 @@
 """Monte Carlo robustness: reproducible draws, whatever runs them; tables that add up."""
 
+import pickle
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
@@ -110,3 +111,130 @@ def test_bad_capacity_noise_is_named(base, noise):
     with pytest.raises(es.InputError) as caught:
         es.robustness(base, n=3, lose=1, seed=1, capacity_noise=noise)
     assert {i.column for i in caught.value.issues} == {"capacity_noise"}
+
+
+def test_each_draws_capacities_are_its_scenario_applied(tiny):
+    # The draws skip building a Scenario per draw; with reserves held back they still
+    # send what the Scenario of their losses leaves.
+    centers, garrisons = tiny
+    garrisons = garrisons.copy()
+    garrisons["reserve"] = 2
+    base = es.prepare(centers, garrisons)
+    found = es.robustness(base, n=8, lose=2, seed=3)
+    for k, draw in found.draws.iterrows():
+        lost = draw["garrisons_lost"].split("+")
+        applied = es.Scenario("s", garrisons_lost=lost).apply(base)
+        np.testing.assert_array_equal(found.capacity[k], applied.problem.capacity)
+    noisy = es.robustness(base, n=8, lose=2, seed=3, capacity_noise=0.5)
+    assert (noisy.capacity <= found.capacity).all()
+
+
+def test_each_row_is_read_from_its_labelled_plan(base):
+    # Workers send back rows only; they must be the rows the labelled plans give.
+    found = es.robustness(base, n=6, lose=2, seed=11)
+    scenarios = [
+        es.Scenario(str(k), garrisons_lost=lost.split("+"))
+        for k, lost in enumerate(found.draws["garrisons_lost"])
+    ]
+    sweep = es.run_scenarios(base, scenarios, split=True, coverage="max")
+    for (_, draw), scenario in zip(found.draws.iterrows(), scenarios, strict=True):
+        plan = sweep.plans[scenario.name]
+        assert draw["objective"] == plan.objective
+        assert draw["worst_m"] == plan.assignments["distance_m"].max()
+        assert draw["centers_changed"] == len(es.diff_plans(sweep.baseline, plan).centers)
+        assert draw["teams_short"] == int(plan.uncovered["teams"].sum())
+
+
+def test_draws_stay_exact_when_the_local_repair_declines(tiny, base, monkeypatch):
+    # Several losses far apart make the repair region too wide: the draw is then
+    # solved from the pool, and must still be the direct solve of its losses.
+    from electsec.solvers import warm
+
+    monkeypatch.setattr(warm, "REPAIR_MIN_ROWS", 0)
+    monkeypatch.setattr(warm, "REPAIR_START_SHARE", 0.0)
+    declined = []
+    real = warm.repair
+
+    def spy(*args, **kwargs):
+        found = real(*args, **kwargs)
+        declined.append(found is None)
+        return found
+
+    monkeypatch.setattr(warm, "repair", spy)
+    centers, garrisons = tiny
+    found = es.robustness(base, n=5, lose=3, seed=2)
+    assert declined
+    assert all(declined)
+    for _, draw in found.draws.iterrows():
+        fewer = garrisons.copy()
+        fewer.loc[draw["garrisons_lost"].split("+"), "capacity"] = 0
+        direct = es.solve_assignment(centers, fewer, split=True, coverage="max")
+        assert draw["objective"] == direct.objective
+        assert draw["teams_short"] == int(direct.uncovered["teams"].sum())
+
+
+def test_a_tally_is_the_summary_of_the_whole_answer(base):
+    from electsec.solvers.pipeline import Settings
+    from electsec.solvers.tally import tally_edit
+    from electsec.solvers.warm import Edit, WarmBase, solve_edit
+    from electsec.sweeping import reference, summary
+
+    warm = WarmBase.build(base)
+    ref = reference(es.solve(base, split=True, coverage="max"), base)
+    settings = Settings(split=True, coverage="max")
+    for lost in ([0], [0, 2, 4], list(range(base.n_garrisons))):
+        capacity = base.problem.capacity.copy()
+        capacity[lost] = 0
+        edit = Edit(capacity)
+        got = pickle.loads(pickle.dumps(tally_edit(warm, ref, edit, settings, None)))  # noqa: S301
+        whole = solve_edit(warm, edit, settings, None)
+        assert got.row[:-1] == tuple(summary("x", whole, edit.apply(base), ref)[1:-1])
+        uncovered = whole.outcome.plan.uncovered
+        short = base.labels.forces.row_center[uncovered > 0]
+        np.testing.assert_array_equal(got.short_centers, np.unique(short))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_worst_cost_is_found_from_whole_unit_costs(seed):
+    from electsec.solvers.pipeline import Draft
+    from electsec.solvers.tally import _worst
+
+    rng = np.random.default_rng(seed)
+    exact = rng.choice([10.4, 10.6, 11.49, 11.5, 9.0], size=30) + rng.uniform(0, 0.01, 30)
+
+    class Costs:
+        def cost(self, rows, cols):
+            return exact[rows]
+
+    rows = np.arange(30)
+    draft = Draft(rows, rows, rows, rows, "optimal", 0.0, 0.0, cost=np.rint(exact))
+    assert _worst(draft, Costs()) == exact.max()
+    plain = Draft(rows, rows, rows, rows, "optimal", 0.0, 0.0)
+    assert _worst(plain, Costs()) == exact.max()
+
+
+@pytest.mark.parametrize(("seed", "slack"), [(0, 1_000), (1, 50), (2, 1_000), (3, 20_000)])
+def test_a_warm_lp_that_looks_ahead_is_the_cold_optimum(seed, slack):
+    from electsec.solvers.flow import solve_split
+    from electsec.solvers.warm import Edit, WarmBase
+    from helpers import make_instance
+
+    rng = np.random.default_rng(seed)
+    centers, garrisons = make_instance(rng, 300, 30, capacity_ratio=1.5)
+    base = es.prepare(centers, garrisons)
+    warm = WarmBase.build(base)
+    capacity = base.problem.capacity.copy()
+    capacity[rng.choice(30, size=4, replace=False)] = 0
+    edit = Edit(capacity)
+    problem = edit.apply(base).problem
+    look = (warm.center_potential, slack)
+    found = solve_split(
+        problem, base.options, widen=False, start=warm.start_for(edit), lookahead=look
+    )
+    cold = solve_split(problem, base.options, widen=False)
+    assert found.optimal
+    assert found.cost == cold.cost
+    assert found.shortfall == cold.shortfall
+    assert (found.reduced_cost(found.arcs) >= 0).all()
+    load = np.bincount(found.arcs.garrison, weights=found.flow, minlength=30)
+    assert (load <= capacity).all()

@@ -10,6 +10,12 @@ random part of its teams: each of its teams (reserve aside) comes with probabili
 thinned capacities, from the ``k``-th child of ``numpy.random.SeedSequence(seed)``, so
 the same seed gives the same draws, and the same result, whatever the executor, worker
 count or completion order.
+
+A draw is an edit of the base's capacities (no instance is built for it), and what
+crosses back from a worker is its table row and the centres it left short
+(:class:`~electsec.solvers.tally.Tally`), never the plan: with a process pool the base
+goes to each worker once (a file each reads on its first draw), with Dask it is
+scattered once.
 """
 
 from __future__ import annotations
@@ -24,10 +30,10 @@ import pandas as pd
 from electsec.assign import solve
 from electsec.errors import InputError, Issue
 from electsec.problem import Instance
-from electsec.scenarios import Scenario, _apply_all, _settings, _task
-from electsec.solvers.pipeline import Outcome
-from electsec.solvers.warm import Solved, WarmBase
-from electsec.sweeping import Reference, run_tasks, summary
+from electsec.scenarios import _settings
+from electsec.solvers.pipeline import Settings
+from electsec.solvers.warm import Edit, WarmBase
+from electsec.sweeping import Task, reference, run_tallies, task_key
 from electsec.validation import is_number
 
 __all__ = ["Robustness", "robustness"]
@@ -99,7 +105,9 @@ def robustness(
         to come, independently per team and draw: its teams (reserve excluded) are
         ``Binomial(teams, 1 - p)``. 0 (default): capacities as given.
     split, executor, progress, solve_options
-        As for :func:`electsec.run_scenarios`; ``coverage`` defaults to ``"max"``.
+        As for :func:`electsec.run_scenarios`; ``coverage`` defaults to ``"max"``. A
+        ``concurrent.futures.ProcessPoolExecutor(2)`` uses both cores of a two-core
+        machine (``benchmarks/RESULTS.md``: the national sample's 1,000 draws).
 
     Returns
     -------
@@ -119,24 +127,47 @@ def robustness(
     solve_options.setdefault("seed", seed)
     settings, limit = _settings(split, solve_options)
     lost, teams = _draws(base, n, lose, seed, float(capacity_noise))
-    scenarios = _scenarios(base, lost, teams)
-    ids = np.asarray(base.labels.garrison_ids).astype(str)
-    edited = _apply_all(base, scenarios)
+    capacity = _capacities(base, lost, teams)
     warm = WarmBase.build(base)
-    ref = Reference.of(solve(base, split=split, **solve_options), base)
-    tasks = [
-        _task(warm, s.name, e, settings, limit) for s, e in zip(scenarios, edited, strict=True)
-    ]
+    ref = reference(solve(base, split=split, **solve_options), base)
+    tasks = [_task(warm, f"draw {k}", c, settings, limit) for k, c in enumerate(capacity)]
+    ids = np.asarray(base.labels.garrison_ids).astype(str)
     rows: list[list[Any]] = [[] for _ in tasks]
     covered = np.zeros(base.n_centers, dtype=np.int64)
-    found = run_tasks(
-        warm, tasks, settings, limit, executor=executor, progress=progress, label="draws"
+    found = run_tallies(
+        warm, ref, tasks, settings, limit, executor=executor, progress=progress, label="draws"
     )
-    for k, solved in found:
-        rows[k] = ["+".join(ids[lost[k]]), *summary(str(k), solved, edited[k], ref)[1:]]
-        covered += _kept(solved, base)
+    for k, tallied in found:
+        rows[k] = ["+".join(ids[lost[k]]), *tallied.row]
+        if tallied.short_centers is not None:
+            covered += 1
+            covered[tallied.short_centers] -= 1
     table = _tables(base, lost, rows, covered, seed)
-    return dataclasses.replace(table, capacity=np.stack([e.problem.capacity for e in edited]))
+    return dataclasses.replace(table, capacity=np.stack(capacity))
+
+
+def _capacities(
+    base: Instance, lost: list[np.ndarray], teams: list[np.ndarray | None]
+) -> list[np.ndarray]:
+    """Teams each garrison can send in each draw (reserve excluded; 0 when lost).
+
+    What :class:`~electsec.Scenario` gives a draw's losses and thinned capacities
+    (``test_robustness`` holds the two equal), without building an instance per draw.
+    """
+    out = []
+    for g, kept in zip(lost, teams, strict=True):
+        capacity = (base.problem.capacity if kept is None else kept).astype(np.int64)
+        capacity[g] = 0
+        out.append(capacity)
+    return out
+
+
+def _task(
+    warm: WarmBase, name: str, capacity: np.ndarray, settings: Settings, limit: float | None
+) -> Task:
+    same = np.array_equal(capacity, warm.instance.problem.capacity)
+    edit = Edit(capacity=None if same else capacity)
+    return Task(name, edit, task_key(warm, name, edit, settings, limit))
 
 
 def _check(base: Instance, n: object, lose: object, seed: object, noise: object) -> None:
@@ -175,33 +206,6 @@ def _draws(
         lost.append(np.sort(rng.choice(base.n_garrisons, size=lose, replace=False)))
         teams.append(rng.binomial(available, 1.0 - noise) if noise > 0 else None)
     return lost, teams
-
-
-def _scenarios(
-    base: Instance, lost: list[np.ndarray], teams: list[np.ndarray | None]
-) -> list[Scenario]:
-    """One scenario per draw: its losses, and the thinned capacity of the others."""
-    ids = np.asarray(base.labels.garrison_ids).astype(str)
-    reserve = base.labels.forces.reserve
-    scenarios = []
-    for k, (g, kept) in enumerate(zip(lost, teams, strict=True)):
-        capacity = None
-        if kept is not None:
-            others = np.setdiff1d(np.arange(base.n_garrisons), g)
-            capacity = {str(ids[j]): int(reserve[j] + kept[j]) for j in others}
-        scenarios.append(Scenario(f"draw {k}", garrisons_lost=tuple(ids[g]), capacity=capacity))
-    return scenarios
-
-
-def _kept(solved: Solved, base: Instance) -> np.ndarray:
-    """1 for each centre that kept all its teams in this draw."""
-    out = solved.outcome
-    if not isinstance(out, Outcome) or out.unplaced.size:
-        return np.zeros(base.n_centers, dtype=np.int64)
-    row_center = base.labels.forces.row_center
-    short = np.bincount(row_center, weights=out.plan.uncovered, minlength=base.n_centers)
-    kept: np.ndarray = (short == 0).astype(np.int64)
-    return kept
 
 
 def _tables(

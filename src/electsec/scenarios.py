@@ -35,7 +35,15 @@ from electsec.retier import new_limits, new_tiers, raised
 from electsec.retier import retiered as retiered_instance
 from electsec.solvers.pipeline import Settings
 from electsec.solvers.warm import Edit, Solved, WarmBase
-from electsec.sweeping import Checkpoint, Reference, Task, run_tasks, summary, task_key
+from electsec.sweeping import (
+    Checkpoint,
+    Task,
+    reference,
+    run_tallies,
+    run_tasks,
+    summary,
+    task_key,
+)
 from electsec.validation import is_number
 
 __all__ = ["PlanDiff", "Scenario", "Sweep", "contingency", "diff_plans", "run_scenarios"]
@@ -438,6 +446,12 @@ def _sweep(
     """Solve the edited instances (skipping those checkpointed); rows and plans in order."""
     store = None if checkpoint is None else Checkpoint(checkpoint)
     tasks = [_task(warm, name, inst, settings, limit) for name, inst in named]
+    ref = reference(baseline, warm.instance)
+    if store is None and not keep_plans:  # rows only: workers send back just those
+        tallied = dict(
+            run_tallies(warm, ref, tasks, settings, limit, executor=executor, progress=progress)
+        )
+        return [[named[i][0], *tallied[i].row] for i in range(len(tasks))], {}
     answers: dict[int, Solved] = {}
     for i, task in enumerate(tasks):
         stored = None if store is None else store.load(task.key)
@@ -446,8 +460,6 @@ def _sweep(
     todo = [i for i in range(len(tasks)) if i not in answers]
     rows: dict[int, list[Any]] = {}
     plans: dict[int, AssignmentResult | ElectsecError] = {}
-
-    ref = Reference.of(baseline, warm.instance)
 
     def take(i: int, solved: Solved) -> None:
         rows[i] = summary(named[i][0], solved, named[i][1], ref)

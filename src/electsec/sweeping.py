@@ -27,56 +27,31 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from electsec.errors import ElectsecError, InputError, Issue
+from electsec.errors import InputError, Issue
 from electsec.problem import Instance
 from electsec.result import AssignmentResult
-from electsec.solvers.pipeline import Draft, Settings
+from electsec.solvers.pipeline import Settings
+from electsec.solvers.tally import Reference, Tally, tally, tally_cached, tally_edit
 from electsec.solvers.warm import Edit, Solved, WarmBase, solve_cached, solve_edit
 
-__all__ = ["Checkpoint", "Reference", "Task", "run_tasks", "summary"]
+__all__ = [
+    "Checkpoint",
+    "Reference",
+    "Task",
+    "reference",
+    "run_tallies",
+    "run_tasks",
+    "summary",
+]
 
 
-@dataclass(frozen=True)
-class Reference:
-    """The plan a sweep counts changes against, as arrays.
-
-    Attributes
-    ----------
-    keys
-        Sorted ``centre * n_garrisons + garrison`` of every (centre, garrison) it uses.
-    teams
-        Teams each centre receives.
-    objective
-        Its objective.
-    """
-
-    keys: np.ndarray
-    teams: np.ndarray
-    objective: float
-
-    @classmethod
-    def of(cls, plan: AssignmentResult, instance: Instance) -> Reference:
-        """Read ``plan``'s tables against ``instance``'s centre and garrison order."""
-        table = plan.assignments
-        center = pd.Index(instance.labels.center_ids).get_indexer(table["center_id"])
-        garrison = pd.Index(instance.labels.garrison_ids).get_indexer(table["garrison_id"])
-        teams = table["teams"].to_numpy(np.int64)
-        return cls(*_signature(center, garrison, teams, instance), float(plan.objective))
-
-    def changed(self, instance: Instance, draft: Draft) -> int:
-        """Centres whose garrisons or teams differ in ``draft`` (as :func:`diff_plans`)."""
-        center = instance.labels.forces.row_center[draft.rows]
-        keys, teams = _signature(center, draft.cols, draft.teams, instance)
-        moved = np.setxor1d(keys, self.keys) // instance.n_garrisons
-        return len(np.union1d(moved, np.flatnonzero(teams != self.teams)))
-
-
-def _signature(
-    center: np.ndarray, garrison: np.ndarray, teams: np.ndarray, instance: Instance
-) -> tuple[np.ndarray, np.ndarray]:
-    keys = np.unique(np.asarray(center, np.int64) * instance.n_garrisons + garrison)
-    per_center = np.bincount(center, weights=teams, minlength=instance.n_centers)
-    return keys, per_center.astype(np.int64)
+def reference(plan: AssignmentResult, instance: Instance) -> Reference:
+    """Return the plan a sweep counts changes against, read in ``instance``'s order."""
+    table = plan.assignments
+    center = pd.Index(instance.labels.center_ids).get_indexer(table["center_id"])
+    garrison = pd.Index(instance.labels.garrison_ids).get_indexer(table["garrison_id"])
+    teams = table["teams"].to_numpy(np.int64)
+    return Reference.from_plan(center, garrison, teams, float(plan.objective), instance)
 
 
 def summary(name: str, solved: Solved, instance: Instance, ref: Reference) -> list[Any]:
@@ -85,29 +60,7 @@ def summary(name: str, solved: Solved, instance: Instance, ref: Reference) -> li
     ``scenario, status, teams_short, centers_uncovered, objective, objective_change_pct,
     worst, centers_changed, solve_s`` — the values the labelled plan has.
     """
-    out = solved.outcome
-    if isinstance(out, ElectsecError) or out.unplaced.size:
-        why = type(out).__name__ if isinstance(out, ElectsecError) else "SolverError"
-        return [name, why, None, None, None, None, None, None, solved.seconds]
-    draft = out.plan
-    short = draft.uncovered
-    infeasible = out.shortage is not None or out.backup_shortage is not None
-    status = "infeasible" if infeasible else draft.status
-    if status != "infeasible" and (short > 0).any():
-        status = "partial"
-    cost = instance.cost(draft.rows, draft.cols) if len(draft.rows) else np.zeros(0)
-    change = 100 * (draft.objective - ref.objective) / ref.objective if ref.objective else 0.0
-    return [
-        name,
-        status,
-        int(short.sum()),
-        int((short > 0).sum()),
-        draft.objective,
-        change,
-        float(cost.max()) if len(cost) else 0.0,
-        ref.changed(instance, draft),
-        solved.seconds,
-    ]
+    return [name, *tally(solved, instance, ref).row]
 
 
 @dataclass(frozen=True)
@@ -203,14 +156,63 @@ def run_tasks(
     label
         The bar's text.
     """
+    job = _Job(solve_edit, solve_cached, (), base.key, "solve")
+    return _run(job, base, tasks, settings, time_limit_s, executor, progress=progress, label=label)
+
+
+def run_tallies(
+    base: WarmBase,
+    ref: Reference,
+    tasks: Sequence[Task],
+    settings: Settings,
+    time_limit_s: float | None,
+    *,
+    executor: Any = None,
+    progress: bool = False,
+    label: str = "scenarios",
+) -> Iterator[tuple[int, Tally]]:
+    """As :func:`run_tasks`, but each worker sends back only the :class:`Tally` of its answer.
+
+    For sweeps that keep no plans: the base and ``ref`` go to each worker once, and an
+    answer crosses back as its row and the centres it left short (bytes, not arrays
+    over every demand row); the driver does no per-answer work.
+    """
+    key = f"{base.key}:{ref.digest}"
+    job = _Job(tally_edit, tally_cached, (ref,), key, "tally")
+    return _run(job, base, tasks, settings, time_limit_s, executor, progress=progress, label=label)
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What a worker runs: here (on the base), or cached (on a file), and its extras."""
+
+    here: Callable[..., Any]
+    cached: Callable[..., Any]
+    extra: tuple[Any, ...]
+    key: str
+    kind: str
+
+
+def _run(
+    job: _Job,
+    base: WarmBase,
+    tasks: Sequence[Task],
+    settings: Settings,
+    time_limit_s: float | None,
+    executor: Any,
+    *,
+    progress: bool,
+    label: str,
+) -> Iterator[tuple[int, Any]]:
     if executor is None:
-        answers: Iterator[tuple[int, Solved]] = (
-            (i, solve_edit(base, t.edit, settings, time_limit_s)) for i, t in enumerate(tasks)
+        answers: Iterator[tuple[int, Any]] = (
+            (i, job.here(base, *job.extra, t.edit, settings, time_limit_s))
+            for i, t in enumerate(tasks)
         )
     elif _dask_client(executor) is not None:
-        answers = _on_dask(_dask_client(executor), base, tasks, settings, time_limit_s)
+        answers = _on_dask(_dask_client(executor), job, base, tasks, settings, time_limit_s)
     else:
-        answers = _on_executor(executor, base, tasks, settings, time_limit_s)
+        answers = _on_executor(executor, job, base, tasks, settings, time_limit_s)
     with _bar(len(tasks), label, show=progress) as advance:
         for found in answers:
             advance()
@@ -227,22 +229,29 @@ def _dask_client(executor: Any) -> Any:
 
 def _on_dask(
     client: Any,
+    job: _Job,
     base: WarmBase,
     tasks: Sequence[Task],
     settings: Settings,
     time_limit_s: float | None,
-) -> Iterator[tuple[int, Solved]]:
-    """Scatter the base to every worker once, then one pure task per scenario.
+) -> Iterator[tuple[int, Any]]:
+    """Scatter the base (and the job's extras) to every worker once, then one pure task each.
 
     Tasks are named by :func:`task_key`, so a task lost with a worker is re-run by the
     scheduler elsewhere with the same answer.
     """
     from distributed import as_completed  # noqa: PLC0415 - optional dependency
 
-    shared = client.scatter(base, broadcast=True, hash=False)
+    shared = client.scatter([base, *job.extra], broadcast=True, hash=False)
     futures = {
         client.submit(
-            solve_edit, shared, t.edit, settings, time_limit_s, key=f"electsec-{t.key}", pure=True
+            job.here,
+            *shared,
+            t.edit,
+            settings,
+            time_limit_s,
+            key=f"electsec-{job.kind}-{t.key}",
+            pure=True,
         ): i
         for i, t in enumerate(tasks)
     }
@@ -256,17 +265,19 @@ def _on_dask(
 
 def _on_executor(
     executor: cf.Executor,
+    job: _Job,
     base: WarmBase,
     tasks: Sequence[Task],
     settings: Settings,
     time_limit_s: float | None,
-) -> Iterator[tuple[int, Solved]]:
-    """Write the base to a file once; each worker process loads it on its first task."""
+) -> Iterator[tuple[int, Any]]:
+    """Write the base (and extras) to a file once; each worker loads it on its first task."""
     with tempfile.TemporaryDirectory(prefix="electsec-sweep-") as folder:
         path = Path(folder) / "base.pkl"
-        path.write_bytes(pickle.dumps(base, protocol=pickle.HIGHEST_PROTOCOL))
+        shared = (base, *job.extra) if job.extra else base
+        path.write_bytes(pickle.dumps(shared, protocol=pickle.HIGHEST_PROTOCOL))
         futures = {
-            executor.submit(solve_cached, base.key, str(path), t.edit, settings, time_limit_s): i
+            executor.submit(job.cached, job.key, str(path), t.edit, settings, time_limit_s): i
             for i, t in enumerate(tasks)
         }
         try:

@@ -374,6 +374,7 @@ def solve_split(
     deadline: float | None = None,
     widen: bool = True,
     start: Arcs | None = None,
+    lookahead: tuple[np.ndarray, int] | None = None,
 ) -> FlowSolution:
     """Solve the split plan exactly over every allowed arc.
 
@@ -399,6 +400,12 @@ def solve_split(
         final pool of a solved instance the problem was derived from). Pricing still
         checks every allowed arc, so the result is optimal over all of them just the
         same; only the number and size of the rounds change.
+    lookahead
+        ``(reference, slack)``: the centre duals of the instance ``start`` came from,
+        and a margin. In the first round, centres whose dual moved off ``reference``
+        also bring back arcs with reduced cost below ``slack`` (see :func:`_priced`):
+        arcs the next rounds would likely need, so fewer rounds. Pricing still stops
+        only when no allowed arc has a negative reduced cost.
 
     Returns
     -------
@@ -426,7 +433,7 @@ def solve_split(
         if problem.oracle is None:
             return sol
         solved = time.perf_counter()
-        new = price(problem, sol, max_per_center=options.first_candidates(problem.n_centers))
+        new = _priced(problem, sol, options, lookahead if round_ == 0 else None)
         # Only a covering flow without the penalty node has duals that price every
         # centre by its most negative arc (below the penalty, "short" rows get nearest
         # arcs instead), which the bound needs.
@@ -457,6 +464,31 @@ def solve_split(
         arcs = pool
     msg = f"pricing did not converge in {options.max_pricing_rounds} rounds"
     raise SolverError(msg)
+
+
+def _priced(
+    problem: Problem,
+    sol: FlowSolution,
+    options: SolverOptions,
+    lookahead: tuple[np.ndarray, int] | None,
+) -> Arcs:
+    """Price every allowed arc; with a look-ahead, moved rows also bring near-improving arcs.
+
+    Returns no arc exactly when none has a negative reduced cost. The look-ahead applies
+    to covering flows without the penalty node only: there every centre is priced by
+    its most negative arcs first, so "no negative arc among those found" proves that
+    none exists (rows at the penalty get nearest arcs whatever their reduced cost).
+    """
+    per_center = options.first_candidates(problem.n_centers)
+    plain = not sol.shortfall and bool((sol.penalty >= _INF).all())
+    if lookahead is None or not plain:
+        return price(problem, sol, max_per_center=per_center)
+    reference, margin = lookahead
+    slack = np.where(sol.center_potential != reference, margin, 0).astype(np.int64)
+    new = price(problem, sol, max_per_center=per_center, slack=slack)
+    if (sol.reduced_cost(new) < 0).any():
+        return new
+    return new.subset(np.zeros(len(new), dtype=bool))  # optimal: nothing improves
 
 
 def _late(
@@ -714,9 +746,11 @@ def _dropped(problem: Problem, sol: FlowSolution, known: np.ndarray, slack: np.n
     first = problem.arcs
     if first is sol.arcs:  # the first round solves on ``problem.arcs`` itself
         return first.subset(np.zeros(len(first), dtype=bool))
-    off = _fresh(first, known, problem.n_garrisons)
-    off[off] = sol.reduced_cost(first.subset(off)) < slack[first.center[off]]
-    return first.subset(off)
+    # Reduced costs first (two gathers), membership only for the few arcs below ``slack``:
+    # the other order searches every first candidate in the pool's keys each round.
+    low = sol.reduced_cost(first) < slack[first.center]
+    low[low] = _fresh(first.subset(low), known, problem.n_garrisons)
+    return first.subset(low)
 
 
 def _fresh(arcs: Arcs, known: np.ndarray, m: int) -> np.ndarray:

@@ -71,7 +71,8 @@ class Draft:
     ``uncovered`` holds each row's teams left uncovered; ``objective`` and ``bound`` are
     in whole units, as the solvers optimised them. ``shortfall``, for whole-team plans
     that cannot cover everyone: (teams left uncovered, the fewest any plan leaves: the
-    split LP's).
+    split LP's). ``cost``: each assignment's whole-unit cost, when at hand (split plans
+    from the flow), else None.
     """
 
     rows: np.ndarray
@@ -82,6 +83,7 @@ class Draft:
     objective: float
     bound: float
     shortfall: tuple[int, int] | None = None
+    cost: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -188,8 +190,9 @@ def solve_instance(
         the final pool of the instance this one was edited from. The LP optimum does not
         depend on it.
     lp
-        The split LP optimum over every allowed arc, when already known (a warm repair
-        proved it, see :mod:`electsec.solvers.warm`): it is used instead of solving.
+        The split LP over every allowed arc, when already solved (a warm repair, or a
+        warm solve from the pool, see :mod:`electsec.solvers.warm`): it is used instead
+        of solving.
 
     Returns
     -------
@@ -291,6 +294,7 @@ def _from_flow(lp: FlowSolution) -> Draft:
         "optimal" if lp.optimal else "feasible",
         float(teams @ lp.arcs.cost[used]),
         float(lp.lower_bound),
+        cost=lp.arcs.cost[used],
     )
 
 
@@ -506,6 +510,7 @@ def _with_backups(
             teams=plan.teams,
             status=status,
             objective=new,
+            cost=None,
         )
     need = needs_backup(plan, instance.labels.forces.row_center, instance.n_centers)
     return draft, plan.backup, need
