@@ -485,8 +485,8 @@ def _backup_messages(option: Backup, unit: str, *, given_costs: bool) -> list[st
 
 
 #: Descriptive input columns carried to the outputs (tables, layers, map tooltips).
-_CENTER_ATTRIBUTES = ("name", "governorate", "tier", "agency")
-_GARRISON_ATTRIBUTES = ("name", "governorate", "agency")
+_CENTER_ATTRIBUTES = ("name", "governorate", "tier", "agency", "command")
+_GARRISON_ATTRIBUTES = ("name", "governorate", "agency", "command")
 
 
 def _attributes(layer: gpd.GeoDataFrame, columns: tuple[str, ...]) -> dict[str, np.ndarray]:
