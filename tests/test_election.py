@@ -23,8 +23,8 @@ from scipy.optimize import linprog
 
 import electsec as es
 from checker import check_plan
-from helpers import WEB_ASSET, dense_distances, make_instance
 from electsec.schema import check, election_schema
+from helpers import WEB_ASSET, dense_distances, make_instance
 
 AGENCIES = ("army", "police")
 
@@ -51,6 +51,10 @@ def _teams(fraction, capacity):
 def _layers(centers, k):
     """The tiny centres as two days: the first ``k`` special, the rest general."""
     return {"special": centers.iloc[:k].drop(columns="phase"), "general": centers.iloc[k:]}
+
+
+def _roundtrip(value):
+    return pickle.loads(pickle.dumps(value))  # noqa: S301 - our own bytes
 
 
 def _day(centers, phase):
@@ -174,7 +178,7 @@ def test_votes_agency_as_the_only_agency_leaves_the_centre_uncovered(tiny):
     with pytest.raises(es.InfeasibleError, match="special day") as info:
         es.plan_election({"special": special, "general": centers.iloc[5:]}, garrisons)
     assert info.value.partial is not None
-    assert pickle.loads(pickle.dumps(info.value)).diagnosis == info.value.diagnosis
+    assert _roundtrip(info.value).diagnosis == info.value.diagnosis
 
 
 def test_a_retained_column_of_counts_or_fractions(tiny):
@@ -241,7 +245,7 @@ def test_to_dict_follows_the_election_schema_and_pickles(tiny):
     assert len(data["forces_by_day"]) == 2 * len(garrisons)
     broken = {**data, "days": [{**data["days"][0], "date": "9 Nov"}]}
     assert check(broken, election_schema(), table="election")
-    again = pickle.loads(pickle.dumps(election))
+    again = _roundtrip(election)
     assert again.to_dict()["days"] == election.to_dict()["days"]
     pd.testing.assert_frame_equal(again.forces_by_day, election.forces_by_day)
     assert again.special.by_command().equals(election.special.by_command())
@@ -255,7 +259,9 @@ def test_by_command_is_recounted_from_the_tables(tiny):
     a = plan.assignments.assign(command=plan.assignments["garrison_id"].map(garrisons["command"]))
     np.testing.assert_array_equal(table["used"], a.groupby("command")["teams"].sum())
     np.testing.assert_array_equal(table["centers"], a.groupby("command")["center_id"].nunique())
-    np.testing.assert_array_equal(table["capacity"], garrisons.groupby("command")["capacity"].sum())
+    np.testing.assert_array_equal(
+        table["capacity"], garrisons.groupby("command")["capacity"].sum()
+    )
     assert "garrison_command" in plan.readable("assignments").columns
     with pytest.raises(es.InputError, match="command"):
         es.solve_assignment(*tiny).by_command()
@@ -290,7 +296,7 @@ def test_costs_covering_both_days_give_the_geodesic_plans(tiny):
     costs = es.distance_matrix(centers, garrisons)
     given = es.plan_election(layered, garrisons, costs, min_retained=0.25, split=True)
     geodesic = es.plan_election(layered, garrisons, min_retained=0.25, split=True)
-    by_day = {p: costs for p in ("special", "general")}
+    by_day = dict.fromkeys(("special", "general"), costs)
     by_day["special"] = es.distance_matrix(centers.iloc[:12], garrisons)
     by_day["general"] = es.distance_matrix(centers.iloc[12:], garrisons)
     mapped = es.plan_election(layered, garrisons, by_day, min_retained=0.25, split=True)
@@ -342,7 +348,7 @@ def test_bad_options_give_input_errors(tiny, kwargs, column):
     with pytest.raises(es.InputError) as info:
         es.plan_election(layers, garrisons, **kwargs)
     assert column in {issue.column for issue in info.value.issues}, info.value
-    assert pickle.loads(pickle.dumps(info.value)).issues == info.value.issues
+    assert _roundtrip(info.value).issues == info.value.issues
 
 
 def test_bad_layers_give_input_errors(tiny):

@@ -119,7 +119,7 @@ class ElectionPlan:
         return table
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the election as JSON-ready data following :func:`electsec.schema.election_schema`."""
+        """Return the election as JSON-ready data (:func:`electsec.schema.election_schema`)."""
         return {
             "schema_version": SCHEMA_VERSION,
             "kind": "election",
@@ -153,14 +153,14 @@ class ElectionPlan:
 
     def __repr__(self) -> str:
         days = ", ".join(
-            f"{p}{'' if self.dates[p] is None else ' ' + _iso(self.dates[p])}: "
+            f"{p}{'' if self.dates[p] is None else f' {_iso(self.dates[p])}'}: "
             f"{plan.coverage_status}, {plan.assignments['teams'].sum()} teams"
             for p, plan in self.days.items()
         )
         return f"ElectionPlan({days})"
 
 
-def plan_election(  # noqa: PLR0913 - the public contract (DESIGN.md §4)
+def plan_election(
     centers: Source | Mapping[str, Source],
     garrisons: Source,
     costs: Any = None,
@@ -321,7 +321,7 @@ def _phase_layers(
     if isinstance(centers, Mapping) and centers.get("type") != "FeatureCollection":
         return _mapped_layers(centers, issues)
     try:
-        layer = read_polling_centers(centers)  # type: ignore[arg-type]
+        layer = read_polling_centers(centers)
     except InputError as exc:
         issues += exc.issues
         return {}
@@ -436,7 +436,7 @@ def _date(value: Any) -> dt.date | None:
     return None
 
 
-def _day_teams(  # noqa: PLR0913 - one check, all its context
+def _day_teams(
     value: Teams,
     name: str,
     default_phase: str,
@@ -470,7 +470,7 @@ def _day_teams(  # noqa: PLR0913 - one check, all its context
 def _teams(
     value: Any, name: str, garrisons: gpd.GeoDataFrame, issues: list[Issue]
 ) -> np.ndarray | None:
-    """A fraction of capacity (rounded up) or a garrison column, as whole teams."""
+    """Read a fraction of capacity (rounded up) or a garrison column as whole teams."""
     capacity = garrisons["capacity"].to_numpy(np.int64)
     if is_number(value):
         if float(value) > 1:
@@ -506,7 +506,8 @@ def _column_teams(
             message = f"({name}) team counts must lie in [0, capacity]"
             issues.append(Issue("garrisons", column, tuple(bad), message))
             return None
-        return numbers.astype(np.int64)
+        counts: np.ndarray = numbers.astype(np.int64)
+        return counts
     bad = garrisons.index[(numbers < 0) | (numbers > 1)]
     if len(bad):
         message = f"({name}) fractions must lie in [0, 1] (an integer column counts teams)"
@@ -584,7 +585,7 @@ def _forces(
     return forces
 
 
-def _instances(  # noqa: PLR0913 - the prepared days, every problem at once
+def _instances(
     layers: Mapping[str, gpd.GeoDataFrame],
     garrisons: gpd.GeoDataFrame,
     forces: pd.DataFrame,
@@ -616,7 +617,7 @@ def _day_costs(
     garrisons: gpd.GeoDataFrame,
     prep: Mapping[str, Any],
 ) -> CostMatrix | None:
-    """The day's cost matrix, without the pairs where the garrison's agency votes."""
+    """Return the day's cost matrix, without the pairs where the garrison's agency votes."""
     given: CostMatrix | None
     if isinstance(costs, Mapping):
         given = costs[phase]
@@ -645,7 +646,7 @@ def _day_costs(
 
 
 def _rows(costs: CostMatrix, ids: pd.Index) -> CostMatrix:
-    """The rows of ``ids`` of a matrix covering several days' centres."""
+    """Return the rows of ``ids`` of a matrix covering several days' centres."""
     pos = pd.Index(costs.center_ids.astype(str)).get_indexer(ids)
     missing = ids[pos < 0]
     if len(missing):
@@ -671,9 +672,7 @@ def _rows(costs: CostMatrix, ids: pd.Index) -> CostMatrix:
     )
 
 
-def _voting_pairs(
-    centers: gpd.GeoDataFrame, garrisons: gpd.GeoDataFrame
-) -> np.ndarray | None:
+def _voting_pairs(centers: gpd.GeoDataFrame, garrisons: gpd.GeoDataFrame) -> np.ndarray | None:
     """Boolean centres × garrisons: True where the garrison's agency votes at the centre.
 
     None when no centre names a voting agency.
@@ -760,10 +759,6 @@ def _json_ready(value: Any) -> Any:
         return [_json_ready(v) for v in value]
     if isinstance(value, bool | str) or value is None:
         return value
-    if isinstance(value, int | np.integer):
-        return int(value)
     if is_number(value, minimum=-math.inf):
-        return float(value)
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return repr(value)
+        return int(value) if isinstance(value, int | np.integer) else float(value)
+    return value.isoformat() if isinstance(value, dt.date) else repr(value)

@@ -117,7 +117,7 @@ def write_page(path: str | Path, title: str, parts: list[str]) -> Path:
     return out
 
 
-def plan_sections(  # noqa: PLR0913 - the report's options, passed on
+def plan_sections(
     plan: AssignmentResult,
     *,
     centers: gpd.GeoDataFrame | None = None,
@@ -203,7 +203,7 @@ def write_election_report(
         "of the day's plan. Teams used one day are available the next.</p>",
         _table(totals),
         "<details><summary>Per garrison</summary>",
-        _table(forces.set_index(["garrison_id", "phase"]).unstack("phase")),
+        _table(pd.DataFrame(forces.set_index(["garrison_id", "phase"]).unstack("phase"))),
         "</details>",
     ]
     for phase, plan in election.days.items():
