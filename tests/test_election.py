@@ -251,22 +251,6 @@ def test_to_dict_follows_the_election_schema_and_pickles(tiny):
     assert again.special.by_command().equals(election.special.by_command())
 
 
-def test_by_command_is_recounted_from_the_tables(tiny):
-    centers, garrisons = tiny
-    garrisons = garrisons.assign(command=["A", "A", "B", "B", "C", "C"])
-    plan = es.solve_assignment(centers, garrisons, split=True)
-    table = plan.by_command()
-    a = plan.assignments.assign(command=plan.assignments["garrison_id"].map(garrisons["command"]))
-    np.testing.assert_array_equal(table["used"], a.groupby("command")["teams"].sum())
-    np.testing.assert_array_equal(table["centers"], a.groupby("command")["center_id"].nunique())
-    np.testing.assert_array_equal(
-        table["capacity"], garrisons.groupby("command")["capacity"].sum()
-    )
-    assert "garrison_command" in plan.readable("assignments").columns
-    with pytest.raises(es.InputError, match="command"):
-        es.solve_assignment(*tiny).by_command()
-
-
 def test_the_report_has_every_day_and_the_forces(tiny, tmp_path):
     centers, garrisons = tiny
     garrisons = garrisons.assign(command=["A", "A", "B", "B", "C", "C"])

@@ -14,7 +14,7 @@ not sent to centres; they back centres up (see :class:`electsec.config.Backup`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
@@ -24,10 +24,13 @@ from electsec.errors import InputError, Issue
 from electsec.problem import Forces
 from electsec.validation import did_you_mean, flag, team_counts
 
-__all__ = ["Forces", "Jurisdiction", "jurisdiction_mapping", "read_forces"]
+__all__ = ["COMMAND", "Forces", "Jurisdiction", "jurisdiction_mapping", "read_forces"]
 
-#: Allowed governorates per agency, as a mapping, a table or (agency, governorate) pairs.
-Jurisdiction = Mapping[str, Iterable[str] | str] | pd.DataFrame | Iterable[tuple[str, str]]
+#: Allowed governorates per agency, as a mapping, a table or (agency, governorate) pairs;
+#: or ``"command"``: each garrison serves only centres of its own command.
+Jurisdiction = (
+    Mapping[str, Iterable[str] | str] | pd.DataFrame | Iterable[tuple[str, str]] | Literal["command"]
+)
 
 
 def read_forces(
@@ -48,7 +51,9 @@ def read_forces(
     jurisdiction
         Where each agency may operate: ``{"police": ["Baghdad", "Basra"]}``, a table with
         ``agency`` and ``governorate`` columns, or (agency, governorate) pairs. Agencies
-        not named may operate anywhere.
+        not named may operate anywhere. Or ``"command"``: each garrison serves only the
+        centres of its own command (a ``command`` column on both layers: the centre's
+        area, the garrison's operations command).
 
     Returns
     -------
@@ -63,6 +68,10 @@ def read_forces(
     reserve = _reserve(garrisons, issues)
     garrison_agency = _garrison_agency(garrisons, issues) if _needs_agencies(centers) else None
     rows = _rows(centers, garrison_agency, issues)
+    by_command = isinstance(jurisdiction, str) and jurisdiction == COMMAND
+    commands = _commands(centers, garrisons, issues) if by_command else (None, None)
+    if by_command:
+        jurisdiction = None
     allowed_by = _jurisdiction(jurisdiction, centers, garrison_agency, issues)
     if issues:
         raise InputError(issues)
@@ -82,7 +91,43 @@ def read_forces(
         garrison_agency=garrison_agency,
         capacity=garrisons["capacity"].to_numpy(np.int64) - reserve,
         reserve=reserve,
+        center_command=commands[0],
+        garrison_command=commands[1],
     )
+
+
+#: The ``jurisdiction`` that keeps each garrison to the centres of its own command.
+COMMAND = "command"
+
+
+def _commands(
+    centers: gpd.GeoDataFrame, garrisons: gpd.GeoDataFrame, issues: list[Issue]
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Command codes of centres and garrisons (one code space), for jurisdiction="command"."""
+    names = []
+    for table, layer in (("centers", centers), ("garrisons", garrisons)):
+        if COMMAND not in layer.columns:
+            message = (
+                "is missing; jurisdiction='command' needs each centre's command (its area) "
+                "and each garrison's command"
+            )
+            issues.append(Issue(table, COMMAND, (), message))
+            continue
+        raw = layer[COMMAND]
+        text = raw.astype(object).where(raw.notna(), "").astype(str).str.strip()
+        flag(issues, table, COMMAND, layer.index, (text == "").to_numpy(), "is empty")
+        names.append(text.to_numpy(dtype=object))
+    if len(names) < 2:
+        return None, None
+    known = set(names[1])
+    unknown = ~np.isin(names[0], sorted(known))
+    if unknown.any():
+        shown = sorted(set(names[0][unknown]))[:5]
+        hints = "; ".join(f"{c!r}: {did_you_mean(c, known)}" for c in shown)
+        message = f"names a command no garrison belongs to ({hints})"
+        flag(issues, "centers", COMMAND, centers.index, unknown, message)
+    space = np.asarray(sorted(known | set(names[0])), dtype=object)
+    return np.searchsorted(space, names[0]), np.searchsorted(space, names[1])
 
 
 def _needs_agencies(centers: gpd.GeoDataFrame) -> bool:

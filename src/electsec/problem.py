@@ -218,6 +218,10 @@ class Forces:
         Teams each garrison can send to centres: its capacity less its reserve.
     reserve
         Teams each garrison holds back (int64; zeros without a ``reserve`` column).
+    center_command, garrison_command
+        With ``jurisdiction="command"``: the command code (int64) of each centre's area
+        and of each garrison; a garrison then serves only centres of its own command.
+        None otherwise.
     """
 
     row_center: np.ndarray
@@ -227,6 +231,8 @@ class Forces:
     garrison_agency: np.ndarray | None
     capacity: np.ndarray
     reserve: np.ndarray
+    center_command: np.ndarray | None = None
+    garrison_command: np.ndarray | None = None
 
     @property
     def agencies(self) -> list[str]:
@@ -237,20 +243,40 @@ class Forces:
 
     @property
     def identity(self) -> bool:
-        """True when rows are simply the centres (one agency, no jurisdiction)."""
-        return self.row_agency is None and bool(self.allowed.all())
+        """True when any garrison may serve any centre (one agency, no jurisdiction)."""
+        return (
+            self.row_agency is None and bool(self.allowed.all()) and self.garrison_command is None
+        )
 
     def groups(self, garrison_mask: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-        """``(rows, garrisons)`` per agency: allowed rows and the masked garrisons."""
+        """``(rows, garrisons)`` per agency (and command): allowed rows, masked garrisons."""
         if self.row_agency is None or self.garrison_agency is None:
-            return [(np.flatnonzero(self.allowed), np.flatnonzero(garrison_mask))]
+            found = [(np.flatnonzero(self.allowed), np.flatnonzero(garrison_mask))]
+        else:
+            found = [
+                (
+                    np.flatnonzero(self.allowed & (self.row_agency == agency)),
+                    np.flatnonzero(garrison_mask & (self.garrison_agency == agency)),
+                )
+                for agency in self.agencies
+            ]
+        if self.center_command is None or self.garrison_command is None:
+            return found
+        row_command = self.center_command[self.row_center]
         return [
-            (
-                np.flatnonzero(self.allowed & (self.row_agency == agency)),
-                np.flatnonzero(garrison_mask & (self.garrison_agency == agency)),
-            )
-            for agency in self.agencies
+            (rows[row_command[rows] == code], cols[self.garrison_command[cols] == code])
+            for rows, cols in found
+            for code in np.unique(row_command[rows])
         ]
+
+    def same_command(self, rows: np.ndarray, garrisons: np.ndarray) -> np.ndarray:
+        """Tell, per (row, garrison) pair, whether the garrison may serve the row's centre."""
+        if self.center_command is None or self.garrison_command is None:
+            return np.ones(len(rows), dtype=bool)
+        found: np.ndarray = (
+            self.center_command[self.row_center[rows]] == self.garrison_command[garrisons]
+        )
+        return found
 
 
 @dataclass(frozen=True)
