@@ -29,7 +29,10 @@ __all__ = ["COMMAND", "Forces", "Jurisdiction", "jurisdiction_mapping", "read_fo
 #: Allowed governorates per agency, as a mapping, a table or (agency, governorate) pairs;
 #: or ``"command"``: each garrison serves only centres of its own command.
 Jurisdiction = (
-    Mapping[str, Iterable[str] | str] | pd.DataFrame | Iterable[tuple[str, str]] | Literal["command"]
+    Mapping[str, Iterable[str] | str]
+    | pd.DataFrame
+    | Iterable[tuple[str, str]]
+    | Literal["command"]
 )
 
 
