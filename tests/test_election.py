@@ -74,7 +74,7 @@ def _check_forces(election, garrisons, expected):
         np.testing.assert_array_equal(rows["capacity"].to_numpy(), garrisons["capacity"])
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=10, deadline=None)
 @given(
     seed=st.integers(0, 10_000),
     retained=st.sampled_from([0.0, 0.2, 0.25, 0.5, 1.0]),
@@ -287,6 +287,24 @@ def test_costs_covering_both_days_give_the_geodesic_plans(tiny):
     for phase in ("special", "general"):
         assert given.days[phase].objective == geodesic.days[phase].objective
         assert mapped.days[phase].objective == geodesic.days[phase].objective
+
+
+def test_a_road_network_gives_each_day_its_travel_times(tiny, repo_root):
+    from electsec.network import RoadNetwork
+
+    centers, garrisons = tiny
+    roads = RoadNetwork.from_roads(gpd.read_file(repo_root / "data" / "sample" / "roads.gpkg"))
+    layers = _layers(centers, 10)
+    election = es.plan_election(layers, garrisons, roads, split=True, max_time_s=3600)
+    for phase, layer in layers.items():
+        costs = es.distance_matrix(
+            layer, garrisons, metric="travel_time", network=roads, max_time_s=3600
+        )
+        by_hand = es.solve_assignment(layer, garrisons, costs, split=True, max_time_s=3600)
+        plan = election.days[phase]
+        assert plan.unit == "s"
+        assert plan.objective == by_hand.objective
+        pd.testing.assert_frame_equal(plan.assignments, by_hand.assignments)
 
 
 def test_one_time_limit_bounds_the_whole_call(tiny):
