@@ -144,13 +144,15 @@ def _votes(centers, rng):
 
 
 @pytest.mark.parametrize("seed", [4, 5, 6, 7])
-def test_votes_agency_pairs_are_never_used_and_the_plan_is_exact(seed):
+@pytest.mark.parametrize("given_costs", [False, True])
+def test_votes_agency_pairs_are_never_used_and_the_plan_is_exact(seed, given_costs):
     centers, garrisons = _two_days(seed, ratio=4.0)
     rng = np.random.default_rng(seed)
     is_special = (centers["phase"] == "special").to_numpy()
     centers["votes_agency"] = ""
     centers.loc[is_special, "votes_agency"] = _votes(centers[is_special], rng)
-    election = es.plan_election(centers, garrisons, split=True, coverage="max")
+    costs = es.distance_matrix(centers, garrisons) if given_costs else None
+    election = es.plan_election(centers, garrisons, costs, split=True, coverage="max")
     special = _day(centers, "special")
     banned = np.array(
         [[a in v.split(",") for a in garrisons["agency"]] for v in special["votes_agency"]]
@@ -167,6 +169,18 @@ def test_votes_agency_pairs_are_never_used_and_the_plan_is_exact(seed):
         assert election.special.objective == optimum
 
 
+def test_solve_assignment_honours_votes_agency_too(tiny):
+    centers, garrisons = tiny
+    voting = centers.assign(votes_agency="police")
+    plan = es.solve_assignment(voting, garrisons, split=True, coverage="max")
+    serving = plan.assignments["garrison_id"].map(garrisons["agency"])
+    assert (serving != "police").all()
+    pairs = [
+        (c, g) for c in centers.index for g in garrisons.index[garrisons["agency"] != "police"]
+    ]
+    check_plan(plan, centers, garrisons, split=True, allowed_pairs=pairs)
+
+
 def test_votes_agency_as_the_only_agency_leaves_the_centre_uncovered(tiny):
     centers, garrisons = tiny
     special = centers.iloc[:5].assign(phase="special", votes_agency="army,police,federal_police")
@@ -174,7 +188,10 @@ def test_votes_agency_as_the_only_agency_leaves_the_centre_uncovered(tiny):
         {"special": special, "general": centers.iloc[5:]}, garrisons, coverage="max"
     )
     assert election.special.assignments.empty
-    assert set(election.special.uncovered["center_id"]) == set(special.index)
+    uncovered = election.special.uncovered
+    assert set(uncovered["center_id"]) == set(special.index)
+    assert (uncovered["cause"] == "jurisdiction").all()
+    assert uncovered["reason"].str.contains("agency votes").all()
     with pytest.raises(es.InfeasibleError, match="special day") as info:
         es.plan_election({"special": special, "general": centers.iloc[5:]}, garrisons)
     assert info.value.partial is not None

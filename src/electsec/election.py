@@ -40,12 +40,10 @@ from electsec.result import AssignmentResult, _records
 from electsec.schema import SCHEMA_VERSION
 from electsec.validation import is_number
 
-__all__ = ["DEFAULT_ORDER", "VOTES_AGENCY", "ElectionPlan", "plan_election"]
+__all__ = ["DEFAULT_ORDER", "ElectionPlan", "plan_election"]
 
 #: Order of the two Iraqi voting days when no ``dates`` are given.
 DEFAULT_ORDER = ("special", "general")
-#: Centre column naming the agencies whose members vote there (comma-separated).
-VOTES_AGENCY = "votes_agency"
 #: Options of :func:`electsec.prepare` (what each day's problem is).
 _PREPARE_OPTIONS = ("max_distance_m", "max_time_s", "k", "jurisdiction", "backup", "options")
 #: Options of :func:`electsec.solve` (how each day is solved).
@@ -235,9 +233,10 @@ def plan_election(
     -----
     Days are independent problems: what a garrison sends on day 1 comes back for day 2,
     so day ``t`` has capacity ``capacity − retained_t − held_back_t`` per garrison.
-    Excluded ``votes_agency`` pairs are removed from that day's cost matrix; with
-    ``costs=None`` that day's geodesic matrix is then built (every pair, or within a
-    numeric ``max_distance_m``), and ``k`` counts the nearest *allowed* garrisons.
+    The ``votes_agency`` rule is applied by :func:`electsec.prepare` itself (any plan of
+    a layer with that column honours it): centres under the same rule share one spatial
+    index of the garrisons allowed to guard them, so the plan stays exact over every
+    allowed pair without a dense matrix.
 
     Examples
     --------
@@ -617,32 +616,22 @@ def _day_costs(
     garrisons: gpd.GeoDataFrame,
     prep: Mapping[str, Any],
 ) -> CostMatrix | None:
-    """Return the day's cost matrix, without the pairs where the garrison's agency votes."""
-    given: CostMatrix | None
+    """Return the day's cost matrix: its rows of a matrix, its entry, or road travel times."""
     if isinstance(costs, Mapping):
-        given = costs[phase]
-    elif isinstance(costs, CostMatrix):
-        given = _rows(costs, centers.index)
-    elif costs is not None:
-        limit = prep.get("max_time_s")
-        given = distance_matrix(
-            centers,
-            garrisons,
-            metric="travel_time",
-            network=costs,
-            max_time_s=float(limit) if is_number(limit) else None,
-        )
-    else:
-        given = None
-    banned = _voting_pairs(centers, garrisons)
-    if banned is None:
+        given: CostMatrix | None = costs[phase]
         return given
-    if given is None:
-        limit = prep.get("max_distance_m")
-        given = distance_matrix(
-            centers, garrisons, max_distance_m=float(limit) if is_number(limit) else None
-        )
-    return _without(given, centers.index, garrisons.index, banned)
+    if isinstance(costs, CostMatrix):
+        return _rows(costs, centers.index)
+    if costs is None:
+        return None
+    limit = prep.get("max_time_s")
+    return distance_matrix(
+        centers,
+        garrisons,
+        metric="travel_time",
+        network=costs,
+        max_time_s=float(limit) if is_number(limit) else None,
+    )
 
 
 def _rows(costs: CostMatrix, ids: pd.Index) -> CostMatrix:
@@ -670,52 +659,6 @@ def _rows(costs: CostMatrix, ids: pd.Index) -> CostMatrix:
         unreachable=tuple(u for u in costs.unreachable if u in mine),
         road=road,
     )
-
-
-def _voting_pairs(centers: gpd.GeoDataFrame, garrisons: gpd.GeoDataFrame) -> np.ndarray | None:
-    """Boolean centres × garrisons: True where the garrison's agency votes at the centre.
-
-    None when no centre names a voting agency.
-    """
-    if VOTES_AGENCY not in centers.columns:
-        return None
-    raw = centers[VOTES_AGENCY]
-    text = raw.astype(object).where(raw.notna(), "").astype(str)
-    votes = [{a.strip() for a in t.split(",") if a.strip()} for t in text]
-    if not any(votes):
-        return None
-    if "agency" not in garrisons.columns:
-        message = "needs an 'agency' column on the garrisons (whose teams vote where)"
-        raise InputError([Issue("centers", VOTES_AGENCY, (), message)])
-    agency = garrisons["agency"].astype(str).str.strip().to_numpy(dtype=object)
-    known = set(agency)
-    unknown = sorted({a for v in votes for a in v} - known)
-    if unknown:
-        ids = tuple(i for i, v in zip(centers.index, votes, strict=True) if v - known)
-        names = "; ".join(f"{a!r}: {did_you_mean(a, known)}" for a in unknown)
-        message = f"names agencies no garrison belongs to ({names})"
-        raise InputError([Issue("centers", VOTES_AGENCY, ids, message)])
-    return np.array([[a in v for a in agency] for v in votes], dtype=bool)
-
-
-def _without(
-    costs: CostMatrix, center_ids: pd.Index, garrison_ids: pd.Index, banned: np.ndarray
-) -> CostMatrix:
-    """``costs`` without the banned (centre, garrison) pairs."""
-    coo = costs.matrix.tocoo()
-    row = center_ids.get_indexer(pd.Index(costs.center_ids.astype(str)))
-    col = garrison_ids.get_indexer(pd.Index(costs.garrison_ids.astype(str)))
-    r, c = row[coo.row], col[coo.col]
-    known = (r >= 0) & (c >= 0)
-    drop = np.zeros(len(r), dtype=bool)
-    drop[known] = banned[r[known], c[known]]
-    keep = ~drop
-    import scipy.sparse as sp  # noqa: PLC0415
-
-    matrix = sp.csr_array(
-        (coo.data[keep], (coo.row[keep], coo.col[keep])), shape=costs.matrix.shape
-    )
-    return dataclasses.replace(costs, matrix=matrix)
 
 
 def _solve_days(

@@ -157,6 +157,8 @@ def unserved_sentence(
 
 
 def _jurisdiction(f: dict[str, object]) -> str:
+    if "rule" in f:
+        return str(f["rule"])
     agency = f["agency"]
     where = f" in {f['governorate']}" if "governorate" in f else " there"
     return f"{agency or 'its agency'} may not operate{where} (jurisdiction)"

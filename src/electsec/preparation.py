@@ -312,7 +312,7 @@ def problem_from_costs(
     """Build the problem whose allowed pairs are the arcs of ``costs`` (within limits)."""
     i, g, value = matrix_arcs(centers, garrisons, costs)
     r, keep = _rows_of_arcs(forces, i, g)
-    keep[keep] = forces.same_command(r[keep], g[keep])
+    keep[keep] = forces.may_serve(r[keep], g[keep])
     r, g, value = r[keep], g[keep], value[keep]
     if limits is not None:
         within = value <= limits[r]
@@ -446,8 +446,8 @@ def _backup_arcs(
         keep = (cost <= limit) & (capacity[c] > 0)
         r, c, cost = r[keep], c[keep], cost[keep]
         lookup = PairCosts.from_arcs(r, c, cost, len(garrisons))
-    if forces.center_command is not None and forces.garrison_command is not None:
-        keep = forces.center_command[r] == forces.garrison_command[c]
+    if forces.center_class is not None:
+        keep = forces.may_serve_centers(r, c)
         r, c, cost = r[keep], c[keep], cost[keep]
     return BackupArcs(Arcs.from_arrays(r, c, cost), capacity, limit, lookup)
 

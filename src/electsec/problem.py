@@ -218,10 +218,10 @@ class Forces:
         Teams each garrison can send to centres: its capacity less its reserve.
     reserve
         Teams each garrison holds back (int64; zeros without a ``reserve`` column).
-    center_command, garrison_command
-        With ``jurisdiction="command"``: the command code (int64) of each centre's area
-        and of each garrison; a garrison then serves only centres of its own command.
-        None otherwise.
+    center_class, class_garrisons
+        Pair rules beyond agencies (``jurisdiction="command"``, a centre's
+        ``votes_agency``): the class code (int64) of each centre, and for each class the
+        garrisons that may serve its centres (bool, classes × garrisons). None: no rule.
     """
 
     row_center: np.ndarray
@@ -231,8 +231,8 @@ class Forces:
     garrison_agency: np.ndarray | None
     capacity: np.ndarray
     reserve: np.ndarray
-    center_command: np.ndarray | None = None
-    garrison_command: np.ndarray | None = None
+    center_class: np.ndarray | None = None
+    class_garrisons: np.ndarray | None = None
 
     @property
     def agencies(self) -> list[str]:
@@ -244,12 +244,10 @@ class Forces:
     @property
     def identity(self) -> bool:
         """True when any garrison may serve any centre (one agency, no jurisdiction)."""
-        return (
-            self.row_agency is None and bool(self.allowed.all()) and self.garrison_command is None
-        )
+        return self.row_agency is None and bool(self.allowed.all()) and self.center_class is None
 
     def groups(self, garrison_mask: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-        """``(rows, garrisons)`` per agency (and command): allowed rows, masked garrisons."""
+        """``(rows, garrisons)`` per agency (and pair-rule class): allowed rows, garrisons."""
         if self.row_agency is None or self.garrison_agency is None:
             found = [(np.flatnonzero(self.allowed), np.flatnonzero(garrison_mask))]
         else:
@@ -260,22 +258,24 @@ class Forces:
                 )
                 for agency in self.agencies
             ]
-        if self.center_command is None or self.garrison_command is None:
+        if self.center_class is None or self.class_garrisons is None:
             return found
-        row_command = self.center_command[self.row_center]
+        row_class = self.center_class[self.row_center]
         return [
-            (rows[row_command[rows] == code], cols[self.garrison_command[cols] == code])
+            (rows[row_class[rows] == k], cols[self.class_garrisons[k, cols]])
             for rows, cols in found
-            for code in np.unique(row_command[rows])
+            for k in np.unique(row_class[rows])
         ]
 
-    def same_command(self, rows: np.ndarray, garrisons: np.ndarray) -> np.ndarray:
-        """Tell, per (row, garrison) pair, whether the garrison may serve the row's centre."""
-        if self.center_command is None or self.garrison_command is None:
-            return np.ones(len(rows), dtype=bool)
-        found: np.ndarray = (
-            self.center_command[self.row_center[rows]] == self.garrison_command[garrisons]
-        )
+    def may_serve(self, rows: np.ndarray, garrisons: np.ndarray) -> np.ndarray:
+        """Tell, per (row, garrison) pair, whether the pair rules let the garrison serve it."""
+        return self.may_serve_centers(self.row_center[rows], garrisons)
+
+    def may_serve_centers(self, centers: np.ndarray, garrisons: np.ndarray) -> np.ndarray:
+        """Tell, per (centre, garrison) pair, whether the pair rules let the garrison serve it."""
+        if self.center_class is None or self.class_garrisons is None:
+            return np.ones(len(centers), dtype=bool)
+        found: np.ndarray = self.class_garrisons[self.center_class[centers], garrisons]
         return found
 
 
