@@ -36,7 +36,7 @@ from electsec.errors import InfeasibleError, InputError, Issue, SolverError, did
 from electsec.io import Source, read_garrisons, read_polling_centers
 from electsec.preparation import prepare
 from electsec.problem import Instance
-from electsec.result import AssignmentResult, _records
+from electsec.result import AssignmentResult
 from electsec.schema import SCHEMA_VERSION
 from electsec.validation import is_number
 
@@ -125,7 +125,10 @@ class ElectionPlan:
                 {"phase": phase, "date": _iso(self.dates[phase]), "plan": plan.to_dict()}
                 for phase, plan in self.days.items()
             ],
-            "forces_by_day": _records(self.forces_by_day),
+            "forces_by_day": [
+                {str(k): _json_ready(v) for k, v in row.items()}
+                for row in self.forces_by_day.to_dict(orient="records")
+            ],
             "parameters": _json_ready(self.parameters),
             "solve_time_s": self.solve_time_s,
         }
@@ -281,7 +284,7 @@ def plan_election(
         days=plans,
         dates=when,
         forces_by_day=forces.loc[:, list(FORCES_COLUMNS)],
-        parameters=params,
+        parameters=_json_ready(params),  # a copy: later edits of the caller's options stay out
         solve_time_s=budget.elapsed(),
     )
 
@@ -695,12 +698,14 @@ def _iso(date: dt.date | None) -> str | None:
 
 
 def _json_ready(value: Any) -> Any:
-    """Options as JSON: mappings and sequences kept, numbers plain, anything else as text."""
+    """Return options as JSON: mappings and lists copied, numbers plain, others as text."""
     if isinstance(value, Mapping):
         return {str(k): _json_ready(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_json_ready(v) for v in value]
-    if isinstance(value, bool | str) or value is None:
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, str) or value is None:
         return value
     if is_number(value, minimum=-math.inf):
         return int(value) if isinstance(value, int | np.integer) else float(value)

@@ -81,9 +81,7 @@ def read_forces(
     garrison_agency = _garrison_agency(garrisons, issues) if _needs_agencies(centers) else None
     rows = _rows(centers, garrison_agency, issues)
     by_command = isinstance(jurisdiction, str) and jurisdiction == COMMAND
-    center_class, class_garrisons = _pair_rules(
-        centers, garrisons, issues, by_command=by_command
-    )
+    center_class, class_garrisons = _pair_rules(centers, garrisons, issues, by_command=by_command)
     if by_command:
         jurisdiction = None
     allowed_by = _jurisdiction(jurisdiction, centers, garrison_agency, issues)
