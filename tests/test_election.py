@@ -213,6 +213,18 @@ def test_a_retained_column_of_counts_or_fractions(tiny):
     )
 
 
+def test_reserves_stay_held_back_from_what_a_day_has_left(tiny):
+    centers, garrisons = tiny
+    garrisons = garrisons.assign(reserve=2)
+    election = es.plan_election(_layers(centers, 10), garrisons, min_retained=0.25)
+    capacity = garrisons["capacity"].to_numpy(np.int64)
+    special = election.special.garrison_load.set_index("garrison_id")
+    np.testing.assert_array_equal(special["capacity"], capacity - _teams(0.25, capacity))
+    assert (special["used"] <= special["capacity"] - 2).all()
+    with pytest.raises(es.InputError, match="special day: reserve must not exceed capacity"):
+        es.plan_election(_layers(centers, 10), garrisons, min_retained=0.95)
+
+
 def test_the_full_sample_plans_both_days(repo_root):
     sample = repo_root / "data" / "sample"
     special = es.read_polling_centers(sample / "special_centers.geojson")
@@ -336,13 +348,21 @@ def test_one_time_limit_bounds_the_whole_call(tiny):
     assert election.parameters["time_limit_s"] == 4.0
 
 
-def test_caller_layers_are_not_mutated(tiny):
+def test_caller_layers_and_options_are_not_mutated(tiny):
     centers, garrisons = _two_days(9)
     centers["votes_agency"] = ["army"] * 8 + [""] * 14
     before = centers.copy(), garrisons.copy()
     es.plan_election(centers, garrisons, min_retained=0.5, hold_back=0.2, coverage="max")
     pd.testing.assert_frame_equal(centers, before[0])
     pd.testing.assert_frame_equal(garrisons, before[1])
+    layers = {"special": _day(centers, "special"), "general": _day(centers, "general")}
+    copies = {p: layer.copy() for p, layer in layers.items()}
+    retained = {"special": 0.5}
+    election = es.plan_election(layers, garrisons, min_retained=retained, coverage="max")
+    for phase, layer in layers.items():
+        pd.testing.assert_frame_equal(layer, copies[phase])
+    retained["special"] = 0.9
+    assert election.parameters["min_retained"] == {"special": 0.5}
 
 
 @pytest.mark.parametrize(

@@ -108,7 +108,28 @@ class ElectionPlan:
         raise InputError([Issue("arguments", "phase", (phase,), message)])
 
     def summary(self) -> pd.DataFrame:
-        """Return the key figures of each day, one row per day (date first)."""
+        """Return the key figures of each day, one row per day (date first).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by phase: ``date``, ``teams_available`` (Σ capacity − retained −
+            held back) and the columns of :meth:`AssignmentResult.summary`.
+
+        Examples
+        --------
+        >>> import electsec as es
+        >>> centers = es.read_polling_centers("data/sample/tiny_centers.geojson")
+        >>> election = es.plan_election(
+        ...     {"special": centers.iloc[:8].drop(columns="phase"), "general": centers.iloc[8:]},
+        ...     "data/sample/tiny_garrisons.geojson", min_retained=0.5,
+        ...     dates={"special": "2025-11-09", "general": "2025-11-11"})
+        >>> table = election.summary()
+        >>> list(table["date"]), list(table["status"])
+        (['2025-11-09', '2025-11-11'], ['optimal', 'optimal'])
+        >>> [int(teams) for teams in table["teams_available"]]
+        [56, 114]
+        """
         rows = {phase: plan.summary() for phase, plan in self.days.items()}
         table = pd.DataFrame(rows).T.rename_axis("phase")
         used = self.forces_by_day.groupby("phase", sort=False)[["available", "used"]].sum()
@@ -117,7 +138,27 @@ class ElectionPlan:
         return table
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the election as JSON-ready data (:func:`electsec.schema.election_schema`)."""
+        """Return the election as JSON-ready data (:func:`electsec.schema.election_schema`).
+
+        Returns
+        -------
+        dict
+            ``schema_version``, ``kind`` (``"election"``), ``days`` (``phase``, ``date``
+            and the day's ``plan``, as :meth:`AssignmentResult.to_dict`), ``forces_by_day``
+            records, ``parameters`` and ``solve_time_s``.
+
+        Examples
+        --------
+        >>> import electsec as es
+        >>> from electsec.schema import check, election_schema
+        >>> centers = es.read_polling_centers("data/sample/tiny_centers.geojson")
+        >>> centers["phase"] = ["special"] * 8 + ["general"] * 32
+        >>> data = es.plan_election(centers, "data/sample/tiny_garrisons.geojson").to_dict()
+        >>> [day["phase"] for day in data["days"]]
+        ['special', 'general']
+        >>> check(data, election_schema(), table="election")
+        []
+        """
         return {
             "schema_version": SCHEMA_VERSION,
             "kind": "election",
