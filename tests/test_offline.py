@@ -104,6 +104,20 @@ def test_the_report_draws_offline(tiny, basemap, tmp_path):
     _draws_offline(drawn, at_least=40 + 6)
 
 
+def test_the_election_report_draws_offline(tiny, tmp_path):
+    centers, garrisons = tiny
+    layers = {"special": centers.iloc[:10].drop(columns="phase"), "general": centers.iloc[10:]}
+    election = es.plan_election(layers, garrisons, min_retained=0.5)
+    drawn = render_offline(tmp_path, election.report(tmp_path / "election.html"))
+    assert drawn["errors"] == []
+    assert drawn["requests"] == []
+    assert drawn["frames"] == 2  # one map per day, each in its iframe
+    assert drawn["leaflet"] == 2
+    assert drawn["tiles"] == 0
+    assert drawn["paths"] >= 40 + 2 * 6
+    assert len(drawn["legends"]) == 2
+
+
 def _exported(nb, path):
     """The notebook as a static page, its outputs' HTML as nbconvert's export keeps it."""
     cells = [

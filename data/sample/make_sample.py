@@ -90,6 +90,30 @@ GOVERNORATES: tuple[str, ...] = tuple(sorted(set(ADMIN1_TO_GOVERNORATE.values())
 KURDISTAN = frozenset({"Duhok", "Erbil", "Al-Sulaymaniyah"})
 HIGH_RISK = frozenset({"Ninewa", "Al-Anbar", "Salah Al-Din", "Diyala", "Kirkuk"})
 
+#: Operations command of each governorate's garrisons (synthetic grouping, drawn from no
+#: real order of battle): one command per governorate in the north and west and for
+#: Baghdad, regional commands in the south, one command for the Kurdistan Region.
+COMMAND_OF: dict[str, str] = {
+    "Baghdad": "Baghdad Operations Command",
+    "Al-Anbar": "Anbar Operations Command",
+    "Ninewa": "Ninewa Operations Command",
+    "Salah Al-Din": "Salah Al-Din Operations Command",
+    "Diyala": "Diyala Operations Command",
+    "Kirkuk": "Kirkuk Operations Command",
+    "Al-Basrah": "Basra Operations Command",
+    "Maysan": "Basra Operations Command",
+    "Thi-Qar": "Rafidain Operations Command",
+    "Al-Muthanna": "Rafidain Operations Command",
+    "Wassit": "Rafidain Operations Command",
+    "Babil": "Mid-Euphrates Operations Command",
+    "Kerbala": "Mid-Euphrates Operations Command",
+    "Al-Najaf": "Mid-Euphrates Operations Command",
+    "Al-Qadissiya": "Mid-Euphrates Operations Command",
+    "Duhok": "Kurdistan Region Command",
+    "Erbil": "Kurdistan Region Command",
+    "Al-Sulaymaniyah": "Kurdistan Region Command",
+}
+
 #: Characters that NFKD does not reduce to ASCII (l with stroke, ayn/hamza quotes).
 NAME_FIXES: dict[str, str | int | None] = {"ł": "l", "\u2018": "", "\u2019": "", "'": ""}
 #: Display names for towns kept after merging near-duplicate GeoNames entries.
@@ -775,7 +799,8 @@ def make_garrisons(
     Returns
     -------
     geopandas.GeoDataFrame
-        ``garrison_id``, ``name``, ``governorate``, ``agency``, ``capacity``.
+        ``garrison_id``, ``name``, ``governorate``, ``agency``, ``capacity``,
+        ``command`` (from :data:`COMMAND_OF`).
     """
     demand = centers.groupby("governorate")["demand"].sum().reindex(list(GOVERNORATES))
     counts = allocate(N_GARRISONS, demand.to_numpy(), minimum=MIN_GARRISONS_PER_GOVERNORATE)
@@ -809,6 +834,7 @@ def make_garrisons(
             "governorate": governorate,
             "agency": agency,
             "capacity": capacity,
+            "command": [COMMAND_OF[g] for g in governorate],  # no draw: other values stay
         }
     )
     return to_geodataframe(frame, lat, lon)

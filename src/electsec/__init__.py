@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from electsec.assign import solve, solve_assignment
     from electsec.config import Backup, SolverOptions
     from electsec.costs import CostMatrix, distance_matrix
+    from electsec.election import ElectionPlan, plan_election
     from electsec.errors import ElectsecError, InfeasibleError, InputError, Issue, SolverError
     from electsec.io import read_garrisons, read_polling_centers
     from electsec.montecarlo import Robustness, robustness
@@ -54,6 +55,7 @@ _HOME = MappingProxyType(
         "AssignmentResult": "electsec.result",
         "Backup": "electsec.config",
         "CostMatrix": "electsec.costs",
+        "ElectionPlan": "electsec.election",
         "ElectsecError": "electsec.errors",
         "InfeasibleError": "electsec.errors",
         "PlanDiff": "electsec.scenarios",
@@ -70,6 +72,7 @@ _HOME = MappingProxyType(
         "SolverError": "electsec.errors",
         "SolverOptions": "electsec.config",
         "distance_matrix": "electsec.costs",
+        "plan_election": "electsec.election",
         "prepare": "electsec.preparation",
         "read_garrisons": "electsec.io",
         "read_polling_centers": "electsec.io",
@@ -82,6 +85,7 @@ __all__ = [
     "AssignmentResult",
     "Backup",
     "CostMatrix",
+    "ElectionPlan",
     "ElectsecError",
     "InfeasibleError",
     "InputError",
@@ -97,6 +101,7 @@ __all__ = [
     "contingency",
     "diff_plans",
     "distance_matrix",
+    "plan_election",
     "prepare",
     "read_garrisons",
     "read_polling_centers",

@@ -115,6 +115,8 @@ def solve_assignment(  # noqa: PLR0913 - the public contract (DESIGN.md §4)
         table with ``agency`` and ``governorate`` columns, or such pairs; agencies not
         named operate anywhere. Centres say which agencies they need with
         ``demand_<agency>`` columns (summing to ``demand``) or an ``agency`` column.
+        Or ``"command"``: each garrison serves only centres of its own command (a
+        ``command`` column on both layers: the centre's area, the garrison's command).
     executor
         A :class:`concurrent.futures.Executor` (a process pool, or a Dask client's
         ``get_executor()``) that runs the single-sourcing search of independent regions

@@ -155,7 +155,9 @@ class Unserved:
         holds no garrison), ``"no_route"`` (garrisons on its piece, but no route to it),
         ``"beyond_limit"`` (its nearest garrison is beyond the limit that applies),
         ``"agency"`` (no garrison of its agency within the limit, though others are),
-        ``"jurisdiction"`` (its agency may not operate there), ``"no_garrison"`` (no
+        ``"jurisdiction"`` (its agency may not operate there; or, with the pair rules
+        ``jurisdiction="command"`` / ``votes_agency``, no garrison allowed to guard it
+        has teams: ``facts`` then holds ``rule``), ``"no_garrison"`` (no
         garrison with teams of its agency) or ``"limits"`` (not known more precisely).
     message
         The reason in words, with the numbers.

@@ -124,7 +124,10 @@ _CAUSES = {
     "no_route": "have no road route from any garrison",
     "beyond_limit": "have their nearest garrison beyond their limit",
     "agency": "have no garrison of their agency within their limit",
-    "jurisdiction": "need an agency that may not operate there (jurisdiction)",
+    "jurisdiction": (
+        "need an agency that may not operate there, or have no garrison allowed to guard "
+        "them (jurisdiction)"
+    ),
     "no_garrison": "need an agency with no teams",
     "limits": "have no garrison within the limits",
 }
@@ -157,6 +160,8 @@ def unserved_sentence(
 
 
 def _jurisdiction(f: dict[str, object]) -> str:
+    if "rule" in f:
+        return str(f["rule"])
     agency = f["agency"]
     where = f" in {f['governorate']}" if "governorate" in f else " there"
     return f"{agency or 'its agency'} may not operate{where} (jurisdiction)"

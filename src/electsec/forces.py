@@ -14,7 +14,7 @@ not sent to centres; they back centres up (see :class:`electsec.config.Backup`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
@@ -24,10 +24,23 @@ from electsec.errors import InputError, Issue
 from electsec.problem import Forces
 from electsec.validation import did_you_mean, flag, team_counts
 
-__all__ = ["Forces", "Jurisdiction", "jurisdiction_mapping", "read_forces"]
+__all__ = [
+    "COMMAND",
+    "VOTES_AGENCY",
+    "Forces",
+    "Jurisdiction",
+    "jurisdiction_mapping",
+    "read_forces",
+]
 
-#: Allowed governorates per agency, as a mapping, a table or (agency, governorate) pairs.
-Jurisdiction = Mapping[str, Iterable[str] | str] | pd.DataFrame | Iterable[tuple[str, str]]
+#: Allowed governorates per agency, as a mapping, a table or (agency, governorate) pairs;
+#: or ``"command"``: each garrison serves only centres of its own command.
+Jurisdiction = (
+    Mapping[str, Iterable[str] | str]
+    | pd.DataFrame
+    | Iterable[tuple[str, str]]
+    | Literal["command"]
+)
 
 
 def read_forces(
@@ -42,13 +55,17 @@ def read_forces(
     centers, garrisons
         Validated layers. Optional columns: ``agency`` on garrisons; ``demand_<agency>``
         (teams of each agency, summing to ``demand``) or ``agency`` on centres;
-        ``governorate`` on centres (for ``jurisdiction``); ``reserve`` on garrisons.
+        ``governorate`` on centres (for ``jurisdiction``); ``reserve`` on garrisons;
+        ``votes_agency`` on centres (agencies whose members vote there, comma-separated:
+        garrisons of those agencies never guard it).
         Agencies are used only when the centres say which they need; otherwise any
         garrison may serve any centre.
     jurisdiction
         Where each agency may operate: ``{"police": ["Baghdad", "Basra"]}``, a table with
         ``agency`` and ``governorate`` columns, or (agency, governorate) pairs. Agencies
-        not named may operate anywhere.
+        not named may operate anywhere. Or ``"command"``: each garrison serves only the
+        centres of its own command (a ``command`` column on both layers: the centre's
+        area, the garrison's operations command).
 
     Returns
     -------
@@ -63,6 +80,10 @@ def read_forces(
     reserve = _reserve(garrisons, issues)
     garrison_agency = _garrison_agency(garrisons, issues) if _needs_agencies(centers) else None
     rows = _rows(centers, garrison_agency, issues)
+    by_command = isinstance(jurisdiction, str) and jurisdiction == COMMAND
+    center_class, class_garrisons = _pair_rules(centers, garrisons, issues, by_command=by_command)
+    if by_command:
+        jurisdiction = None
     allowed_by = _jurisdiction(jurisdiction, centers, garrison_agency, issues)
     if issues:
         raise InputError(issues)
@@ -82,7 +103,110 @@ def read_forces(
         garrison_agency=garrison_agency,
         capacity=garrisons["capacity"].to_numpy(np.int64) - reserve,
         reserve=reserve,
+        center_class=center_class,
+        class_garrisons=class_garrisons,
     )
+
+
+#: The ``jurisdiction`` that keeps each garrison to the centres of its own command.
+COMMAND = "command"
+
+
+#: Centre column naming the agencies whose members vote there (comma-separated): their
+#: garrisons may not guard it.
+VOTES_AGENCY = "votes_agency"
+
+
+def _pair_rules(
+    centers: gpd.GeoDataFrame,
+    garrisons: gpd.GeoDataFrame,
+    issues: list[Issue],
+    *,
+    by_command: bool,
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Centre classes and the garrisons each class may be served by (or None, None).
+
+    The rules: ``jurisdiction="command"`` (a garrison serves its own command's centres)
+    and a ``votes_agency`` column (garrisons of the agencies voting at a centre may not
+    guard it). Centres under the same rules share a class, so the solvers see a few
+    garrison subsets, as they do for agencies.
+    """
+    keys, tables = [], []
+    for rule in (_commands(centers, garrisons, issues) if by_command else None,
+                 _votes(centers, garrisons, issues)):  # fmt: skip
+        if rule is not None:
+            keys.append(rule[0])
+            tables.append(rule[1])
+    if not keys:
+        return None, None
+    unique, inverse = np.unique(np.stack(keys, axis=1), axis=0, return_inverse=True)
+    allowed = np.ones((len(unique), len(garrisons)), dtype=bool)
+    for j, table in enumerate(tables):
+        allowed &= table[unique[:, j]]
+    return inverse.ravel().astype(np.int64), allowed
+
+
+def _votes(
+    centers: gpd.GeoDataFrame, garrisons: gpd.GeoDataFrame, issues: list[Issue]
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Per centre the code of its voting agencies; per code the garrisons not voting there."""
+    if VOTES_AGENCY not in centers.columns:
+        return None
+    raw = centers[VOTES_AGENCY]
+    text = raw.astype(object).where(raw.notna(), "").astype(str)
+    votes = [frozenset(a.strip() for a in t.split(",") if a.strip()) for t in text]
+    if not any(votes):
+        return None
+    if "agency" not in garrisons.columns:
+        message = "needs an 'agency' column on the garrisons (whose teams vote where)"
+        issues.append(Issue("centers", VOTES_AGENCY, (), message))
+        return None
+    agency = garrisons["agency"].astype(str).str.strip().to_numpy(dtype=object)
+    known = set(agency)
+    unknown = sorted({a for v in votes for a in v} - known)
+    if unknown:
+        ids = tuple(i for i, v in zip(centers.index, votes, strict=True) if v - known)
+        names = "; ".join(f"{a!r}: {did_you_mean(a, known)}" for a in unknown)
+        issues.append(
+            Issue("centers", VOTES_AGENCY, ids, f"names agencies no garrison belongs to ({names})")
+        )
+        return None
+    distinct = sorted(set(votes), key=sorted)
+    code = {v: k for k, v in enumerate(distinct)}
+    table = np.array([[a not in v for a in agency] for v in distinct], dtype=bool)
+    return np.array([code[v] for v in votes], dtype=np.int64), table
+
+
+def _commands(
+    centers: gpd.GeoDataFrame, garrisons: gpd.GeoDataFrame, issues: list[Issue]
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Per centre its command code; per code the garrisons of that command."""
+    names = []
+    for table, layer in (("centers", centers), ("garrisons", garrisons)):
+        if COMMAND not in layer.columns:
+            message = (
+                "is missing; jurisdiction='command' needs each centre's command (its area) "
+                "and each garrison's command"
+            )
+            issues.append(Issue(table, COMMAND, (), message))
+            continue
+        raw = layer[COMMAND]
+        text = raw.astype(object).where(raw.notna(), "").astype(str).str.strip()
+        flag(issues, table, COMMAND, layer.index, (text == "").to_numpy(), "is empty")
+        names.append(text.to_numpy(dtype=object))
+    if len(names) < 2:
+        return None
+    known = set(names[1])
+    unknown = ~np.isin(names[0], sorted(known))
+    if unknown.any():
+        shown = sorted(set(names[0][unknown]))[:5]
+        hints = "; ".join(f"{c!r}: {did_you_mean(c, known)}" for c in shown)
+        message = f"names a command no garrison belongs to ({hints})"
+        flag(issues, "centers", COMMAND, centers.index, unknown, message)
+    space = np.asarray(sorted(known | set(names[0])), dtype=object)
+    garrison_code = np.searchsorted(space, names[1])
+    table = np.arange(len(space))[:, None] == garrison_code[None, :]
+    return np.searchsorted(space, names[0]).astype(np.int64), table
 
 
 def _needs_agencies(centers: gpd.GeoDataFrame) -> bool:

@@ -108,7 +108,9 @@ def prepare(
     params["costs"] = "given" if costs is not None else "geodesic"
     if backup_option is not None:
         params["backup"] = dataclasses.asdict(backup_option)
-    if jurisdiction is not None:
+    if isinstance(jurisdiction, str) and jurisdiction == "command":
+        params["jurisdiction"] = "command"
+    elif jurisdiction is not None:
         allowed = jurisdiction_mapping(jurisdiction)
         params["jurisdiction"] = {a: sorted(places) for a, places in allowed.items()}
     labels = _labels(centers, garrisons, forces, unit)
@@ -310,6 +312,7 @@ def problem_from_costs(
     """Build the problem whose allowed pairs are the arcs of ``costs`` (within limits)."""
     i, g, value = matrix_arcs(centers, garrisons, costs)
     r, keep = _rows_of_arcs(forces, i, g)
+    keep[keep] = forces.may_serve(r[keep], g[keep])
     r, g, value = r[keep], g[keep], value[keep]
     if limits is not None:
         within = value <= limits[r]
@@ -443,6 +446,9 @@ def _backup_arcs(
         keep = (cost <= limit) & (capacity[c] > 0)
         r, c, cost = r[keep], c[keep], cost[keep]
         lookup = PairCosts.from_arcs(r, c, cost, len(garrisons))
+    if forces.center_class is not None:
+        keep = forces.may_serve_centers(r, c)
+        r, c, cost = r[keep], c[keep], cost[keep]
     return BackupArcs(Arcs.from_arrays(r, c, cost), capacity, limit, lookup)
 
 
@@ -485,8 +491,8 @@ def _backup_messages(option: Backup, unit: str, *, given_costs: bool) -> list[st
 
 
 #: Descriptive input columns carried to the outputs (tables, layers, map tooltips).
-_CENTER_ATTRIBUTES = ("name", "governorate", "tier", "agency")
-_GARRISON_ATTRIBUTES = ("name", "governorate", "agency")
+_CENTER_ATTRIBUTES = ("name", "governorate", "tier", "agency", "command")
+_GARRISON_ATTRIBUTES = ("name", "governorate", "agency", "command")
 
 
 def _attributes(layer: gpd.GeoDataFrame, columns: tuple[str, ...]) -> dict[str, np.ndarray]:

@@ -218,6 +218,10 @@ class Forces:
         Teams each garrison can send to centres: its capacity less its reserve.
     reserve
         Teams each garrison holds back (int64; zeros without a ``reserve`` column).
+    center_class, class_garrisons
+        Pair rules beyond agencies (``jurisdiction="command"``, a centre's
+        ``votes_agency``): the class code (int64) of each centre, and for each class the
+        garrisons that may serve its centres (bool, classes × garrisons). None: no rule.
     """
 
     row_center: np.ndarray
@@ -227,6 +231,8 @@ class Forces:
     garrison_agency: np.ndarray | None
     capacity: np.ndarray
     reserve: np.ndarray
+    center_class: np.ndarray | None = None
+    class_garrisons: np.ndarray | None = None
 
     @property
     def agencies(self) -> list[str]:
@@ -237,20 +243,40 @@ class Forces:
 
     @property
     def identity(self) -> bool:
-        """True when rows are simply the centres (one agency, no jurisdiction)."""
-        return self.row_agency is None and bool(self.allowed.all())
+        """True when any garrison may serve any centre (one agency, no jurisdiction)."""
+        return self.row_agency is None and bool(self.allowed.all()) and self.center_class is None
 
     def groups(self, garrison_mask: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-        """``(rows, garrisons)`` per agency: allowed rows and the masked garrisons."""
+        """``(rows, garrisons)`` per agency (and pair-rule class): allowed rows, garrisons."""
         if self.row_agency is None or self.garrison_agency is None:
-            return [(np.flatnonzero(self.allowed), np.flatnonzero(garrison_mask))]
+            found = [(np.flatnonzero(self.allowed), np.flatnonzero(garrison_mask))]
+        else:
+            found = [
+                (
+                    np.flatnonzero(self.allowed & (self.row_agency == agency)),
+                    np.flatnonzero(garrison_mask & (self.garrison_agency == agency)),
+                )
+                for agency in self.agencies
+            ]
+        if self.center_class is None or self.class_garrisons is None:
+            return found
+        row_class = self.center_class[self.row_center]
         return [
-            (
-                np.flatnonzero(self.allowed & (self.row_agency == agency)),
-                np.flatnonzero(garrison_mask & (self.garrison_agency == agency)),
-            )
-            for agency in self.agencies
+            (rows[row_class[rows] == k], cols[self.class_garrisons[k, cols]])
+            for rows, cols in found
+            for k in np.unique(row_class[rows])
         ]
+
+    def may_serve(self, rows: np.ndarray, garrisons: np.ndarray) -> np.ndarray:
+        """Tell, per (row, garrison) pair, whether the pair rules let the garrison serve it."""
+        return self.may_serve_centers(self.row_center[rows], garrisons)
+
+    def may_serve_centers(self, centers: np.ndarray, garrisons: np.ndarray) -> np.ndarray:
+        """Tell, per (centre, garrison) pair, whether the pair rules let the garrison serve it."""
+        if self.center_class is None or self.class_garrisons is None:
+            return np.ones(len(centers), dtype=bool)
+        found: np.ndarray = self.class_garrisons[self.center_class[centers], garrisons]
+        return found
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,16 @@ from electsec import explain
 from electsec.errors import Diagnosis
 
 if TYPE_CHECKING:
+    from electsec.election import ElectionPlan
     from electsec.result import AssignmentResult
 
-__all__ = ["write_report"]
+__all__ = [
+    "command_table",
+    "plan_sections",
+    "write_election_report",
+    "write_page",
+    "write_report",
+]
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }
@@ -58,7 +65,8 @@ def write_report(
         Where to write the ``.html`` file (folders are created).
     centers, garrisons
         The validated layers; their ``governorate`` / ``tier`` / ``agency`` columns give
-        the tables by group.
+        the tables by group (a ``command`` column of the garrisons, carried on the plan,
+        gives the table by command).
     diagnosis
         ``InfeasibleError.diagnosis`` (or its ``to_dict()``), shown with its blocking
         regions and the uniform limit that would be feasible.
@@ -78,6 +86,51 @@ def write_report(
     pathlib.Path
         The file written.
     """
+    parts = [
+        f"<h1>{html.escape(title)}</h1>",
+        f"<p class='muted'>electsec {html.escape(str(plan.provenance.get('electsec_version')))}"
+        f" · inputs {html.escape(str(plan.provenance.get('input_hash', ''))[:19])}…</p>",
+        *plan_sections(
+            plan,
+            centers=centers,
+            garrisons=garrisons,
+            diagnosis=diagnosis,
+            basemap=basemap,
+            network=network,
+            baseline=baseline,
+        ),
+    ]
+    return write_page(path, title, parts)
+
+
+def write_page(path: str | Path, title: str, parts: list[str]) -> Path:
+    """Write HTML ``parts`` as one self-contained page (the report's style) at ``path``."""
+    page = (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>"
+        + "\n".join(parts)
+        + "</body></html>"
+    )
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(page, encoding="utf-8")
+    return out
+
+
+def plan_sections(
+    plan: AssignmentResult,
+    *,
+    centers: gpd.GeoDataFrame | None = None,
+    garrisons: gpd.GeoDataFrame | None = None,
+    diagnosis: Diagnosis | Mapping[str, Any] | None = None,
+    basemap: gpd.GeoDataFrame | None = None,
+    network: Any = None,
+    baseline: AssignmentResult | None = None,
+) -> list[str]:
+    """Return the report's sections of one plan (everything below the title) as HTML.
+
+    The options are those of :func:`write_report`.
+    """
     from electsec.plot import charts, explore  # noqa: PLC0415
 
     if diagnosis is not None:
@@ -88,9 +141,6 @@ def write_report(
     )
     map_html = fmap.get_root().render()
     parts = [
-        f"<h1>{html.escape(title)}</h1>",
-        f"<p class='muted'>electsec {html.escape(str(plan.provenance.get('electsec_version')))}"
-        f" · inputs {html.escape(str(plan.provenance.get('input_hash', ''))[:19])}…</p>",
         _headline(plan),
         "<h2>Key figures</h2>",
         _table(plan.summary().rename("value").to_frame(), css="figures"),
@@ -107,16 +157,82 @@ def write_report(
         parts += _diagnosis(diagnosis)
     if baseline is not None:
         parts += _changes(baseline, plan)
-    page = (
-        "<!DOCTYPE html><html><head><meta charset='utf-8'>"
-        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>"
-        + "\n".join(parts)
-        + "</body></html>"
-    )
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(page, encoding="utf-8")
-    return out
+    return parts
+
+
+def write_election_report(
+    election: ElectionPlan,
+    path: str | Path,
+    *,
+    title: str = "Election security plan",
+    basemap: gpd.GeoDataFrame | None = None,
+    network: Any = None,
+) -> Path:
+    """Write every voting day of an election as one offline HTML page.
+
+    The page shows the days side by side, the forces of each day per garrison
+    (capacity, retained to vote, held back, available, used) and per command when the
+    garrisons have one, then each day's full report (figures, map, tables).
+
+    Parameters
+    ----------
+    election
+        From :func:`electsec.plan_election`.
+    path
+        Where to write the ``.html`` file (folders are created).
+    title
+        Page title.
+    basemap, network
+        As for :func:`write_report`, for every day's map.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+    """
+    forces = election.forces_by_day
+    totals = forces.groupby("phase", sort=False)[
+        ["capacity", "retained", "held_back", "available", "used"]
+    ].sum()
+    parts = [
+        f"<h1>{html.escape(title)}</h1>",
+        "<h2>Voting days</h2>",
+        _table(election.summary().loc[:, _DAY_COLUMNS]),
+        "<h2>Forces by day</h2>",
+        "<p>Retained: teams kept back to vote (their duties go on); held back: kept out "
+        "of the day's plan. Teams used one day are available the next.</p>",
+        _table(totals),
+        "<details><summary>Per garrison</summary>",
+        _table(pd.DataFrame(forces.set_index(["garrison_id", "phase"]).unstack("phase"))),
+        "</details>",
+    ]
+    for phase, plan in election.days.items():
+        date = election.dates.get(phase)
+        when = "" if date is None else f" — {date.isoformat()}"
+        parts += [f"<h1>{html.escape(phase.capitalize())} day{when}</h1>"]
+        parts += plan_sections(
+            plan,
+            centers=plan.center_info,
+            garrisons=plan.garrison_info,
+            basemap=basemap,
+            network=network,
+        )
+    return write_page(path, title, parts)
+
+
+#: Columns of the days table of the election report.
+_DAY_COLUMNS = [
+    "date",
+    "status",
+    "centers_covered",
+    "centers_uncovered",
+    "teams_available",
+    "teams_assigned",
+    "teams_uncovered",
+    "garrisons_used",
+    "objective",
+    "gap",
+]
 
 
 def _table(frame: pd.DataFrame, *, css: str = "") -> str:
@@ -155,7 +271,14 @@ def _group_tables(
         table = load.groupby("agency")[["capacity", "used"]].sum()
         table["utilization"] = table["used"] / table["capacity"]
         parts += ["<h2>By agency</h2>", _table(table)]
-    return parts
+    return parts + command_table(plan)
+
+
+def command_table(plan: AssignmentResult) -> list[str]:
+    """Return the "By command" section when the garrisons had a ``command`` column."""
+    if plan.garrison_info is None or "command" not in plan.garrison_info.columns:
+        return []
+    return ["<h2>By command</h2>", _table(plan.by_command())]
 
 
 def _headline(plan: AssignmentResult) -> str:

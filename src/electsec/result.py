@@ -106,7 +106,7 @@ class AssignmentResult:
         coverage was asked for and is impossible).
     center_info, garrison_info
         Descriptive input columns by id (``name``, ``governorate``, ``tier``,
-        ``agency`` where given), carried to :meth:`to_geodataframe` and
+        ``agency``, ``command`` where given), carried to :meth:`to_geodataframe` and
         :meth:`readable`; None when the inputs had none.
     replan
         With ``baseline=``: ``centers_changed`` (centres whose garrisons or team split
@@ -194,7 +194,7 @@ class AssignmentResult:
         -------
         pandas.DataFrame
             The table with the descriptive columns of the inputs (``name``,
-            ``governorate``, ``tier``, ``agency``; in ``assignments`` prefixed
+            ``governorate``, ``tier``, ``agency``, ``command``; in ``assignments`` prefixed
             ``center_`` / ``garrison_``), costs as ``distance_km`` (0.1 km) or
             ``time_min`` (0.1 min) next to whole ``distance_m`` / ``time_s``, and
             ``utilization`` to 0.1 %.
@@ -216,6 +216,58 @@ class AssignmentResult:
         known = ("assignments", "garrison_load", "uncovered")
         message = f"unknown table {table!r} ({did_you_mean(str(table), known)})"
         raise InputError([Issue("arguments", "table", (), message)])
+
+    def by_command(self) -> pd.DataFrame:
+        """Return teams used, capacity and centres served per command of the garrisons.
+
+        The garrisons' ``command`` column (operations command or directorate) groups
+        them; a garrison with no command is counted under ``""``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by ``command``: ``garrisons``, ``capacity`` (the plan's), ``used``,
+            ``utilization`` (used / capacity offered to the plan, reserves excluded),
+            ``centers`` (distinct centres its garrisons serve) and ``garrisons_used``.
+
+        Raises
+        ------
+        InputError
+            When the garrisons had no ``command`` column.
+
+        Examples
+        --------
+        >>> import electsec as es
+        >>> garrisons = es.read_garrisons("data/sample/tiny_garrisons.geojson")
+        >>> garrisons["command"] = ["Baghdad OC"] * 4 + ["Babil OC"] * 2
+        >>> plan = es.solve_assignment("data/sample/tiny_centers.geojson", garrisons)
+        >>> table = plan.by_command()
+        >>> list(table.index)
+        ['Babil OC', 'Baghdad OC']
+        >>> int(table["used"].sum()) == int(plan.assignments["teams"].sum())
+        True
+        """
+        info = self.garrison_info
+        if info is None or "command" not in info.columns:
+            message = "is missing: the garrisons had no 'command' column to group by"
+            raise InputError([Issue("garrisons", "command", (), message)])
+        load = self.garrison_load.set_index("garrison_id")
+        command = info["command"].reindex(load.index).fillna("").astype(str)
+        offered = load["capacity"] - load.get("reserve", 0)
+        table = pd.DataFrame(
+            {"capacity": load["capacity"], "used": load["used"], "offered": offered}
+        ).groupby(command.to_numpy())
+        out = table.sum().astype(np.int64)
+        out.insert(0, "garrisons", table.size().astype(np.int64))
+        out["utilization"] = np.divide(
+            out["used"], out["offered"], out=np.zeros(len(out)), where=out["offered"] > 0
+        ).round(4)
+        served = self.assignments["garrison_id"].map(command)
+        centers = self.assignments.groupby(served.to_numpy())["center_id"].nunique()
+        out["centers"] = centers.reindex(out.index, fill_value=0).astype(np.int64)
+        used = (load["used"] > 0).groupby(command.to_numpy()).sum()
+        out["garrisons_used"] = used.reindex(out.index).astype(np.int64)
+        return out.drop(columns="offered").rename_axis("command")
 
     def summary(self) -> pd.Series:
         """Key figures of the plan as a Series (prints well, converts with ``to_dict``).

@@ -23,7 +23,14 @@ from typing import Any
 
 from electsec.errors import Issue, did_you_mean
 
-__all__ = ["SCHEMA_VERSION", "check", "check_request", "request_schema", "response_schema"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "check",
+    "check_request",
+    "election_schema",
+    "request_schema",
+    "response_schema",
+]
 
 #: Version of the JSON layout; bumped on any incompatible change.
 SCHEMA_VERSION = "1.0"
@@ -80,6 +87,31 @@ def response_schema() -> dict[str, Any]:
     {'const': '1.0'}
     """
     schema: dict[str, Any] = json.loads(_load("response"))
+    return schema
+
+
+def election_schema() -> dict[str, Any]:
+    """Return the JSON Schema (draft 2020-12) of ``plan_election(...).to_dict()``.
+
+    The file ``schemas/election-1.0.json`` refers to the plan of each day as
+    ``#/$defs/plan``; the definitions of :func:`response_schema` are added here, so
+    the schema returned is self-contained (any JSON Schema library, or :func:`check`).
+
+    Returns
+    -------
+    dict
+        A fresh copy.
+
+    Examples
+    --------
+    >>> from electsec.schema import election_schema
+    >>> election_schema()["properties"]["kind"]
+    {'const': 'election'}
+    >>> "plan" in election_schema()["$defs"]
+    True
+    """
+    schema: dict[str, Any] = json.loads(_load("election"))
+    schema["$defs"] = {**response_schema()["$defs"], **schema.get("$defs", {})}
     return schema
 
 

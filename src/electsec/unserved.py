@@ -61,9 +61,11 @@ def _cause(instance: Instance, row: int, nearest: int, cost: float) -> tuple[str
     forces = labels.forces
     center = int(forces.row_center[row])
     facts: dict[str, Any] = {}
-    if not forces.allowed[row]:
-        if labels.governorate is not None:
+    if not forces.allowed[row] or not _rules_leave_teams(instance, row):
+        if not forces.allowed[row] and labels.governorate is not None:
             facts["governorate"] = str(labels.governorate[center])
+        elif forces.allowed[row]:
+            facts["rule"] = _RULE
         return "jurisdiction", facts
     road_cause = _road_cause(instance, center, facts)
     if road_cause is not None:
@@ -115,6 +117,24 @@ def _road_cause(instance: Instance, center: int, facts: dict[str, Any]) -> str |
         }
         return "road_piece"
     return None
+
+
+#: The pair rules beyond agencies, in words (see :func:`electsec.forces.read_forces`).
+_RULE = (
+    "no garrison allowed to guard it has teams to send (garrisons serve only their own "
+    "command with jurisdiction='command', and never a centre where their agency votes)"
+)
+
+
+def _rules_leave_teams(instance: Instance, row: int) -> bool:
+    """Whether the pair rules (command, votes_agency) leave the row any garrison with teams."""
+    forces = instance.labels.forces
+    if forces.center_class is None or forces.class_garrisons is None:
+        return True
+    mine = forces.class_garrisons[forces.center_class[forces.row_center[row]]]
+    if forces.row_agency is not None and forces.garrison_agency is not None:
+        mine = mine & (forces.garrison_agency == forces.row_agency[row])
+    return bool(instance.problem.capacity[mine].sum() > 0)
 
 
 def _has_teams(instance: Instance, row: int) -> bool:
