@@ -16,7 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import shapely
+import shapely.errors
+import shapely.geometry
 
+from electsec.areas import Area
 from electsec.assign import solve
 from electsec.errors import ElectsecError, InputError, Issue
 from electsec.io import read_garrisons, read_polling_centers
@@ -27,7 +31,19 @@ from electsec.scenarios import Scenario, contingency, run_scenarios
 
 __all__ = ["add_parsers", "contingency_command", "scenarios_command"]
 
-_SCENARIO_KEYS = ("name", "garrisons_lost", "capacity", "demand", "centers_removed")
+_SCENARIO_KEYS = (
+    "name",
+    "garrisons_lost",
+    "capacity",
+    "demand",
+    "centers_removed",
+    "tiers",
+    "limits",
+    "centers_added",
+)
+#: Scenario fields that select by id or area (a JSON object, or a list of areas).
+_SELECTIONS = ("capacity", "demand", "tiers")
+_AREA_KEYS = ("governorate", "agency", "polygon", "ids")
 
 
 def add_parsers(sub: argparse._SubParsersAction[Any]) -> None:
@@ -45,7 +61,11 @@ def add_parsers(sub: argparse._SubParsersAction[Any]) -> None:
         type=Path,
         metavar="FILE.json",
         help='a JSON list of {"name", "garrisons_lost", "capacity", "demand", '
-        '"centers_removed"} objects (capacity values: teams or "-50%%")',
+        '"centers_removed", "tiers", "limits", "centers_added"} objects; capacity, '
+        'demand and tiers are {"id" or "governorate:X" or "agency:X": value} or a list '
+        'of {"area": {"governorate", "agency", "ids", "polygon" (GeoJSON, lon/lat)}, '
+        '"value"}; values are teams or "-50%%"; centers_added is a layer path '
+        "(relative to the JSON file)",
     )
     contingency_ = sub.add_parser(
         "contingency",
@@ -149,10 +169,58 @@ def _read_scenarios(path: Path) -> list[Scenario]:
             message = f"unknown keys {unknown}; use {', '.join(_SCENARIO_KEYS)}"
             issues.append(Issue("arguments", "scenarios", (item["name"],), message))
             continue
-        scenarios.append(Scenario(**item))
+        before = len(issues)
+        fields = _scenario_fields(item, path.parent, issues)
+        if len(issues) == before:
+            scenarios.append(Scenario(**fields))
     if issues:
         raise InputError(issues)
     return scenarios
+
+
+def _scenario_fields(item: dict[str, Any], folder: Path, issues: list[Issue]) -> dict[str, Any]:
+    """Turn one JSON scenario into :class:`Scenario` fields (areas, paths)."""
+    fields = dict(item)
+    for key in _SELECTIONS:
+        if isinstance(item.get(key), list):
+            fields[key] = {
+                _area(entry, item["name"], key, issues): _value(entry) for entry in item[key]
+            }
+    if isinstance(item.get("centers_added"), str):
+        fields["centers_added"] = folder / item["centers_added"]
+    return fields
+
+
+def _value(entry: object) -> Any:
+    return entry.get("value") if isinstance(entry, dict) else None
+
+
+def _area(entry: object, name: str, key: str, issues: list[Issue]) -> Area | int:
+    """Read one ``{"area": {...}, "value": ...}`` entry (its polygon is GeoJSON)."""
+    spec = entry.get("area") if isinstance(entry, dict) else None
+    if not isinstance(entry, dict) or not isinstance(spec, dict) or "value" not in entry:
+        spec = {"?": None}
+    if set(spec) - set(_AREA_KEYS):
+        message = (
+            f'{key}: each list entry is {{"area": {{{", ".join(_AREA_KEYS)}}}, "value": ...}}, '
+            f"got {entry!r}"
+        )
+        issues.append(Issue("arguments", "scenarios", (name,), message))
+        return len(issues)  # a placeholder key; the scenario is not built
+    polygon = spec.get("polygon")
+    if polygon is not None:
+        try:
+            polygon = shapely.geometry.shape(polygon)
+        except (AttributeError, KeyError, TypeError, ValueError, shapely.errors.ShapelyError):
+            message = f"{key}: polygon must be a GeoJSON Polygon or MultiPolygon geometry"
+            issues.append(Issue("arguments", "scenarios", (name,), message))
+            return len(issues)
+    return Area(
+        governorate=spec.get("governorate", ()),
+        agency=spec.get("agency", ()),
+        polygon=polygon,
+        ids=spec.get("ids", ()),
+    )
 
 
 @contextmanager
