@@ -395,5 +395,5 @@ def test_a_sweep_with_tiers_and_limits_equals_direct_solves(tiny):
     fewer = garrisons.copy()
     fewer.loc["TG01", "capacity"] = 0
     check_plan(here.plans["tighter"], centers, fewer, split=True, max_distance_m=6000.0)
-    with pytest.raises(es.InputError, match="tiers=, limits= or centers_added="):
+    with pytest.raises(es.InputError, match="tiers=, limits=, centers_added= or roads_closed="):
         es.run_scenarios(base, scenarios, split=True, coverage="max", checkpoint="unused")

@@ -1,4 +1,4 @@
-"""Scenario edits that add centres: the instance prepared again, exactly as ``es.prepare``.
+"""Scenario edits that add centres or close roads: the instance prepared again.
 
 An :class:`~electsec.problem.Instance` keeps no layers, but its labels hold everything
 ``es.prepare`` read from them: ids, lon/lat, teams per demand row (per agency), tiers,
@@ -10,7 +10,9 @@ priced and limited exactly as if it had been in the layer from the start.
 Geodesic instances price the new centres themselves. An instance on a given cost matrix
 keeps that matrix's pairs (its cost lookup) for the old centres; the new rows come from
 ``added_costs`` (a :class:`~electsec.costs.CostMatrix` of the new centres × every
-garrison) or, for road costs, from a road ``network``.
+garrison) or, for road costs, from a road ``network``. Closing roads re-prices the
+pairs of a road-cost instance whose routes the closure can change
+(:mod:`electsec.closures`) and prepares the instance again on that matrix.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from electsec.preparation import matrix_arcs, prepare
 from electsec.problem import Instance, PairCosts
 from electsec.reach import RoadReach
 
-__all__ = ["layers_of", "with_centers"]
+__all__ = ["layers_of", "with_centers", "with_roads_closed"]
 
 _OPTION = "centers_added"
 
@@ -60,17 +62,80 @@ def with_centers(
     elif costs is not None:
         message = "the instance prices geodesics itself; drop added_costs"
         raise InputError([Issue("arguments", "added_costs", (), message)])
+    return _prepared(base, union, garrisons, matrix)
+
+
+def _prepared(
+    base: Instance,
+    centers: gpd.GeoDataFrame,
+    garrisons: gpd.GeoDataFrame,
+    costs: CostMatrix | None,
+) -> Instance:
+    """Prepare layers with the options ``base`` was prepared with."""
     params = base.parameters
     return prepare(
-        union,
+        centers,
         garrisons,
-        matrix,
+        costs,
         max_distance_m=params.get("max_distance_m"),
         max_time_s=params.get("max_time_s"),
         k=params.get("k"),
         jurisdiction=params.get("jurisdiction"),
         options=base.options,
     )
+
+
+def with_roads_closed(base: Instance, closed: Any, network: Any) -> tuple[Instance, Any]:
+    """Return ``base`` prepared again with roads closed, and the closed network.
+
+    Raises
+    ------
+    InputError
+        No ``network``, an instance whose costs did not come from a road network, bad
+        edge ids, or a polygon that meets no road.
+    """
+    issues = []
+    if network is None:
+        message = (
+            "needs the road network the costs were built on: "
+            "scenario.apply(base, network=...) or run_scenarios(..., network=...)"
+        )
+        issues.append(Issue("arguments", "roads_closed", (), message))
+    if base.road is None or not isinstance(base.cost, PairCosts):
+        message = (
+            "needs an instance on road costs (costs=distance_matrix(..., "
+            "metric='travel_time' or 'road_distance', network=...))"
+        )
+        issues.append(Issue("arguments", "roads_closed", (), message))
+    if base.backup is not None:
+        message = "cannot be used on an instance prepared with backup=; re-run es.prepare"
+        issues.append(Issue("arguments", "roads_closed", (), message))
+    if issues:
+        raise InputError(issues)
+    from electsec.closures import closed_edges, reprice_closed  # noqa: PLC0415 - road stack
+    from electsec.network import RoadNetwork  # noqa: PLC0415
+
+    net = RoadNetwork.build(network)
+    edges = closed_edges(closed, net)
+    centers, garrisons = layers_of(base)
+    c_index, g_index = centers.set_index("center_id"), garrisons.set_index("garrison_id")
+    metric = _road_metric(base)
+    matrix = reprice_closed(c_index, g_index, net, edges, _pairs(base), metric)
+    return _prepared(base, centers, garrisons, matrix), net.without(edges)
+
+
+def _road_metric(base: Instance) -> Literal["travel_time", "road_distance"]:
+    return "travel_time" if base.unit == "s" else "road_distance"
+
+
+def _pairs(base: Instance) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return the (centre, garrison, cost) pairs of a given-cost instance's lookup."""
+    table = base.cost
+    if not isinstance(table, PairCosts):
+        message = "the instance keeps no cost matrix to extend; re-run es.prepare"
+        raise InputError([Issue("arguments", _OPTION, (), message)])
+    row, garrison = np.divmod(table.keys, table.n_garrisons)
+    return base.labels.forces.row_center[row], garrison, table.values
 
 
 def _read(added: Source) -> gpd.GeoDataFrame:
@@ -191,10 +256,7 @@ def _union_costs(
     if costs is None and network is not None:
         from electsec.network import network_costs  # noqa: PLC0415 - road stack on demand
 
-        metric: Literal["travel_time", "road_distance"] = (
-            "travel_time" if base.unit == "s" else "road_distance"
-        )
-        costs = network_costs(new, old_garrisons, network, metric=metric)
+        costs = network_costs(new, old_garrisons, network, metric=_road_metric(base))
     if not isinstance(costs, CostMatrix) or costs.unit != base.unit:
         message = (
             f"the instance was prepared on a given cost matrix ({base.unit!r}): give "
@@ -203,16 +265,11 @@ def _union_costs(
         )
         raise InputError([Issue("arguments", "added_costs", (), message)])
     i, g, value = matrix_arcs(new, old_garrisons, costs)
-    table = base.cost
-    if not isinstance(table, PairCosts):
-        message = "the instance keeps no cost matrix to extend; re-run es.prepare"
-        raise InputError([Issue("arguments", _OPTION, (), message)])
-    row, garrison = np.divmod(table.keys, table.n_garrisons)
-    center = base.labels.forces.row_center[row]
+    center, garrison, old_value = _pairs(base)
     matrix = arcs_to_csr(
         np.concatenate([center, i + n_old]),
         np.concatenate([garrison, g]),
-        np.concatenate([table.values, value]),
+        np.concatenate([old_value, value]),
         shape=(len(union), len(garrisons)),
     )
     ids = pd.Index(union["center_id"].astype(str))

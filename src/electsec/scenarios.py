@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from electsec.additions import with_centers
+from electsec.additions import with_centers, with_roads_closed
 from electsec.areas import Area, area_of, centers_in, garrisons_in, rows_in
 from electsec.assign import _solve_issues, solve
 from electsec.budget import Budget
@@ -102,6 +102,17 @@ class Scenario:
     added_costs
         For ``centers_added`` on a given cost matrix: the costs of the new centres × all
         garrisons (e.g. ``es.distance_matrix(new, garrisons, ...)``).
+    roads_closed
+        Roads closed, for an instance on road costs (travel times or road distances
+        from a :class:`~electsec.network.RoadNetwork`): edge ids (positions in
+        ``network.tail``/``network.head``, one per direction), or a lon/lat
+        ``Polygon``/``MultiPolygon`` (every edge meeting it). Needs that network:
+        ``apply(base, network=...)``. Only the pairs whose route or road access the
+        closure can change are searched again (on the driver); the instance is then
+        prepared again with its options. Pairs absent from the matrix stay absent, and
+        a re-priced pair is kept whatever its new cost (limit it with the instance's
+        ``max_time_s``; a matrix built with ``k=`` is not re-ranked). Added centres are
+        priced on the closed network.
 
     Examples
     --------
@@ -126,6 +137,7 @@ class Scenario:
     limits: float | Mapping[str, float] | None = field(default=None, hash=False)
     centers_added: Any = field(default=None, hash=False, repr=False)
     added_costs: CostMatrix | None = field(default=None, hash=False, repr=False)
+    roads_closed: Any = field(default=None, hash=False)
 
     def __post_init__(self) -> None:
         for name in ("garrisons_lost", "centers_removed"):
@@ -139,7 +151,9 @@ class Scenario:
     @property
     def reshapes(self) -> bool:
         """Whether the edit changes allowed pairs or priorities (not a warm task)."""
-        return bool(self.tiers) or self.limits is not None or self.centers_added is not None
+        return bool(self.tiers) or any(
+            v is not None for v in (self.limits, self.centers_added, self.roads_closed)
+        )
 
     def apply(self, base: Instance, *, network: Any = None) -> Instance:
         """Return ``base`` with this scenario's edits (``base`` is not changed).
@@ -151,7 +165,8 @@ class Scenario:
         network
             The road network (:class:`electsec.network.RoadNetwork`, or anything
             ``distance_matrix(network=...)`` takes) that priced a road-cost instance:
-            it prices ``centers_added`` when no ``added_costs`` are given.
+            it is needed for ``roads_closed``, and prices ``centers_added`` when no
+            ``added_costs`` are given.
 
         Returns
         -------
@@ -164,6 +179,8 @@ class Scenario:
             Unknown ids, names or empty areas (with the closest known ones), or bad
             capacities, demands, tiers, limits or added centres.
         """
+        if self.roads_closed is not None:
+            base, network = with_roads_closed(base, self.roads_closed, network)
         if self.centers_added is not None:
             base = with_centers(base, self.centers_added, self.added_costs, network)
         elif self.added_costs is not None:
@@ -479,7 +496,11 @@ def _direct_sweep(
     carries capacity and demand edits only). Scenarios are applied here, once.
     """
     if checkpoint is not None:
-        why = "stable=True" if stable else "scenarios with tiers=, limits= or centers_added="
+        why = (
+            "stable=True"
+            if stable
+            else "scenarios with tiers=, limits=, centers_added= or roads_closed="
+        )
         message = f"checkpoints are for warm-started sweeps; drop checkpoint= or {why}"
         raise InputError([Issue("arguments", "checkpoint", (), message)])
     edited = _apply_all(base, scenarios, network)  # every bad id, before any solve
