@@ -112,3 +112,34 @@ def test_bad_areas_in_scenario_files_are_named(tmp_path, repo_root, capsys):
     err = capsys.readouterr().err
     assert "GeoJSON" in err
     assert '"area"' in err
+
+
+def test_scenario_files_close_roads_with_roads_given(tmp_path, repo_root):
+    import geopandas as gpd
+    import shapely
+
+    import electsec as es
+    from electsec.network import RoadNetwork
+
+    box = shapely.box(44.347, 33.309, 44.387, 33.349)  # around TG01
+    spec = [
+        {"name": "box", "roads_closed": shapely.geometry.mapping(box)},
+        {"name": "ids", "roads_closed": [0, 1, 2]},
+    ]
+    (tmp_path / "roads.json").write_text(json.dumps(spec))
+    roads = repo_root / "data" / "sample" / "roads.gpkg"
+    paths = [str(repo_root / p) for p in TINY]
+    args = ["scenarios", *paths, "--scenarios", str(tmp_path / "roads.json"), "--split"]
+    args += ["--roads", str(roads), "--max-time", "1800", "--no-progress", "--no-map"]
+    assert main([*args, "--out", str(tmp_path / "out")]) == EXIT_OK
+    table = pd.read_csv(tmp_path / "out" / "scenarios.csv").set_index("scenario")
+    net = RoadNetwork.from_roads(gpd.read_file(roads))
+    costs = es.distance_matrix(*paths, metric="travel_time", network=net)
+    for name, edges in (("box", net.edges_in(box)), ("ids", [0, 1, 2])):
+        closed = es.distance_matrix(*paths, metric="travel_time", network=net.without(edges))
+        direct = es.solve(es.prepare(*paths, closed, max_time_s=1800), split=True, coverage="max")
+        assert table.loc[name, "objective"] == pytest.approx(direct.objective)
+    base = es.solve(es.prepare(*paths, costs, max_time_s=1800), split=True, coverage="max")
+    assert table.loc["box", "objective"] != pytest.approx(base.objective)
+    bad = ["scenarios", *paths, "--lose-each", "--max-time", "60", "--out", str(tmp_path / "x")]
+    assert main(bad) == EXIT_INPUT

@@ -144,3 +144,18 @@ def test_random_closures_equal_the_closed_network(roads, pick, half):
         return
     edited = es.Scenario("closed", roads_closed=polygon).apply(base, network=net)
     _same(edited, _direct(centers, garrisons, net, net.edges_in(polygon)))
+
+
+def test_added_centres_on_road_costs_are_priced_on_the_network(roads):
+    centers, garrisons, net, _ = roads
+    old, new = centers.iloc[:30], centers.iloc[30:]
+    costs = es.distance_matrix(old, garrisons, metric="travel_time", network=net)
+    base = es.prepare(old, garrisons, costs, max_time_s=LIMIT_S)
+    with pytest.raises(es.InputError, match="network= for road costs"):
+        es.Scenario("new", centers_added=new).apply(base)
+    edited = es.Scenario("new", centers_added=new).apply(base, network=net)
+    whole = es.distance_matrix(centers, garrisons, metric="travel_time", network=net)
+    _same(edited, es.prepare(centers, garrisons, whole, max_time_s=LIMIT_S))
+    polygon = _around(garrisons, "TG01", 0.02)
+    both = es.Scenario("both", centers_added=new, roads_closed=polygon)
+    _same(both.apply(base, network=net), _direct(centers, garrisons, net, net.edges_in(polygon)))
