@@ -323,3 +323,23 @@ def test_random_scenarios_equal_preparing_the_edited_layers(seed, cut, grow, rai
     direct = es.prepare(layers_c, layers_g, max_distance_m=raise_to or 60e3)
     assert edited.input_hash == direct.input_hash
     _same_plan(_plan(edited), _plan(direct))
+
+
+@pytest.mark.parametrize("form", ["demand_columns", "agency_column"])
+def test_added_centres_keep_agencies_jurisdictions_and_reserves(tiny, form):
+    centers, garrisons = tiny
+    several = centers.copy()
+    if form == "demand_columns":
+        several["demand_police"] = several["demand"]
+        several["demand_army"] = (np.arange(len(several)) % 3).astype(np.int64)
+        several["demand"] = several["demand_police"] + several["demand_army"]
+    else:
+        several["agency"] = np.where(np.arange(len(several)) % 2 == 0, "police", "army")
+    held = garrisons.copy()
+    held["reserve"] = [1, 0, 2, 0, 0, 1]
+    options = {"jurisdiction": {"police": ["Baghdad"]}, "max_distance_m": TIER_LIMITS}
+    base = es.prepare(several.iloc[:30], held, **options)
+    edited = _applied(es.Scenario("new", centers_added=several.iloc[30:]), base)
+    direct = es.prepare(several, held, **options)
+    assert edited.input_hash == direct.input_hash
+    _same_plan(_plan(edited), _plan(direct))

@@ -53,8 +53,12 @@ def with_centers(
     issues = _issues(base, new, centers)
     if issues:
         raise InputError(issues)
-    new = _agency_columns(new, base)
-    union = pd.concat([centers, new.reset_index()], ignore_index=True)
+    new = _agency_columns(new, base).reset_index()
+    for frame, other in ((centers, new), (new, centers)):  # an agency one side lacks: none
+        for column in other.columns:
+            if str(column).startswith("demand_") and column not in frame.columns:
+                frame[column] = np.zeros(len(frame), dtype=np.int64)
+    union = pd.concat([centers, new], ignore_index=True)
     union = gpd.GeoDataFrame(union, geometry="geometry", crs="EPSG:4326")
     matrix = None
     if base.parameters.get("costs") == "given":

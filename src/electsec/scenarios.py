@@ -135,8 +135,9 @@ class Scenario:
     centers_removed: tuple[str, ...] = ()
     tiers: TierSelection | None = field(default=None, hash=False)
     limits: float | Mapping[str, float] | None = field(default=None, hash=False)
-    centers_added: Any = field(default=None, hash=False, repr=False)
-    added_costs: CostMatrix | None = field(default=None, hash=False, repr=False)
+    # Layers and matrices are not compared (their == is element-wise).
+    centers_added: Any = field(default=None, hash=False, repr=False, compare=False)
+    added_costs: CostMatrix | None = field(default=None, hash=False, repr=False, compare=False)
     roads_closed: Any = field(default=None, hash=False)
 
     def __post_init__(self) -> None:
