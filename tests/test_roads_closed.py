@@ -97,6 +97,7 @@ def test_closing_edges_by_id_re_searches_only_the_pairs_they_touch(roads, monkey
         return real(graph, c_node, g_node, c_idx, g_idx, limit)
 
     monkeypatch.setattr(closures, "_sweep", spy)
+    monkeypatch.setattr(closures, "_detection_pays", lambda *_: True)  # 6 garrisons only
     edited = es.Scenario("closed", roads_closed=edges).apply(base, network=net)
     (pairs,) = searched
     assert 0 < pairs < len(base.cost.keys)  # some, not all
@@ -134,14 +135,20 @@ def test_closures_without_a_network_or_road_costs_are_refused(roads, tiny):
 
 
 @settings(
-    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(pick=st.integers(0, 39), half=st.sampled_from([0.003, 0.01, 0.04]))
-def test_random_closures_equal_the_closed_network(roads, pick, half):
+@given(
+    pick=st.integers(0, 39),
+    half=st.sampled_from([0.003, 0.01, 0.04]),
+    detect=st.booleans(),
+)
+def test_random_closures_equal_the_closed_network(roads, monkeypatch, pick, half, detect):
     centers, garrisons, net, base = roads
     polygon = _around(centers, centers.index[pick], half)
     if not len(net.edges_in(polygon)):
         return
+    # Both ways: the affected pairs only, or every pair searched again.
+    monkeypatch.setattr(closures, "_detection_pays", lambda *_: detect)
     edited = es.Scenario("closed", roads_closed=polygon).apply(base, network=net)
     _same(edited, _direct(centers, garrisons, net, net.edges_in(polygon)))
 

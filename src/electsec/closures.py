@@ -11,7 +11,9 @@ can rise only if
   reversed graph per closed tail and ``d(v, ·)`` from one per closed head.
 
 Only those pairs are searched again, on the closed network; every other pair keeps its
-cost, and pairs absent before stay absent. The result is the matrix
+cost, and pairs absent before stay absent. Finding them takes two searches per closed
+edge end; when that is more than searching every pair again (a wide closure, or few
+garrisons), every pair is searched again instead — the same matrix either way: the one
 ``distance_matrix(..., network=network.without(edges))`` would give for the same pairs.
 """
 
@@ -85,8 +87,13 @@ def reprice_closed(
     snaps = [(net._snap(c_xy), after._snap(c_xy)), (net._snap(g_xy), after._snap(g_xy))]
     (c0, c1), (g0, g1) = snaps
     center, garrison, cost = pairs
-    hit = _moved(net, after, c0, c1, edges)[center] | _moved(net, after, g0, g1, edges)[garrison]
-    hit |= _on_path(net, weight, offroad, (c0, g0), edges, pairs)
+    ends = len(np.unique(net.tail[edges])) + len(np.unique(net.head[edges]))
+    if _detection_pays(ends, min(len(centers), len(garrisons))):
+        hit = _moved(net, after, c0, c1, edges)[center]
+        hit |= _moved(net, after, g0, g1, edges)[garrison]
+        hit |= _on_path(net, weight, offroad, (c0, g0), edges, pairs)
+    else:
+        hit = np.ones(len(center), dtype=bool)
     graph, g_node, c_node = _augmented(after, weight, offroad, c1, g1)
     rows, cols, found = _sweep(
         graph, c_node, g_node, np.unique(center[hit]), np.unique(garrison[hit]), None
@@ -109,6 +116,11 @@ def reprice_closed(
     return CostMatrix(
         matrix, centers.index, garrisons.index, unit, metric, unreachable, road, warnings
     )
+
+
+def _detection_pays(ends: int, sources: int) -> bool:
+    """Whether finding the affected pairs (two searches per edge end) beats a full search."""
+    return ends < sources
 
 
 def _moved(
