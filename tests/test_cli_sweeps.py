@@ -3,6 +3,7 @@
 import json
 
 import pandas as pd
+import pytest
 
 from electsec.cli import EXIT_INPUT, EXIT_OK, main
 
@@ -54,3 +55,91 @@ def test_bad_scenario_files_exit_2_naming_the_entry(tmp_path, repo_root, capsys)
     err = capsys.readouterr().err
     assert "garisons_lost" in err
     assert "'name'" in err
+
+
+def test_scenario_files_take_areas_tiers_limits_and_added_centres(tmp_path, repo_root):
+    import shapely
+
+    import electsec as es
+
+    centers = es.read_polling_centers(repo_root / TINY[0])
+    garrisons = es.read_garrisons(repo_root / TINY[1])
+    centers.iloc[:30].reset_index().to_file(tmp_path / "old.geojson")
+    centers.iloc[30:].reset_index().to_file(tmp_path / "new.geojson")
+    south = shapely.box(44.2, 33.0, 44.5, 33.3)
+    spec = [
+        {
+            "name": "areas",
+            "capacity": {"agency:army": "-50%"},
+            "demand": [{"area": {"polygon": shapely.geometry.mapping(south)}, "value": "+50%"}],
+            "tiers": [{"area": {"governorate": "Babil"}, "value": "high"}],
+        },
+        {"name": "looser", "limits": 30000},
+        {"name": "new", "centers_added": "new.geojson"},
+    ]
+    (tmp_path / "what-if.json").write_text(json.dumps(spec))
+    out = tmp_path / "out"
+    args = ["scenarios", str(tmp_path / "old.geojson"), str(repo_root / TINY[1])]
+    args += ["--scenarios", str(tmp_path / "what-if.json"), "--split", "--max-distance", "20000"]
+    assert main([*args, "--no-progress", "--no-map", "--out", str(out)]) == EXIT_OK
+    table = pd.read_csv(out / "scenarios.csv").set_index("scenario")
+    base = es.prepare(centers.iloc[:30], garrisons, max_distance_m=20000)
+    expected = [
+        es.Scenario(
+            "areas",
+            capacity={"agency:army": "-50%"},
+            demand={es.Area(polygon=south): "+50%"},
+            tiers={"governorate:Babil": "high"},
+        ),
+        es.Scenario("looser", limits=30000),
+        es.Scenario("new", centers_added=centers.iloc[30:]),
+    ]
+    for s in expected:
+        plan = es.solve(s.apply(base), split=True, coverage="max")
+        assert table.loc[s.name, "objective"] == pytest.approx(plan.objective)
+        assert table.loc[s.name, "teams_short"] == int(plan.uncovered["teams"].sum())
+
+
+def test_bad_areas_in_scenario_files_are_named(tmp_path, repo_root, capsys):
+    spec = [
+        {"name": "shape", "demand": [{"area": {"polygon": {"type": "Nope"}}, "value": 1}]},
+        {"name": "entry", "capacity": [{"where": "Baghdad", "value": 1}]},
+    ]
+    (tmp_path / "bad.json").write_text(json.dumps(spec))
+    paths = [str(repo_root / p) for p in TINY]
+    args = ["scenarios", *paths, "--scenarios", str(tmp_path / "bad.json")]
+    assert main([*args, "--out", str(tmp_path / "o")]) == EXIT_INPUT
+    err = capsys.readouterr().err
+    assert "GeoJSON" in err
+    assert '"area"' in err
+
+
+def test_scenario_files_close_roads_with_roads_given(tmp_path, repo_root):
+    import geopandas as gpd
+    import shapely
+
+    import electsec as es
+    from electsec.network import RoadNetwork
+
+    box = shapely.box(44.347, 33.309, 44.387, 33.349)  # around TG01
+    spec = [
+        {"name": "box", "roads_closed": shapely.geometry.mapping(box)},
+        {"name": "ids", "roads_closed": [0, 1, 2]},
+    ]
+    (tmp_path / "roads.json").write_text(json.dumps(spec))
+    roads = repo_root / "data" / "sample" / "roads.gpkg"
+    paths = [str(repo_root / p) for p in TINY]
+    args = ["scenarios", *paths, "--scenarios", str(tmp_path / "roads.json"), "--split"]
+    args += ["--roads", str(roads), "--max-time", "1800", "--no-progress", "--no-map"]
+    assert main([*args, "--out", str(tmp_path / "out")]) == EXIT_OK
+    table = pd.read_csv(tmp_path / "out" / "scenarios.csv").set_index("scenario")
+    net = RoadNetwork.from_roads(gpd.read_file(roads))
+    costs = es.distance_matrix(*paths, metric="travel_time", network=net)
+    for name, edges in (("box", net.edges_in(box)), ("ids", [0, 1, 2])):
+        closed = es.distance_matrix(*paths, metric="travel_time", network=net.without(edges))
+        direct = es.solve(es.prepare(*paths, closed, max_time_s=1800), split=True, coverage="max")
+        assert table.loc[name, "objective"] == pytest.approx(direct.objective)
+    base = es.solve(es.prepare(*paths, costs, max_time_s=1800), split=True, coverage="max")
+    assert table.loc["box", "objective"] != pytest.approx(base.objective)
+    bad = ["scenarios", *paths, "--lose-each", "--max-time", "60", "--out", str(tmp_path / "x")]
+    assert main(bad) == EXIT_INPUT

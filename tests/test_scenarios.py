@@ -327,21 +327,29 @@ def test_per_tier_limits_keep_the_tiers_not_named(tiny):
 
 
 @pytest.mark.parametrize(
-    "scenario",
+    ("scenario", "limit", "tiers"),
     [
-        es.Scenario("looser", limits={"high": 9000.0}),
-        es.Scenario("calmer", tiers={"TC001": "low", "TC002": "low"}),  # medium → low: 20 km
-        es.Scenario("all looser", limits=1e9),
+        (es.Scenario("looser", limits={"high": 9000.0}), {**TIER_LIMITS, "high": 9000.0}, {}),
+        (  # medium → low: 20 km
+            es.Scenario("calmer", tiers={"TC001": "low", "TC002": "low"}),
+            TIER_LIMITS,
+            {"TC001": "low", "TC002": "low"},
+        ),
+        (es.Scenario("all looser", limits=1e9), 1e9, {}),
     ],
 )
-def test_raising_a_limit_is_refused_with_the_fix(tiny, scenario):
-    base = es.prepare(*tiny, max_distance_m=TIER_LIMITS)
-    with pytest.raises(es.InputError) as caught:
-        scenario.apply(base)
-    (issue,) = caught.value.issues
-    assert issue.column == "limits"
-    assert "es.prepare" in issue.message
-    assert "max_distance_m" in issue.message
+def test_raising_a_limit_prices_the_pairs_it_allows(tiny, scenario, limit, tiers):
+    centers, garrisons = tiny
+    base = es.prepare(centers, garrisons, max_distance_m=TIER_LIMITS)
+    retiered = centers.copy()
+    for center, tier in tiers.items():
+        retiered.loc[center, "tier"] = tier
+    direct = es.prepare(retiered, garrisons, max_distance_m=limit)
+    edited = scenario.apply(base)
+    np.testing.assert_array_equal(edited.limits, direct.limits)
+    _direct(
+        es.solve(edited, split=True, coverage="max"), es.solve(direct, split=True, coverage="max")
+    )
 
 
 def test_bad_tiers_and_limits_are_named(tiny, base):
@@ -387,5 +395,5 @@ def test_a_sweep_with_tiers_and_limits_equals_direct_solves(tiny):
     fewer = garrisons.copy()
     fewer.loc["TG01", "capacity"] = 0
     check_plan(here.plans["tighter"], centers, fewer, split=True, max_distance_m=6000.0)
-    with pytest.raises(es.InputError, match="tiers= or limits="):
+    with pytest.raises(es.InputError, match="tiers=, limits=, centers_added= or roads_closed="):
         es.run_scenarios(base, scenarios, split=True, coverage="max", checkpoint="unused")

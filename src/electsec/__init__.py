@@ -23,6 +23,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from electsec.areas import Area
     from electsec.assign import solve, solve_assignment
     from electsec.config import Backup, SolverOptions
     from electsec.costs import CostMatrix, distance_matrix
@@ -52,6 +53,7 @@ logging.getLogger(__name__).addHandler(logging.NullHandler())
 #: Module that defines each lazily loaded public name.
 _HOME = MappingProxyType(
     {
+        "Area": "electsec.areas",
         "AssignmentResult": "electsec.result",
         "Backup": "electsec.config",
         "CostMatrix": "electsec.costs",
@@ -82,6 +84,7 @@ _HOME = MappingProxyType(
 )
 
 __all__ = [
+    "Area",
     "AssignmentResult",
     "Backup",
     "CostMatrix",

@@ -16,18 +16,37 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import shapely
+import shapely.errors
+import shapely.geometry
 
+from electsec.areas import Area
 from electsec.assign import solve
+from electsec.costs import distance_matrix
 from electsec.errors import ElectsecError, InputError, Issue
 from electsec.io import read_garrisons, read_polling_centers
 from electsec.preparation import prepare
 from electsec.problem import Instance
 from electsec.result import AssignmentResult
 from electsec.scenarios import Scenario, contingency, run_scenarios
+from electsec.service import read_roads
 
 __all__ = ["add_parsers", "contingency_command", "scenarios_command"]
 
-_SCENARIO_KEYS = ("name", "garrisons_lost", "capacity", "demand", "centers_removed")
+_SCENARIO_KEYS = (
+    "name",
+    "garrisons_lost",
+    "capacity",
+    "demand",
+    "centers_removed",
+    "tiers",
+    "limits",
+    "centers_added",
+    "roads_closed",
+)
+#: Scenario fields that select by id or area (a JSON object, or a list of areas).
+_SELECTIONS = ("capacity", "demand", "tiers")
+_AREA_KEYS = ("governorate", "agency", "polygon", "ids")
 
 
 def add_parsers(sub: argparse._SubParsersAction[Any]) -> None:
@@ -45,7 +64,12 @@ def add_parsers(sub: argparse._SubParsersAction[Any]) -> None:
         type=Path,
         metavar="FILE.json",
         help='a JSON list of {"name", "garrisons_lost", "capacity", "demand", '
-        '"centers_removed"} objects (capacity values: teams or "-50%%")',
+        '"centers_removed", "tiers", "limits", "centers_added"} objects; capacity, '
+        'demand and tiers are {"id" or "governorate:X" or "agency:X": value} or a list '
+        'of {"area": {"governorate", "agency", "ids", "polygon" (GeoJSON, lon/lat)}, '
+        '"value"}; values are teams or "-50%%"; centers_added is a layer path '
+        "(relative to the JSON file); roads_closed (with --roads) is a list of edge ids "
+        "or a GeoJSON polygon",
     )
     contingency_ = sub.add_parser(
         "contingency",
@@ -67,6 +91,15 @@ def _sweep_arguments(parser: argparse.ArgumentParser, *, whole_flag: bool) -> No
     else:
         parser.add_argument("--split", action="store_true", help="split plans")
     parser.add_argument("--max-distance", type=float, metavar="M", help="response limit, m")
+    parser.add_argument(
+        "--roads",
+        type=Path,
+        metavar="FILE",
+        help="road lines (e.g. data/sample/roads.gpkg): plan on travel times over them",
+    )
+    parser.add_argument(
+        "--max-time", type=float, metavar="S", help="with --roads: response limit, seconds"
+    )
     parser.add_argument("--time-limit", type=float, metavar="S", help="seconds per scenario")
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--workers", type=int, metavar="N", help="N local worker processes")
@@ -80,7 +113,7 @@ def _sweep_arguments(parser: argparse.ArgumentParser, *, whole_flag: bool) -> No
 
 def scenarios_command(args: argparse.Namespace) -> int:
     """Run ``electsec scenarios``."""
-    base = _base(args)
+    base, network = _base(args)
     scenarios = _read_scenarios(args.scenarios) if args.scenarios else _each(base)
     with _executor(args) as executor:
         sweep = run_scenarios(
@@ -90,6 +123,7 @@ def scenarios_command(args: argparse.Namespace) -> int:
             executor=executor,
             progress=not args.no_progress,
             checkpoint=args.checkpoint,
+            network=network,
             coverage="max",
             time_limit_s=args.time_limit,
         )
@@ -100,7 +134,7 @@ def scenarios_command(args: argparse.Namespace) -> int:
 
 def contingency_command(args: argparse.Namespace) -> int:
     """Run ``electsec contingency``."""
-    base = _base(args)
+    base, _ = _base(args)
     with _executor(args) as executor:
         table = contingency(
             base,
@@ -118,10 +152,23 @@ def contingency_command(args: argparse.Namespace) -> int:
     return _write(args, table, "contingency.csv", plan)
 
 
-def _base(args: argparse.Namespace) -> Instance:
+def _base(args: argparse.Namespace) -> tuple[Instance, Any]:
+    """Prepare the layers (on road travel times with ``--roads``), and the network."""
     centers = read_polling_centers(args.centers)
     garrisons = read_garrisons(args.garrisons)
-    return prepare(centers, garrisons, max_distance_m=args.max_distance)
+    if args.roads is None:
+        if args.max_time is not None:
+            message = "is seconds of road travel and needs --roads; or use --max-distance"
+            raise InputError([Issue("arguments", "--max-time", (), message)])
+        return prepare(centers, garrisons, max_distance_m=args.max_distance), None
+    if args.max_distance is not None:
+        message = "with --roads the limit is --max-time (seconds of travel)"
+        raise InputError([Issue("arguments", "--max-distance", (), message)])
+    from electsec.network import RoadNetwork  # noqa: PLC0415 - the road stack on demand
+
+    network = RoadNetwork.from_roads(read_roads(args.roads))
+    costs = distance_matrix(centers, garrisons, metric="travel_time", network=network)
+    return prepare(centers, garrisons, costs, max_time_s=args.max_time), network
 
 
 def _each(base: Instance) -> list[Scenario]:
@@ -149,10 +196,70 @@ def _read_scenarios(path: Path) -> list[Scenario]:
             message = f"unknown keys {unknown}; use {', '.join(_SCENARIO_KEYS)}"
             issues.append(Issue("arguments", "scenarios", (item["name"],), message))
             continue
-        scenarios.append(Scenario(**item))
+        before = len(issues)
+        fields = _scenario_fields(item, path.parent, issues)
+        if len(issues) == before:
+            scenarios.append(Scenario(**fields))
     if issues:
         raise InputError(issues)
     return scenarios
+
+
+def _scenario_fields(item: dict[str, Any], folder: Path, issues: list[Issue]) -> dict[str, Any]:
+    """Turn one JSON scenario into :class:`Scenario` fields (areas, paths)."""
+    fields = dict(item)
+    for key in _SELECTIONS:
+        if isinstance(item.get(key), list):
+            fields[key] = {
+                _area(entry, item["name"], key, issues): _value(entry) for entry in item[key]
+            }
+    if isinstance(item.get("centers_added"), str):
+        fields["centers_added"] = folder / item["centers_added"]
+    if isinstance(item.get("roads_closed"), dict):
+        fields["roads_closed"] = _polygon(
+            item["roads_closed"], item["name"], "roads_closed", issues
+        )
+    return fields
+
+
+def _polygon(geometry: object, name: str, key: str, issues: list[Issue]) -> Any:
+    """Read a GeoJSON geometry (lon/lat); an issue naming the scenario when it is not one."""
+    try:
+        return shapely.geometry.shape(geometry)
+    except (AttributeError, KeyError, TypeError, ValueError, shapely.errors.ShapelyError):
+        message = f"{key}: polygon must be a GeoJSON Polygon or MultiPolygon geometry"
+        issues.append(Issue("arguments", "scenarios", (name,), message))
+        return None
+
+
+def _value(entry: object) -> Any:
+    return entry.get("value") if isinstance(entry, dict) else None
+
+
+def _area(entry: object, name: str, key: str, issues: list[Issue]) -> Area | int:
+    """Read one ``{"area": {...}, "value": ...}`` entry (its polygon is GeoJSON)."""
+    spec = entry.get("area") if isinstance(entry, dict) else None
+    if not isinstance(entry, dict) or not isinstance(spec, dict) or "value" not in entry:
+        spec = {"?": None}
+    if set(spec) - set(_AREA_KEYS):
+        message = (
+            f'{key}: each list entry is {{"area": {{{", ".join(_AREA_KEYS)}}}, "value": ...}}, '
+            f"got {entry!r}"
+        )
+        issues.append(Issue("arguments", "scenarios", (name,), message))
+        return len(issues)  # a placeholder key; the scenario is not built
+    polygon = spec.get("polygon")
+    if polygon is not None:
+        before = len(issues)
+        polygon = _polygon(polygon, name, key, issues)
+        if len(issues) > before:
+            return len(issues)
+    return Area(
+        governorate=spec.get("governorate", ()),
+        agency=spec.get("agency", ()),
+        polygon=polygon,
+        ids=spec.get("ids", ()),
+    )
 
 
 @contextmanager

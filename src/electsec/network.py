@@ -511,6 +511,44 @@ class RoadNetwork:
             index=layer.index,
         )
 
+    def without(self, edges: np.ndarray) -> RoadNetwork:
+        """Return this network with the directed ``edges`` removed (roads closed).
+
+        Parameters
+        ----------
+        edges
+            Edge ids: positions in :attr:`tail` / :attr:`head` (one direction each; a
+            two-way road has one edge per direction).
+
+        Returns
+        -------
+        RoadNetwork
+            A new network (this one is unchanged), with the same snapping options and
+            build report; points snapped to a road closed both ways snap to another.
+        """
+        keep = np.ones(self.n_edges, dtype=bool)
+        keep[np.asarray(edges, dtype=np.int64)] = False
+        net = RoadNetwork(
+            self.node_xy,
+            self.tail[keep],
+            self.head[keep],
+            self.length_m[keep],
+            self.time_s[keep],
+            geometry=self._edge_geom[keep],
+            crs=self.crs,
+            offroad_speed_kmh=self.offroad_speed_kmh,
+            max_snap_m=self.max_snap_m,
+        )
+        net.build_report = self.build_report
+        return net
+
+    def edges_in(self, polygon: shapely.Geometry) -> np.ndarray:
+        """Return the ids of the directed edges whose road meets ``polygon`` (lon/lat)."""
+        to_net = pyproj.Transformer.from_crs("EPSG:4326", self.crs, always_xy=True)
+        area = shapely.transform(polygon, lambda xy: np.column_stack(to_net.transform(*xy.T)))
+        found: np.ndarray = np.flatnonzero(shapely.intersects(self._edge_geom, area))
+        return found
+
     # -- internals ---------------------------------------------------------------------
 
     def _segments(self, geometry: np.ndarray) -> None:
@@ -534,6 +572,8 @@ class RoadNetwork:
         key = np.column_stack([a[proper], b[proper], decimetres, mid_dm])
         uniq, first, seg_of = np.unique(key, axis=0, return_index=True, return_inverse=True)
         seg_of = seg_of.ravel()
+        self._edge_seg = np.full(len(self.tail), -1, dtype=np.int64)  # -1: no segment
+        self._edge_seg[proper] = seg_of
         rep = proper[first]
         geom = geometry[rep].copy()
         flip = self.tail[rep] > self.head[rep]

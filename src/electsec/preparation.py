@@ -314,13 +314,15 @@ def problem_from_costs(
     r, keep = _rows_of_arcs(forces, i, g)
     keep[keep] = forces.may_serve(r[keep], g[keep])
     r, g, value = r[keep], g[keep], value[keep]
+    # Every pair of the matrix is priced (not only those within the limits), so that a
+    # scenario raising a limit prices the pairs it allows exactly as prepare would.
+    lookup = PairCosts.from_arcs(r, g, value, len(garrisons))
     if limits is not None:
         within = value <= limits[r]
         r, g, value = r[within], g[within], value[within]
     arcs = Arcs.from_arrays(r, g, value)
     if k is not None:
-        arcs = _k_cheapest(arcs, k)
-    lookup = PairCosts.from_arcs(r, g, value, len(garrisons))
+        arcs = k_cheapest(arcs, k)
     return Problem(forces.demand, forces.capacity, arcs), lookup
 
 
@@ -383,7 +385,8 @@ def _align(labels: pd.Index, ids: pd.Index, table: str) -> np.ndarray:
     return ids.get_indexer(labels)
 
 
-def _k_cheapest(arcs: Arcs, k: int) -> Arcs:
+def k_cheapest(arcs: Arcs, k: int) -> Arcs:
+    """Keep the ``k`` cheapest arcs of each demand row (ties by garrison)."""
     order = np.lexsort((arcs.garrison, arcs.cost, arcs.center))
     rank = rank_in_runs(arcs.center[order])
     pick = order[rank < k]

@@ -1,9 +1,14 @@
-"""Scenario edits of centres' tiers and response limits, exact by removing pairs only.
+"""Scenario edits of centres' tiers and response limits, exact as ``es.prepare``.
 
 Lowering a limit (or moving a centre to a tier with a lower limit) only removes allowed
 pairs, so the edited instance keeps its oracle and drops the pairs beyond the new limits
-(by their exact cost). A raised limit would need pairs the instance never priced: it is
-refused, with the advice to re-run ``es.prepare`` with the larger limit.
+(by their exact cost). Raising one needs pairs the instance never offered: they are
+priced from the instance's own cost source, as ``es.prepare`` would with the new limits —
+the geodesic oracle (its first candidates, or its ``k`` nearest), or the pairs of a given
+cost matrix (which ``prepare`` keeps whole; pairs the matrix lacks stay not allowed, and
+the instance warns when a raised centre gains none). An instance with no such source (one
+derived with ``Instance.replace(keep_arcs=...)``) refuses, with the advice to re-run
+``es.prepare`` with the larger limit.
 """
 
 from __future__ import annotations
@@ -14,8 +19,9 @@ from collections.abc import Mapping
 import numpy as np
 
 from electsec.errors import Issue
-from electsec.preparation import TIER_PRIORITY
-from electsec.problem import Instance
+from electsec.oracle import ArcOracle, GroupedOracle
+from electsec.preparation import TIER_PRIORITY, k_cheapest
+from electsec.problem import Arcs, Instance, PairCosts, Problem
 from electsec.validation import is_number
 
 
@@ -83,23 +89,36 @@ def _tier_rule(base: Instance) -> Mapping[str, float] | None:
 
 
 def raised(base: Instance, limit: np.ndarray, issues: list[Issue]) -> None:
-    """Add an issue naming the centres whose limit the edit would raise."""
+    """Add an issue naming the centres whose limit is raised beyond what can be priced."""
     old = np.full(base.n_centers, np.inf)
     if base.limits is not None:
         old[base.labels.forces.row_center] = base.limits
     up = np.flatnonzero(limit > old)
-    if up.size:
+    if up.size and _source(base) is None:
         ids = tuple(str(i) for i in base.labels.center_ids[up])
         option = "max_time_s" if base.unit == "s" else "max_distance_m"
         message = (
-            "would raise these centres' response limit beyond the pairs the instance "
-            f"priced; re-run es.prepare with the larger {option}"
+            "would raise these centres' response limit, but this instance keeps no cost "
+            f"source to price the pairs it would allow; re-run es.prepare with the larger "
+            f"{option}"
         )
         issues.append(Issue("arguments", "limits", ids, message))
 
 
+def _source(base: Instance) -> str | None:
+    """How the instance can price pairs beyond its arcs: oracle, nearest, matrix or None."""
+    if base.problem.oracle is not None:
+        return "oracle"
+    owner = getattr(base.cost, "__self__", None)
+    if isinstance(owner, ArcOracle | GroupedOracle) and base.parameters.get("k") is not None:
+        return "nearest"
+    if isinstance(base.cost, PairCosts) and base.parameters.get("costs") == "given":
+        return "matrix"
+    return None
+
+
 def retiered(base: Instance, tier: np.ndarray | None, limit: np.ndarray) -> Instance:
-    """Return ``base`` with the centres' new tiers (cover priority) and lowered limits."""
+    """Return ``base`` with the centres' new tiers (cover priority) and limits."""
     problem, labels = base.problem, base.labels
     if tier is not None and labels.tier is not None and (tier != labels.tier).any():
         priority = np.array([TIER_PRIORITY.get(str(t).lower(), 1) for t in tier], np.int64)
@@ -110,10 +129,63 @@ def retiered(base: Instance, tier: np.ndarray | None, limit: np.ndarray) -> Inst
         labels = dataclasses.replace(labels, tier=tier, center_attributes=attributes)
     rows = limit[labels.forces.row_center]
     before = np.full(len(rows), np.inf) if base.limits is None else base.limits
-    if (rows < before).any():
+    if (rows > before).any():
+        problem, warning = _repriced(base, problem, rows, before)
+        base = dataclasses.replace(base, limits=rows, warnings=base.warnings + warning)
+    elif (rows < before).any():
         arcs = problem.arcs
         keep = base.cost(arcs.center, arcs.garrison) <= rows[arcs.center]
         max_cost = None if problem.oracle is None else rows
         problem = dataclasses.replace(problem, arcs=arcs.subset(keep), max_cost=max_cost)
         base = dataclasses.replace(base, limits=rows)
     return dataclasses.replace(base, problem=problem, labels=labels)
+
+
+def _repriced(
+    base: Instance, problem: Problem, rows: np.ndarray, before: np.ndarray
+) -> tuple[Problem, tuple[str, ...]]:
+    """Rebuild the arcs under the new row limits as ``es.prepare`` builds them."""
+    source, k = _source(base), base.parameters.get("k")
+    if source == "oracle":
+        assert problem.oracle is not None  # noqa: S101 - the source says so
+        k_first = base.options.first_candidates(problem.n_centers)
+        r, c, cost, reach = problem.oracle.candidates(k_first, max_cost=rows)
+        arcs = Arcs.from_arrays(r, c, cost)
+        return dataclasses.replace(problem, arcs=arcs, max_cost=rows, reach=reach), ()
+    if source == "nearest":
+        owner = base.cost.__self__  # type: ignore[attr-defined]
+        arcs = Arcs.from_arrays(*owner.nearest(int(base.parameters["k"]), max_cost=rows))
+        return dataclasses.replace(problem, arcs=arcs), ()
+    table = base.cost
+    assert isinstance(table, PairCosts)  # noqa: S101 - the source says so
+    row, garrison = np.divmod(table.keys, table.n_garrisons)
+    within = table.values <= rows[row]
+    arcs = Arcs.from_arrays(row[within], garrison[within], table.values[within])
+    if k is not None:
+        arcs = k_cheapest(arcs, int(k))
+    return dataclasses.replace(problem, arcs=arcs), _gained_nothing(base, table, rows, before)
+
+
+def _gained_nothing(
+    base: Instance, table: PairCosts, rows: np.ndarray, before: np.ndarray
+) -> tuple[str, ...]:
+    """Warn about the raised centres the given matrix looks cut for.
+
+    A centre whose limit was raised, of whose pairs the matrix lists none beyond the old
+    limit although it lacks some garrisons: the matrix was likely built with that cutoff.
+    """
+    row = table.keys // table.n_garrisons
+    beyond = np.zeros(len(rows), dtype=bool)
+    beyond[row[table.values > before[row]]] = True
+    listed = np.bincount(row, minlength=len(rows))
+    lonely = np.flatnonzero((rows > before) & ~beyond & (listed < table.n_garrisons))
+    if not len(lonely):
+        return ()
+    ids = list(dict.fromkeys(str(i) for i in base.labels.row_ids(lonely)))
+    shown = ", ".join(ids[:10]) + (f" and {len(ids) - 10} more" if len(ids) > 10 else "")
+    return (
+        f"the raised limit allows no new garrison for {len(ids)} centre(s) ({shown}): the "
+        "given cost matrix lists none of their pairs beyond the old limit (pairs absent "
+        "from it stay not allowed); if it was built with that cutoff, rebuild it with "
+        "distance_matrix() at the new limit",
+    )

@@ -20,16 +20,20 @@ import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from electsec.additions import with_centers, with_roads_closed
+from electsec.areas import Area, area_of, centers_in, garrisons_in, rows_in
 from electsec.assign import _solve_issues, solve
 from electsec.budget import Budget
+from electsec.costs import CostMatrix
 from electsec.diff import PlanDiff, diff_plans
 from electsec.errors import ElectsecError, InfeasibleError, InputError, Issue
-from electsec.problem import Instance, input_hash
+from electsec.problem import Instance, Labels, input_hash
 from electsec.result import AssignmentResult, label
 from electsec.retier import new_limits, new_tiers, raised
 from electsec.retier import retiered as retiered_instance
@@ -46,12 +50,27 @@ from electsec.sweeping import (
 )
 from electsec.validation import is_number
 
+#: Teams (an integer) or a change in per cent (``"-50%"``).
+Teams = int | str
+#: ``{id or area: value}``: ids, :class:`Area` objects or ``"governorate:…"`` keys.
+Selection = Mapping[str, Teams] | Mapping[Area, Teams] | Mapping[str | Area, Teams]
+#: ``{centre or area: tier}``.
+TierSelection = Mapping[str, str] | Mapping[Area, str] | Mapping[str | Area, str]
+
 __all__ = ["PlanDiff", "Scenario", "Sweep", "contingency", "diff_plans", "run_scenarios"]
 
 
 @dataclass(frozen=True)
 class Scenario:
-    """One what-if: an edit of an instance's forces and demand.
+    """One what-if: an edit of an instance's forces, demand, centres and limits.
+
+    Garrisons and centres are named by id, or selected by area: an :class:`Area`
+    (``es.Area(governorate=..., agency=..., polygon=..., ids=...)``, criteria combined
+    with *and*; a polygon is a shapely ``Polygon``/``MultiPolygon`` in lon/lat), or the
+    shorthands ``"governorate:Baghdad"`` and ``"agency:police"`` as mapping keys. A
+    governorate or agency no garrison or centre carries is an error naming the close
+    ones; so is an area that selects nothing. Keys apply in the order given (a later key
+    wins where two select the same garrison or centre).
 
     Parameters
     ----------
@@ -60,21 +79,48 @@ class Scenario:
     garrisons_lost
         Ids of garrisons that send no team (units that dropped out).
     capacity
-        ``{garrison_id: teams}``: a garrison's new capacity (reserve included), as an
-        integer, or a change in per cent as a string (``"-50%"``, ``"+20%"``; rounded
-        down).
+        ``{garrison or area: teams}``: each selected garrison's new capacity (reserve
+        included), as an integer, or a change in per cent as a string (``"-50%"``,
+        ``"+20%"``; rounded down, per garrison).
     demand
-        ``{center_id: teams}``: a centre's new demand (centres with one demand row).
+        ``{centre or area: teams}``: an integer sets the teams of each selected centre
+        (centres with one demand row: one agency); a change in per cent (``"+20%"``)
+        scales each selected demand row — each agency's teams at each selected centre,
+        only that agency's with ``Area(agency=...)`` — rounded up, per row (a what-if
+        never needs fewer teams than the change says).
     centers_removed
         Ids of centres that need no team any more.
     tiers
-        ``{center_id: tier}``: a centre's new risk tier (its cover priority; and, when
-        the instance was prepared with ``{tier: limit}``, that tier's limit).
+        ``{centre or area: tier}``: the selected centres' new risk tier (their cover
+        priority; and, when the instance was prepared with ``{tier: limit}``, that
+        tier's limit). ``Area(agency=...)`` selects the centres needing that agency.
     limits
         New response limits in the instance's unit (metres or seconds): one number for
         every centre, or ``{tier: limit}`` (tiers after ``tiers``; others keep theirs).
-        Limits may only be lowered (pairs beyond them are dropped); a raised limit is
-        refused: re-run ``es.prepare`` with it.
+        A lowered limit drops the pairs beyond it; a raised one prices the pairs it now
+        allows from the instance's own costs (geodesics; or the given cost matrix, whose
+        absent pairs stay not allowed — the instance warns when a raised centre gains
+        no pair, as a matrix cut at the old limit would).
+    centers_added
+        New centres: a GeoDataFrame or a path, with the columns of the prepared centres
+        (read and validated like them). The instance is then prepared again with them,
+        with the options it was prepared with: geodesic costs are computed; an instance
+        on a given cost matrix needs ``added_costs`` (or ``network=`` in
+        :meth:`apply` for road costs). Not with ``backup=``.
+    added_costs
+        For ``centers_added`` on a given cost matrix: the costs of the new centres × all
+        garrisons (e.g. ``es.distance_matrix(new, garrisons, ...)``).
+    roads_closed
+        Roads closed, for an instance on road costs (travel times or road distances
+        from a :class:`~electsec.network.RoadNetwork`): edge ids (positions in
+        ``network.tail``/``network.head``, one per direction), or a lon/lat
+        ``Polygon``/``MultiPolygon`` (every edge meeting it). Needs that network:
+        ``apply(base, network=...)``. Only the pairs whose route or road access the
+        closure can change are searched again (on the driver); the instance is then
+        prepared again with its options. Pairs absent from the matrix stay absent, and
+        a re-priced pair is kept whatever its new cost (limit it with the instance's
+        ``max_time_s``; a matrix built with ``k=`` is not re-ranked). Added centres are
+        priced on the closed network.
 
     Examples
     --------
@@ -84,15 +130,23 @@ class Scenario:
     >>> lost = es.Scenario("lose one", garrisons_lost=["TG01"]).apply(base)
     >>> int(lost.problem.capacity[list(base.labels.garrison_ids).index("TG01")])
     0
+    >>> busy = es.Scenario("busy Baghdad", demand={"governorate:Baghdad": "+50%"},
+    ...                    capacity={es.Area(agency="army"): "-20%"}).apply(base)
+    >>> int(busy.problem.demand.sum()) > int(base.problem.demand.sum())
+    True
     """
 
     name: str
     garrisons_lost: tuple[str, ...] = ()
-    capacity: Mapping[str, int | str] | None = field(default=None, hash=False)
-    demand: Mapping[str, int] | None = field(default=None, hash=False)
+    capacity: Selection | None = field(default=None, hash=False)
+    demand: Selection | None = field(default=None, hash=False)
     centers_removed: tuple[str, ...] = ()
-    tiers: Mapping[str, str] | None = field(default=None, hash=False)
+    tiers: TierSelection | None = field(default=None, hash=False)
     limits: float | Mapping[str, float] | None = field(default=None, hash=False)
+    # Layers and matrices are not compared (their == is element-wise).
+    centers_added: Any = field(default=None, hash=False, repr=False, compare=False)
+    added_costs: CostMatrix | None = field(default=None, hash=False, repr=False, compare=False)
+    roads_closed: Any = field(default=None, hash=False)
 
     def __post_init__(self) -> None:
         for name in ("garrisons_lost", "centers_removed"):
@@ -100,28 +154,59 @@ class Scenario:
             if isinstance(value, str) or not isinstance(value, Iterable):
                 value = (value,)
             object.__setattr__(self, name, tuple(str(v) for v in value))
+        if hasattr(self.centers_added, "copy"):  # the caller's frame may change later
+            object.__setattr__(self, "centers_added", self.centers_added.copy())
 
-    def apply(self, base: Instance) -> Instance:
+    @property
+    def reshapes(self) -> bool:
+        """Whether the edit changes allowed pairs or priorities (not a warm task)."""
+        return bool(self.tiers) or any(
+            v is not None for v in (self.limits, self.centers_added, self.roads_closed)
+        )
+
+    def apply(self, base: Instance, *, network: Any = None) -> Instance:
         """Return ``base`` with this scenario's edits (``base`` is not changed).
+
+        Parameters
+        ----------
+        base
+            The prepared instance.
+        network
+            The road network (:class:`electsec.network.RoadNetwork`, or anything
+            ``distance_matrix(network=...)`` takes) that priced a road-cost instance:
+            it is needed for ``roads_closed``, and prices ``centers_added`` when no
+            ``added_costs`` are given.
+
+        Returns
+        -------
+        Instance
+            A new instance; ``base`` is unchanged.
 
         Raises
         ------
         InputError
-            Unknown ids (with the closest known ones), or bad capacities or demands.
+            Unknown ids, names or empty areas (with the closest known ones), or bad
+            capacities, demands, tiers, limits or added centres.
         """
+        if self.roads_closed is not None:
+            base, network = with_roads_closed(base, self.roads_closed, network)
+        if self.centers_added is not None:
+            base = with_centers(base, self.centers_added, self.added_costs, network)
+        elif self.added_costs is not None:
+            message = "is for centers_added; give the new centres too"
+            raise InputError([Issue("arguments", "added_costs", (), message)])
         labels, forces = base.labels, base.labels.forces
         issues: list[Issue] = []
         garrisons = _positions(labels.garrison_ids)
-        centers = _positions(labels.center_ids)
         total = labels.capacity.copy()
         for g in _known(self.garrisons_lost, garrisons, "garrisons_lost", issues):
             total[g] = forces.reserve[g]  # a lost garrison sends nothing (reserve aside)
         for key, value in (self.capacity or {}).items():
-            for g in _known((str(key),), garrisons, "capacity", issues):
+            for g in _selected(key, labels, garrisons, "capacity", issues, garrisons_in):
                 total[g] = _new_capacity(int(labels.capacity[g]), value, key, issues)
         demand = forces.demand.copy()
-        self._edit_demand(centers, forces.row_center, demand, issues)
-        retiered = self._edit_tiers(base, centers, issues)
+        self._edit_demand(labels, demand, issues)
+        retiered = self._edit_tiers(base, issues)
         if issues:
             raise InputError(issues)
         if retiered is not None:
@@ -135,39 +220,53 @@ class Scenario:
         return dataclasses.replace(instance, labels=labels, input_hash=input_hash(labels, teams))
 
     def _edit_tiers(
-        self, base: Instance, centers: dict[str, int], issues: list[Issue]
+        self, base: Instance, issues: list[Issue]
     ) -> Callable[[Instance], Instance] | None:
         """Check the tier and limit edits; return how to apply them (None: none)."""
         if not self.tiers and self.limits is None:
             return None
+        centers = _positions(base.labels.center_ids)
         named = {}
         for key, value in (self.tiers or {}).items():
-            for c in _known((str(key),), centers, "tiers", issues):
+            for c in _selected(key, base.labels, centers, "tiers", issues, centers_in):
                 named[c] = value
         tier = new_tiers(base, named, issues)
         limit = new_limits(base, tier, self.limits, issues)
         raised(base, limit, issues)
         return lambda instance: retiered_instance(instance, tier, limit)
 
-    def _edit_demand(
-        self,
-        centers: dict[str, int],
-        row_center: np.ndarray,
-        demand: np.ndarray,
-        issues: list[Issue],
-    ) -> None:
+    def _edit_demand(self, labels: Labels, demand: np.ndarray, issues: list[Issue]) -> None:
+        row_center = labels.forces.row_center
+        centers = _positions(labels.center_ids)
         for c in _known(self.centers_removed, centers, "centers_removed", issues):
             demand[row_center == c] = 0
         for key, value in (self.demand or {}).items():
-            for c in _known((str(key),), centers, "demand", issues):
-                rows = np.flatnonzero(row_center == c)
-                if len(rows) != 1 or not is_number(value, minimum=-math.inf, integer=True):
+            area = area_of(key)
+            if area is not None:
+                rows = np.flatnonzero(rows_in(area, labels, "demand", issues))
+            else:
+                found = _known((str(key),), centers, "demand", issues)
+                rows = np.flatnonzero(np.isin(row_center, found))
+                if found and len(rows) != 1 and _percent(value) is None:
                     message = f"{key}: give a whole number of teams for a one-agency centre"
-                    issues.append(Issue("arguments", "demand", (key,), message))
-                elif value < 0:
-                    issues.append(Issue("arguments", "demand", (key,), "must be ≥ 0"))
-                else:
-                    demand[rows] = value
+                    issues.append(Issue("arguments", "demand", (str(key),), message))
+                    continue
+            _new_demand(demand, rows, row_center, value, str(key), issues)
+
+
+def _selected(
+    key: object,
+    labels: Labels,
+    positions: dict[str, int],
+    option: str,
+    issues: list[Issue],
+    select: Callable[[Area, Labels, str, list[Issue]], np.ndarray],
+) -> list[int]:
+    """Positions a mapping key names: an id, an :class:`Area` or a shorthand."""
+    area = area_of(key)
+    if area is None:
+        return _known((str(key),), positions, option, issues)
+    return [int(i) for i in np.flatnonzero(select(area, labels, option, issues))]
 
 
 def _positions(ids: np.ndarray) -> dict[str, int]:
@@ -189,19 +288,50 @@ def _known(
     return found
 
 
-def _new_capacity(current: int, value: int | str, key: str, issues: list[Issue]) -> int:
-    if isinstance(value, str) and value.strip().endswith("%"):
-        try:
-            change = float(value.strip()[:-1])
-        except ValueError:
-            change = float("nan")
-        if np.isfinite(change) and change >= -100:
-            return int(np.floor(current * (1 + change / 100)))
-    elif is_number(value, integer=True):
+def _percent(value: object) -> Fraction | None:
+    """Return the change ``"+20%"`` names, exactly (``Fraction(20)``), or None."""
+    if not isinstance(value, str) or not value.strip().endswith("%"):
+        return None
+    try:
+        change = Fraction(value.strip()[:-1].strip())
+    except (ValueError, ZeroDivisionError):
+        return None
+    return change if change >= -100 else None
+
+
+def _new_capacity(current: int, value: int | str, key: object, issues: list[Issue]) -> int:
+    change = _percent(value)
+    if change is not None:
+        return math.floor(current * (1 + change / 100))
+    if is_number(value, integer=True) and not isinstance(value, str):
         return int(value)
     message = f"{key}: give teams (an integer ≥ 0) or a change such as '-50%', got {value!r}"
-    issues.append(Issue("arguments", "capacity", (key,), message))
+    issues.append(Issue("arguments", "capacity", (str(key),), message))
     return current
+
+
+def _new_demand(
+    demand: np.ndarray,
+    rows: np.ndarray,
+    row_center: np.ndarray,
+    value: object,
+    key: str,
+    issues: list[Issue],
+) -> None:
+    """Set (a whole number, per centre) or scale (a change, per row, rounded up) ``rows``."""
+    change = _percent(value)
+    if change is not None:
+        demand[rows] = [math.ceil(int(d) * (1 + change / 100)) for d in demand[rows]]
+    elif not is_number(value, minimum=-math.inf, integer=True) or isinstance(value, str):
+        message = f"{key}: give teams (an integer ≥ 0) or a change such as '+20%', got {value!r}"
+        issues.append(Issue("arguments", "demand", (key,), message))
+    elif value < 0:
+        issues.append(Issue("arguments", "demand", (key,), "must be ≥ 0"))
+    elif (np.bincount(row_center[rows]) > 1).any():
+        message = f"{key}: give a whole number of teams for one-agency centres (or a change)"
+        issues.append(Issue("arguments", "demand", (key,), message))
+    else:
+        demand[rows] = value
 
 
 @dataclass(frozen=True)
@@ -238,6 +368,7 @@ def run_scenarios(
     executor: Any = None,
     progress: bool = False,
     checkpoint: str | os.PathLike[str] | None = None,
+    network: Any = None,
     **solve_options: Any,
 ) -> Sweep:
     """Solve every scenario on ``base`` and tabulate what each one changes.
@@ -273,6 +404,10 @@ def run_scenarios(
         A folder: each answer is written there as it completes (its table row as
         Parquet, the answer pickled beside), and a sweep given the same folder again
         skips the scenarios already there (resume after an interruption).
+    network
+        The road network that priced a road-cost ``base``, for scenarios that add
+        centres (see :meth:`Scenario.apply`); scenarios are applied here, on the
+        driver, and only the edited instances travel to the executor.
 
     Returns
     -------
@@ -294,7 +429,7 @@ def run_scenarios(
         twice = sorted({n for n in names if names.count(n) > 1})
         raise InputError([Issue("arguments", "scenarios", tuple(twice), "names must be unique")])
     stable = bool(solve_options.pop("stable", False))
-    if stable or any(s.tiers or s.limits is not None for s in scenarios):
+    if stable or any(s.reshapes for s in scenarios):
         return _direct_sweep(
             base,
             scenarios,
@@ -304,6 +439,7 @@ def run_scenarios(
             executor=executor,
             checkpoint=checkpoint,
             solve_options=solve_options,
+            network=network,
         )
     rows, plans, baseline = _warm_sweep(
         base,
@@ -361,17 +497,22 @@ def _direct_sweep(
     executor: Any,
     checkpoint: str | os.PathLike[str] | None,
     solve_options: dict[str, Any],
+    network: Any = None,
 ) -> Sweep:
     """Solve every edited instance with ``es.solve``: close to ``baseline`` when stable.
 
-    Also the path of scenarios that change tiers or limits (the warm start carries
-    capacity and demand edits only).
+    Also the path of scenarios that change tiers, limits or centres (the warm start
+    carries capacity and demand edits only). Scenarios are applied here, once.
     """
     if checkpoint is not None:
-        why = "stable=True" if stable else "scenarios with tiers= or limits="
+        why = (
+            "stable=True"
+            if stable
+            else "scenarios with tiers=, limits=, centers_added= or roads_closed="
+        )
         message = f"checkpoints are for warm-started sweeps; drop checkpoint= or {why}"
         raise InputError([Issue("arguments", "checkpoint", (), message)])
-    _apply_all(base, scenarios)  # every bad id of every scenario, before any solve
+    edited = _apply_all(base, scenarios, network)  # every bad id, before any solve
     replan = (
         {k: solve_options.pop(k) for k in _REPLAN_OPTIONS if k in solve_options} if stable else {}
     )
@@ -380,7 +521,7 @@ def _direct_sweep(
     if baseline is None:
         baseline = solve(base, **options)
     again = {**options, **replan, "baseline": baseline} if stable else options
-    tasks = [(base, s, again) for s in scenarios]
+    tasks = [(instance, again) for instance in edited]
     if hasattr(executor, "get_executor"):  # a Dask client
         executor = executor.get_executor()
     results = list(executor.map(_run_one, tasks) if executor else map(_run_one, tasks))
@@ -416,12 +557,14 @@ def _settings(split: object, options: Mapping[str, Any]) -> tuple[Settings, floa
     return settings, merged["time_limit_s"]
 
 
-def _apply_all(base: Instance, scenarios: Sequence[Scenario]) -> list[Instance]:
+def _apply_all(
+    base: Instance, scenarios: Sequence[Scenario], network: Any = None
+) -> list[Instance]:
     """Apply every scenario; one error naming every bad id of every scenario."""
     edited, issues = [], []
     for scenario in scenarios:
         try:
-            edited.append(scenario.apply(base))
+            edited.append(scenario.apply(base, network=network))
         except InputError as err:
             issues += [
                 dataclasses.replace(i, table=f"scenario {scenario.name!r}") for i in err.issues
@@ -508,13 +651,13 @@ def _labelled(
 
 
 def _run_one(
-    task: tuple[Instance, Scenario, dict[str, Any]],
+    task: tuple[Instance, dict[str, Any]],
 ) -> tuple[AssignmentResult | ElectsecError, float]:
-    """Solve one scenario (a pure function of its task: safe to retry anywhere)."""
-    base, scenario, options = task
+    """Solve one edited instance (a pure function of its task: safe to retry anywhere)."""
+    instance, options = task
     started = time.perf_counter()
     try:
-        outcome: AssignmentResult | ElectsecError = solve(scenario.apply(base), **options)
+        outcome: AssignmentResult | ElectsecError = solve(instance, **options)
     except ElectsecError as err:
         outcome = err
     return outcome, time.perf_counter() - started
