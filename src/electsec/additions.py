@@ -124,8 +124,11 @@ def with_roads_closed(base: Instance, closed: Any, network: Any) -> tuple[Instan
     centers, garrisons = layers_of(base)
     c_index, g_index = centers.set_index("center_id"), garrisons.set_index("garrison_id")
     metric = _road_metric(base)
-    matrix = reprice_closed(c_index, g_index, net, edges, _pairs(base), metric)
-    return _prepared(base, centers, garrisons, matrix), net.without(edges)
+    cutoff = None
+    if base.limits is not None and len(base.limits) and np.isfinite(base.limits).all():
+        cutoff = float(base.limits.max())
+    matrix, closed = reprice_closed(c_index, g_index, net, edges, _pairs(base), metric, cutoff)
+    return _prepared(base, centers, garrisons, matrix), closed
 
 
 def _road_metric(base: Instance) -> Literal["travel_time", "road_distance"]:

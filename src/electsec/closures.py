@@ -5,13 +5,14 @@ Closing roads removes directed edges from a :class:`~electsec.network.RoadNetwor
 can rise only if
 
 - its centre or garrison met the roads on a segment with a closed edge (its legs to the
-  road change, or it snaps elsewhere), or
+  road change, or it snaps elsewhere — perhaps nearer some: all of its pairs are
+  searched again, also those absent before), or
 - some closed edge ``u → v`` lies on one of its shortest paths:
   ``d(g, u) + w(u → v) + d(v, c) = d(g, c)``, with ``d(·, u)`` from one Dijkstra on the
   reversed graph per closed tail and ``d(v, ·)`` from one per closed head.
 
 Only those pairs are searched again, on the closed network; every other pair keeps its
-cost, and pairs absent before stay absent. Finding them takes two searches per closed
+cost, and other pairs absent before stay absent. Finding them takes two searches per closed
 edge end; when that is more than searching every pair again (a wide closure, or few
 garrisons), every pair is searched again instead — the same matrix either way: the one
 ``distance_matrix(..., network=network.without(edges))`` would give for the same pairs.
@@ -78,32 +79,39 @@ def reprice_closed(
     edges: np.ndarray,
     pairs: tuple[np.ndarray, np.ndarray, np.ndarray],
     metric: Literal["travel_time", "road_distance"],
-) -> CostMatrix:
-    """Return the cost matrix of ``pairs`` (centre, garrison, cost) with ``edges`` closed."""
+    cutoff: float | None = None,
+) -> tuple[CostMatrix, RoadNetwork]:
+    """Return the cost matrix of ``pairs`` (centre, garrison, cost) with ``edges`` closed.
+
+    And the closed network (``net.without(edges)``) it was searched on. With a
+    ``cutoff`` (the instance's largest limit), pairs costing more are left out, as
+    ``distance_matrix(..., max_time_s=cutoff)`` leaves them out: no plan may use them.
+    """
     after = net.without(edges)
     weight = "time" if metric == "travel_time" else "length"
     offroad = 3.6 / net.offroad_speed_kmh if weight == "time" else 1.0
     c_xy, g_xy = _xy(centers, net.crs), _xy(garrisons, net.crs)
-    snaps = [(net._snap(c_xy), after._snap(c_xy)), (net._snap(g_xy), after._snap(g_xy))]
-    (c0, c1), (g0, g1) = snaps
-    center, garrison, cost = pairs
-    ends = len(np.unique(net.tail[edges])) + len(np.unique(net.head[edges]))
-    if _detection_pays(ends, min(len(centers), len(garrisons))):
-        hit = _moved(net, after, c0, c1, edges)[center]
-        hit |= _moved(net, after, g0, g1, edges)[garrison]
-        hit |= _on_path(net, weight, offroad, (c0, g0), edges, pairs)
-    else:
-        hit = np.ones(len(center), dtype=bool)
+    (c0, c1), (g0, g1) = [(net._snap(xy), after._snap(xy)) for xy in (c_xy, g_xy)]
     graph, g_node, c_node = _augmented(after, weight, offroad, c1, g1)
-    rows, cols, found = _sweep(
-        graph, c_node, g_node, np.unique(center[hit]), np.unique(garrison[hit]), None
-    )
-    m = len(garrisons)
-    wanted = np.isin(rows * m + cols, center[hit] * m + garrison[hit])
-    rows = np.concatenate([center[~hit], rows[wanted]])
-    cols = np.concatenate([garrison[~hit], cols[wanted]])
-    values = np.concatenate([cost[~hit], found[wanted]])
-    matrix = arcs_to_csr(rows, cols, values, shape=(len(centers), m))
+    ends = len(np.unique(net.tail[edges])) + len(np.unique(net.head[edges]))
+    everyone = np.arange(len(centers)), np.arange(len(garrisons))
+    if _detection_pays(ends, min(len(centers), len(garrisons))):
+        # A point that meets the roads anew may get closer to some: all its pairs.
+        moved = _moved(net, after, c0, c1, edges), _moved(net, after, g0, g1, edges)
+        kept = ~moved[0][pairs[0]] & ~moved[1][pairs[1]]
+        kept &= pairs[2] <= (np.inf if cutoff is None else cutoff)
+        pairs = (pairs[0][kept], pairs[1][kept], pairs[2][kept])
+        hit = _on_path(net, weight, offroad, (c0, g0), edges, pairs)
+        parts = [
+            (pairs[0][~hit], pairs[1][~hit], pairs[2][~hit]),
+            _sweep(graph, c_node, g_node, everyone[0], np.flatnonzero(moved[1]), cutoff),
+            _sweep(graph, c_node, g_node, np.flatnonzero(moved[0]), everyone[1], cutoff),
+            _searched(graph, c_node, g_node, (pairs[0][hit], pairs[1][hit]), cutoff),
+        ]
+    else:
+        parts = [_sweep(graph, c_node, g_node, *everyone, cutoff)]
+    rows, cols, values = _distinct(parts, len(garrisons))
+    matrix = arcs_to_csr(rows, cols, values, shape=(len(centers), len(garrisons)))
     road, g_piece_centers = _road_facts(after, c1, g1, c_xy, g_xy)
     road = _with_unreached(road, after, graph, g_node[g1.segment >= 0], c1)
     warnings = _build_warnings(after.build_report) + _road_warnings(
@@ -113,9 +121,38 @@ def reprice_closed(
     reached[rows] = True
     unreachable = tuple(str(c) for c in centers.index[~reached])
     unit = "s" if weight == "time" else "m"
-    return CostMatrix(
+    costs = CostMatrix(
         matrix, centers.index, garrisons.index, unit, metric, unreachable, road, warnings
     )
+    return costs, after
+
+
+def _searched(
+    graph: Any,
+    c_node: np.ndarray,
+    g_node: np.ndarray,
+    pairs: tuple[np.ndarray, np.ndarray],
+    cutoff: float | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Search ``pairs`` (centre, garrison) again: their costs, or nothing if now too far."""
+    center, garrison = pairs
+    rows, cols, found = _sweep(
+        graph, c_node, g_node, np.unique(center), np.unique(garrison), cutoff
+    )
+    m = len(g_node)
+    wanted = np.isin(rows * m + cols, center.astype(np.int64) * m + garrison)
+    return rows[wanted], cols[wanted], found[wanted]
+
+
+def _distinct(
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]], m: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Join arc lists, each pair once (parts agree where they overlap)."""
+    rows = np.concatenate([np.asarray(p[0], np.int64) for p in parts])
+    cols = np.concatenate([np.asarray(p[1], np.int64) for p in parts])
+    values = np.concatenate([np.asarray(p[2], float) for p in parts])
+    _, first = np.unique(rows * m + cols, return_index=True)
+    return rows[first], cols[first], values[first]
 
 
 def _detection_pays(ends: int, sources: int) -> bool:
@@ -161,8 +198,21 @@ def _on_path(
     to_tail = dijkstra(graph.T.tocsr(), directed=True, indices=tails, limit=limit)[:, g_node]
     from_head = dijkstra(graph, directed=True, indices=heads, limit=limit)[:, c_node]
     w = net.time_s[edges] if weight == "time" else net.length_m[edges]
-    slack = cost * (1 + _ON_PATH_RTOL) + 1e-9
+    m = len(g_node)
+    keys = center.astype(np.int64) * m + garrison
+    order = np.argsort(keys, kind="stable")
+    keys, slack = keys[order], cost[order] * (1 + _ON_PATH_RTOL) + 1e-9
+    found = np.zeros(len(keys), dtype=bool)
     for e in range(len(edges)):
-        via = to_tail[t_of[e], garrison] + w[e] + from_head[h_of[e], center]
-        hit |= via <= slack
+        # Only garrisons that reach u and centres reached from v can route through u → v.
+        gs = np.flatnonzero(np.isfinite(to_tail[t_of[e]]))
+        cs = np.flatnonzero(np.isfinite(from_head[h_of[e]]))
+        if not len(gs) or not len(cs):
+            continue
+        via = to_tail[t_of[e], gs][:, None] + w[e] + from_head[h_of[e], cs][None, :]
+        key = (cs[None, :] * m + gs[:, None]).ravel()
+        pos = np.minimum(np.searchsorted(keys, key), len(keys) - 1)
+        ok = (keys[pos] == key) & (via.ravel() <= slack[pos])
+        found[pos[ok]] = True
+    hit[order] = found
     return hit

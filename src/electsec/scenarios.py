@@ -117,9 +117,9 @@ class Scenario:
         ``Polygon``/``MultiPolygon`` (every edge meeting it). Needs that network:
         ``apply(base, network=...)``. Only the pairs whose route or road access the
         closure can change are searched again (on the driver); the instance is then
-        prepared again with its options. Pairs absent from the matrix stay absent, and
-        a re-priced pair is kept whatever its new cost (limit it with the instance's
-        ``max_time_s``; a matrix built with ``k=`` is not re-ranked). Added centres are
+        prepared again with its options, on the matrix the closed roads give, cut at
+        the instance's largest limit (pairs absent before stay absent; a matrix built
+        with ``k=`` is not re-ranked). Added centres are
         priced on the closed network.
 
     Examples
