@@ -15,12 +15,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from ortools.sat.python import cp_model
 
 from electsec.problem import Arcs, Problem, rank_in_runs
+from electsec.solvers.cpsat import cp_sat
 from electsec.solvers.flow import solve_transport
+
+if TYPE_CHECKING:  # CP-SAT imports pandas: loaded when a model is built (cpsat.cp_sat)
+    from ortools.sat.python import cp_model
 
 __all__ = ["Plan", "assign_backups", "choose_jointly", "needs_backup"]
 
@@ -210,7 +214,7 @@ class _JointModel:
         self.rows = np.flatnonzero(np.isin(row_center, free))
         self.row_center = row_center
         self.arcs = arcs
-        self.model = cp_model.CpModel()
+        self.model: cp_model.CpModel = cp_sat().CpModel()
         small = int(need.sum()) <= _MAX_NEIGHBOURHOOD and bool(
             np.isin(np.flatnonzero(need), free).all()
         )
@@ -313,7 +317,8 @@ class _JointModel:
         The first two are one weighted objective (a missing backup outweighs any primary
         cost), so every solution CP-SAT finds from the hint trades them correctly.
         """
-        solver = cp_model.CpSolver()
+        sat = cp_sat()
+        solver: cp_model.CpSolver = sat.CpSolver()
         solver.parameters.num_workers = 1
         solver.parameters.random_seed = seed
         p = self.problem.arcs
@@ -324,7 +329,7 @@ class _JointModel:
             self.model.minimize(objective)
             solver.parameters.max_deterministic_time = _DETERMINISTIC_TIME[k]
             status = solver.solve(self.model)
-            if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            if status not in (sat.OPTIMAL, sat.FEASIBLE):
                 break  # keep what the previous stage found (or the plan as it was)
             found = True
             logger.debug(

@@ -19,11 +19,10 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from ortools.sat.python import cp_model
 
 from electsec.config import SolverOptions
 from electsec.problem import Arcs, Problem
-from electsec.solvers.cpsat import AssignmentModel
+from electsec.solvers.cpsat import AssignmentModel, cp_sat
 from electsec.solvers.diagnose import allowed_arcs
 from electsec.solvers.flow import FlowSolution, nearest_beyond
 
@@ -209,7 +208,8 @@ def _exact(
     status = model.solve(
         seed, max_time_s=remaining, deterministic_time=options.proof_deterministic_time
     )
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+    sat = cp_sat()
+    if status not in (sat.OPTIMAL, sat.FEASIBLE):
         return assign, False
     choice = model.choice()
     found = np.full(problem.n_centers, -1, dtype=np.int64)
@@ -217,7 +217,7 @@ def _exact(
     before = _weighted(problem, pool, assign, penalty, scale)
     if _weighted(problem, pool, found, penalty, scale) > before:
         return assign, False  # scaled costs: keep the better plan at true costs
-    return found, status == cp_model.OPTIMAL
+    return found, status == sat.OPTIMAL
 
 
 def _costs(problem: Problem, pool: Arcs, assign: np.ndarray) -> np.ndarray:

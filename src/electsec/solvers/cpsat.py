@@ -7,12 +7,27 @@ for jobs and agents.
 
 from __future__ import annotations
 
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from ortools.sat.python import cp_model
 
-__all__ = ["AssignmentModel"]
+if TYPE_CHECKING:  # CP-SAT imports pandas: loaded when a model is built (cp_sat)
+    from ortools.sat.python import cp_model
+
+__all__ = ["AssignmentModel", "cp_sat"]
+
+
+def cp_sat() -> ModuleType:
+    """OR-Tools' CP-SAT module, loaded on first use.
+
+    ``ortools.sat.python.cp_model`` imports pandas, so the solvers that build whole-team
+    models load it through here, when they build one: the split path (flows, warm
+    sweeps, tallies) imports with pandas absent (DESIGN §3).
+    """
+    from ortools.sat.python import cp_model  # noqa: PLC0415 - the point of this function
+
+    return cp_model
 
 
 class AssignmentModel:
@@ -86,7 +101,7 @@ class AssignmentModel:
     ...     np.ones(4, dtype=np.int64),  # weight
     ...     np.array([1, 1]),  # capacity
     ... )
-    >>> model.solve(0) == cp_model.OPTIMAL, model.choice().tolist()
+    >>> model.solve(0) == cp_sat().OPTIMAL, model.choice().tolist()
     (True, [0, 3])
     """
 
@@ -108,7 +123,8 @@ class AssignmentModel:
         self.cost = cost
         if skip_cost is not None and skippable is None:
             skippable = np.ones(len(self.items), dtype=bool)
-        model = cp_model.CpModel()
+        sat = cp_sat()
+        model: cp_model.CpModel = sat.CpModel()
         self.x = [model.new_bool_var("") for _ in range(len(item_of))]
         terms: list[Any] = list(self.x)
         coeffs = [int(c) for c in cost]
@@ -128,9 +144,9 @@ class AssignmentModel:
             for p in np.flatnonzero(hint):
                 model.add_hint(self.x[p], 1)
         self._add_capacities(model, bin_of, weight, capacity)
-        model.minimize(cp_model.LinearExpr.weighted_sum(terms, coeffs))
+        model.minimize(sat.LinearExpr.weighted_sum(terms, coeffs))
         self.model = model
-        self.solver = cp_model.CpSolver()
+        self.solver: cp_model.CpSolver = sat.CpSolver()
 
     def _add_capacities(
         self,
@@ -140,6 +156,7 @@ class AssignmentModel:
         capacity: np.ndarray,
     ) -> None:
         """One capacity row per bin whose candidate weights could exceed its capacity."""
+        sat = cp_sat()
         if not len(bin_of):
             return
         order = np.argsort(bin_of, kind="stable")
@@ -148,7 +165,7 @@ class AssignmentModel:
             g = int(bin_of[idx[0]])
             if int(weight[idx].sum()) > int(capacity[g]):
                 model.add(
-                    cp_model.LinearExpr.weighted_sum(
+                    sat.LinearExpr.weighted_sum(
                         [self.x[p] for p in idx], [int(w) for w in weight[idx]]
                     )
                     <= int(capacity[g])

@@ -20,12 +20,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from ortools.sat.python import cp_model
 
 from electsec.config import SolverOptions
 from electsec.errors import SolverError
 from electsec.problem import Arcs, Problem, rank_in_runs
-from electsec.solvers.cpsat import AssignmentModel
+from electsec.solvers.cpsat import AssignmentModel, cp_sat
 from electsec.solvers.flow import FlowSolution, nearest_beyond, price
 
 __all__ = ["SingleSolution", "solve_single"]
@@ -598,7 +597,8 @@ def _solve_cp(
     """
     model = _assignment_model(state, owner, arcs, residual, allow_skip=True)
     status = _solve_model(model, seed, deadline, deterministic_time)
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+    sat = cp_sat()
+    if status not in (sat.OPTIMAL, sat.FEASIBLE):
         return None
     return model.choice()
 
@@ -704,17 +704,18 @@ def _exact(
     owner = pool.center[arcs].astype(np.int64)
     model = _assignment_model(state, owner, arcs, problem.capacity, allow_skip=False)
     status = _solve_model(model, seed, deadline, options.proof_deterministic_time)
-    if status == cp_model.INFEASIBLE:  # pragma: no cover - the hint is feasible
+    sat = cp_sat()
+    if status == sat.INFEASIBLE:  # pragma: no cover - the hint is feasible
         msg = "exact single-sourcing model reported infeasible despite a feasible hint"
         raise SolverError(msg)
-    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+    if status in (sat.OPTIMAL, sat.FEASIBLE):
         choice = model.choice()
         if int(model.cost[choice].sum()) < state.objective():
             for k, i in enumerate(model.items):
                 state.place(int(i), int(arcs[choice[k]]))
-    if status == cp_model.OPTIMAL:
+    if status == sat.OPTIMAL:
         return round(model.solver.objective_value)
-    if status == cp_model.FEASIBLE:
+    if status == sat.FEASIBLE:
         return int(np.ceil(model.solver.best_objective_bound))
     return 0
 

@@ -38,9 +38,10 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 
 from electsec.config import SolverOptions
 from electsec.problem import Arcs, Problem
+from electsec.solvers.cpsat import AssignmentModel, cp_sat
 from electsec.solvers.flow import solve_split, solve_transport
 
-if TYPE_CHECKING:  # CP-SAT (which imports pandas) loads only for whole-team re-plans
+if TYPE_CHECKING:  # CP-SAT imports pandas: loaded when a model is built (cpsat.cp_sat)
     from ortools.sat.python import cp_model
 
 __all__ = ["Baseline", "Changes", "StableSolution", "count_changes", "solve_stable"]
@@ -443,7 +444,7 @@ def solve_stable_whole(  # noqa: PLR0913 - the arrays of one model
     count is weighted above any cost in one objective. Returns None when CP-SAT finds no
     plan within ``max_changes`` and the cost cap in its time.
     """
-    from ortools.sat.python import cp_model  # noqa: PLC0415 - see the import block
+    cp_model = cp_sat()
 
     b = _arc_baseline(arcs, baseline, len(capacity))
     candidates = _candidates(baseline, row_center)
@@ -518,9 +519,7 @@ def _keep_all_whole(
     (within the cost cap), no plan changes fewer centres; when CP-SAT proves it optimal,
     no plan changing only those costs less. None when it places not all in time.
     """
-    from ortools.sat.python import cp_model  # noqa: PLC0415 - see the import block
-
-    from electsec.solvers.cpsat import AssignmentModel  # noqa: PLC0415
+    cp_model = cp_sat()
 
     kept = np.flatnonzero(kept_row & (kept_arc >= 0))
     used = np.bincount(
