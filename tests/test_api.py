@@ -13,7 +13,7 @@ import pytest
 import electsec as es
 
 #: Heavy or optional packages that ``import electsec`` must not pull in.
-NOT_AT_IMPORT = ("matplotlib", "folium", "osmnx", "dask", "distributed", "networkx")
+NOT_AT_IMPORT = ("matplotlib", "folium", "osmnx", "dask", "distributed", "networkx", "pyvrp")
 
 
 def test_import_does_not_load_heavy_packages() -> None:

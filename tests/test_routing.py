@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.metadata
 import itertools
+import json
 import math
 import pickle
 import tomllib
@@ -521,7 +522,7 @@ def test_results_pickle_and_hold_no_pyvrp_objects() -> None:
     again = pickle.loads(pickle.dumps(problem))  # noqa: S301
     assert (again.distance_m == problem.distance_m).all()
     assert again.vehicle_types == problem.vehicle_types
-    data = routes.to_dict()
+    data = json.loads(json.dumps(routes.to_dict()))
     assert data["distance_m"] == routes.distance_m
     assert len(data["routes"]) == routes.n_vehicles
 
