@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import os
 import re
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -235,3 +237,25 @@ def render_offline(tmp_path: Path, page: Path) -> dict[str, Any]:
     assert found, f"the page never finished loading: {dom[-500:]}"
     result: dict[str, Any] = json.loads(html.unescape(found.group(1)))
     return result
+
+
+@contextlib.contextmanager
+def local_cluster(n_workers: int = 2) -> Iterator[tuple[Any, Any]]:
+    """A Dask ``LocalCluster`` of worker processes and its ``Client``, on free ports only.
+
+    Its scheduler's HTTP server takes a random port and serves no dashboard: the default
+    8787 may be taken (another suite on the machine), and the warning Dask gives then is
+    an error under this suite's ``filterwarnings = error``.
+    """
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=n_workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            scheduler_kwargs={"dashboard": False},
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        yield cluster, client

@@ -17,13 +17,10 @@ distributed = pytest.importorskip("distributed")
 
 @pytest.fixture(scope="module")
 def cluster():
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        yield cluster, client
+    from helpers import local_cluster
+
+    with local_cluster() as pair:
+        yield pair
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import pytest
 
 import electsec as es
 from checker import check_plan
-from helpers import SlowClock, dense_distances, make_instance
+from helpers import SlowClock, dense_distances, local_cluster, make_instance
 from reference import reference_optimum
 
 PER_REGION = es.SolverOptions(region_min_centers=1)
@@ -147,15 +147,9 @@ def test_agencies_are_regions_of_their_own() -> None:
 
 
 def test_dask_local_cluster_gives_the_same_plan() -> None:
-    distributed = pytest.importorskip("distributed")
     centers, garrisons = towns(4)
     here = es.solve_assignment(centers, garrisons, max_distance_m=LIMIT_M, options=PER_REGION)
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
+    with local_cluster() as (_, client):
         there = es.solve_assignment(
             centers,
             garrisons,
