@@ -129,12 +129,12 @@ def rows_in(area: Area, labels: Labels, option: str, issues: list[Issue]) -> np.
 
 
 def _center_mask(area: Area, labels: Labels, option: str, issues: list[Issue]) -> np.ndarray:
-    governorate = _names(area.governorate)
-    mask = _named("governorate", governorate, labels.governorate, "centres", option, issues)
-    ids = _names(area.ids)
-    mask = mask & _named("centre id", ids, labels.center_ids, "centres", option, issues)
-    if mask.shape != (len(labels.center_ids),):
-        mask = np.broadcast_to(mask, (len(labels.center_ids),)).copy()
+    mask = _named(
+        "governorate", _names(area.governorate), labels.governorate, "centres", option, issues
+    )
+    mask = mask & _named(
+        "centre id", _names(area.ids), labels.center_ids, "centres", option, issues
+    )
     inside: np.ndarray = mask & _inside(area.polygon, labels.center_lonlat, option, issues)
     return inside
 

@@ -27,17 +27,14 @@ import numpy as np
 import shapely
 from scipy.sparse.csgraph import dijkstra
 
-from electsec.costs import CostMatrix, arcs_to_csr
+from electsec.costs import CostMatrix
 from electsec.errors import InputError, Issue
 from electsec.network import (
     RoadNetwork,
     _augmented,
-    _build_warnings,
-    _road_facts,
-    _road_warnings,
+    _searched_matrix,
     _Snap,
     _sweep,
-    _with_unreached,
     _xy,
 )
 
@@ -91,12 +88,13 @@ def reprice_closed(
     weight = "time" if metric == "travel_time" else "length"
     offroad = 3.6 / net.offroad_speed_kmh if weight == "time" else 1.0
     c_xy, g_xy = _xy(centers, net.crs), _xy(garrisons, net.crs)
-    (c0, c1), (g0, g1) = [(net._snap(xy), after._snap(xy)) for xy in (c_xy, g_xy)]
+    c1, g1 = after._snap(c_xy), after._snap(g_xy)
     graph, g_node, c_node = _augmented(after, weight, offroad, c1, g1)
     ends = len(np.unique(net.tail[edges])) + len(np.unique(net.head[edges]))
     everyone = np.arange(len(centers)), np.arange(len(garrisons))
     if _detection_pays(ends, min(len(centers), len(garrisons))):
         # A point that meets the roads anew may get closer to some: all its pairs.
+        c0, g0 = net._snap(c_xy), net._snap(g_xy)
         moved = _moved(net, after, c0, c1, edges), _moved(net, after, g0, g1, edges)
         kept = ~moved[0][pairs[0]] & ~moved[1][pairs[1]]
         kept &= pairs[2] <= (np.inf if cutoff is None else cutoff)
@@ -110,19 +108,10 @@ def reprice_closed(
         ]
     else:
         parts = [_sweep(graph, c_node, g_node, *everyone, cutoff)]
-    rows, cols, values = _distinct(parts, len(garrisons))
-    matrix = arcs_to_csr(rows, cols, values, shape=(len(centers), len(garrisons)))
-    road, g_piece_centers = _road_facts(after, c1, g1, c_xy, g_xy)
-    road = _with_unreached(road, after, graph, g_node[g1.segment >= 0], c1)
-    warnings = _build_warnings(after.build_report) + _road_warnings(
-        centers, garrisons, c1, g1, road, g_piece_centers
-    )
-    reached = np.zeros(len(centers), dtype=bool)
-    reached[rows] = True
-    unreachable = tuple(str(c) for c in centers.index[~reached])
-    unit = "s" if weight == "time" else "m"
-    costs = CostMatrix(
-        matrix, centers.index, garrisons.index, unit, metric, unreachable, road, warnings
+    arcs = _distinct(parts, len(garrisons))
+    snaps, xys = (c1, g1), (c_xy, g_xy)
+    costs = _searched_matrix(
+        after, graph, g_node, (centers, garrisons), snaps, xys, arcs, weight=weight
     )
     return costs, after
 

@@ -750,7 +750,6 @@ def network_costs(
     c_xy, g_xy = _xy(centers, net.crs), _xy(garrisons, net.crs)
     c_snap, g_snap = net._snap(c_xy), net._snap(g_xy)
     graph, g_node, c_node = _augmented(net, weight, offroad, c_snap, g_snap)
-    n, m = len(centers), len(garrisons)
     c_on = np.flatnonzero(c_snap.segment >= 0)
     g_on = np.flatnonzero(g_snap.segment >= 0)
     if k is not None and max_cost is None and len(c_on) and len(g_on):
@@ -760,22 +759,50 @@ def network_costs(
         rows, cols, cost = _sweep(graph, c_node, g_node, c_on, g_on, max_cost)
         if k is not None:
             rows, cols, cost = _top_k(rows, cols, cost, k)
+    snaps, xys = (c_snap, g_snap), (c_xy, g_xy)
+    layers, arcs = (centers, garrisons), (rows, cols, cost)
+    return _searched_matrix(net, graph, g_node, layers, snaps, xys, arcs, weight=weight)
+
+
+def _searched_matrix(
+    net: RoadNetwork,
+    graph: Any,
+    g_node: np.ndarray,
+    layers: tuple[gpd.GeoDataFrame, gpd.GeoDataFrame],
+    snaps: tuple[_Snap, _Snap],
+    xys: tuple[np.ndarray, np.ndarray],
+    arcs: tuple[np.ndarray, np.ndarray, np.ndarray],
+    *,
+    weight: str,
+) -> CostMatrix:
+    """Return the :class:`CostMatrix` of arcs searched on ``net``'s ``graph``, and road facts.
+
+    ``layers`` are the centres and garrisons, ``snaps`` and ``xys`` their snaps and
+    projected points, ``arcs`` the (centre, garrison, cost) found; ``g_node`` the
+    garrisons' nodes in ``graph``, searched by ``weight`` (``"time"`` or
+    ``"length"``). Adds what a plan must carry: the centres left with no
+    arc, the road facts per centre and the warnings (also logged).
+    """
+    (centers, garrisons), (c_snap, g_snap), (c_xy, g_xy) = layers, snaps, xys
+    rows, cols, cost = arcs
+    n, m = len(centers), len(garrisons)
     matrix = arcs_to_csr(rows, cols, cost, shape=(n, m))
     reached = np.zeros(n, dtype=bool)
     reached[rows] = True
     unreachable = tuple(str(c) for c in centers.index[~reached])
     road, g_piece_centers = _road_facts(net, c_snap, g_snap, c_xy, g_xy)
-    road = _with_unreached(road, net, graph, g_node[g_on], c_snap)
+    road = _with_unreached(road, net, graph, g_node[g_snap.segment >= 0], c_snap)
     warnings = _build_warnings(net.build_report) + _road_warnings(
         centers, garrisons, c_snap, g_snap, road, g_piece_centers
     )
     for text in warnings:
         logger.info("%s", text)
+    metric = "travel_time" if weight == "time" else "road_distance"
     return CostMatrix(
         matrix,
         centers.index,
         garrisons.index,
-        unit="s" if weight == "time" else "m",
+        unit="s" if metric == "travel_time" else "m",
         metric=metric,
         unreachable=unreachable,
         road=road,

@@ -205,8 +205,9 @@ class Scenario:
             for g in _selected(key, labels, garrisons, "capacity", issues, garrisons_in):
                 total[g] = _new_capacity(int(labels.capacity[g]), value, key, issues)
         demand = forces.demand.copy()
-        self._edit_demand(labels, demand, issues)
-        retiered = self._edit_tiers(base, issues)
+        centers = _positions(labels.center_ids)
+        self._edit_demand(labels, centers, demand, issues)
+        retiered = self._edit_tiers(base, centers, issues)
         if issues:
             raise InputError(issues)
         if retiered is not None:
@@ -220,12 +221,11 @@ class Scenario:
         return dataclasses.replace(instance, labels=labels, input_hash=input_hash(labels, teams))
 
     def _edit_tiers(
-        self, base: Instance, issues: list[Issue]
+        self, base: Instance, centers: dict[str, int], issues: list[Issue]
     ) -> Callable[[Instance], Instance] | None:
         """Check the tier and limit edits; return how to apply them (None: none)."""
         if not self.tiers and self.limits is None:
             return None
-        centers = _positions(base.labels.center_ids)
         named = {}
         for key, value in (self.tiers or {}).items():
             for c in _selected(key, base.labels, centers, "tiers", issues, centers_in):
@@ -235,9 +235,14 @@ class Scenario:
         raised(base, limit, issues)
         return lambda instance: retiered_instance(instance, tier, limit)
 
-    def _edit_demand(self, labels: Labels, demand: np.ndarray, issues: list[Issue]) -> None:
+    def _edit_demand(
+        self,
+        labels: Labels,
+        centers: dict[str, int],
+        demand: np.ndarray,
+        issues: list[Issue],
+    ) -> None:
         row_center = labels.forces.row_center
-        centers = _positions(labels.center_ids)
         for c in _known(self.centers_removed, centers, "centers_removed", issues):
             demand[row_center == c] = 0
         for key, value in (self.demand or {}).items():
@@ -247,10 +252,6 @@ class Scenario:
             else:
                 found = _known((str(key),), centers, "demand", issues)
                 rows = np.flatnonzero(np.isin(row_center, found))
-                if found and len(rows) != 1 and _percent(value) is None:
-                    message = f"{key}: give a whole number of teams for a one-agency centre"
-                    issues.append(Issue("arguments", "demand", (str(key),), message))
-                    continue
             _new_demand(demand, rows, row_center, value, str(key), issues)
 
 
@@ -561,6 +562,11 @@ def _apply_all(
     base: Instance, scenarios: Sequence[Scenario], network: Any = None
 ) -> list[Instance]:
     """Apply every scenario; one error naming every bad id of every scenario."""
+    roads = (s for s in scenarios if s.roads_closed is not None or s.centers_added is not None)
+    if network is not None and any(roads):
+        from electsec.network import RoadNetwork  # noqa: PLC0415 - road stack on demand
+
+        network = RoadNetwork.build(network)  # once, not once per scenario
     edited, issues = [], []
     for scenario in scenarios:
         try:
