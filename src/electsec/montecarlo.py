@@ -106,8 +106,8 @@ def robustness(
         ``Binomial(teams, 1 - p)``. 0 (default): capacities as given.
     split, executor, progress, solve_options
         As for :func:`electsec.run_scenarios`; ``coverage`` defaults to ``"max"``. A
-        ``concurrent.futures.ProcessPoolExecutor(2)`` uses both cores of a two-core
-        machine (``benchmarks/RESULTS.md``: the national sample's 1,000 draws).
+        ``concurrent.futures.ProcessPoolExecutor(n)`` spreads the draws over ``n``
+        worker processes (``benchmarks/bench_robustness.py --workers n`` measures it).
 
     Returns
     -------

@@ -172,6 +172,7 @@ def solve_instance(
     *,
     start: Arcs | None = None,
     lp: FlowSolution | None = None,
+    lookahead: tuple[np.ndarray, int] | None = None,
 ) -> Outcome:
     """Solve ``instance`` as ``settings`` say, within ``budget``.
 
@@ -193,6 +194,11 @@ def solve_instance(
         The split LP over every allowed arc, when already solved (a warm repair, or a
         warm solve from the pool, see :mod:`electsec.solvers.warm`): it is used instead
         of solving.
+    lookahead
+        ``(center_potential, slack)`` of the instance this one was edited from: the
+        split LP's first pricing round also brings the arcs of rows whose dual moved
+        that are within ``slack`` of improving (see
+        :func:`~electsec.solvers.flow.solve_split`); the optimum does not depend on it.
 
     Returns
     -------
@@ -202,10 +208,9 @@ def solve_instance(
         ``objective="max"``, in worst trip); see :mod:`electsec.solvers.stable`.
     """
     if settings.baseline is None:
-        return _fresh(instance, settings, budget, executor, start=start, lp=lp)
-    outcome = _fresh(
-        instance, settings, _first_half(budget, settings), executor, start=start, lp=lp
-    )
+        return _fresh(instance, settings, budget, executor, start, lp, lookahead)
+    first = _first_half(budget, settings)
+    outcome = _fresh(instance, settings, first, executor, start, lp, lookahead)
     if outcome.shortage is not None or outcome.unplaced.size:
         return _with_changes(instance, settings.baseline, outcome, outcome.plan.objective)
     return _stable(instance, settings, outcome, budget)
@@ -216,16 +221,19 @@ def _fresh(
     settings: Settings,
     budget: Budget,
     executor: Executor | None,
-    *,
-    start: Arcs | None = None,
-    lp: FlowSolution | None = None,
+    start: Arcs | None,
+    lp: FlowSolution | None,
+    lookahead: tuple[np.ndarray, int] | None,
 ) -> Outcome:
     """Solve without a baseline (the body of :func:`solve_instance`)."""
     problem, options = instance.problem, instance.options
     widen = not settings.split or instance.backup is not None
     deadline = budget.deadline(rows=problem.n_centers)
     if lp is None:
-        lp = solve_split(problem, options, deadline=deadline, widen=widen, start=start)
+        look = None if widen else lookahead  # the look-ahead prices split plans only
+        lp = solve_split(
+            problem, options, deadline=deadline, widen=widen, start=start, lookahead=look
+        )
     if lp.shortfall:
         return _short(instance, settings, lp, deadline)
     worst = None

@@ -51,6 +51,12 @@ class WarmBase:
         The arcs the base split LP ended on; every edit starts from them.
     key
         SHA-256 of the pickled instance: workers cache the base under it.
+    served, served_flow
+        The arcs the base optimum uses and its flow on them.
+    covered
+        Whether the base optimum covers every centre.
+    center_potential
+        The base optimum's centre duals: an edit's split LP looks ahead from them.
     """
 
     instance: Instance
@@ -59,7 +65,7 @@ class WarmBase:
     served: Arcs
     served_flow: np.ndarray
     covered: bool
-    center_potential: np.ndarray | None = None
+    center_potential: np.ndarray
 
     @classmethod
     def build(cls, instance: Instance) -> WarmBase:
@@ -151,19 +157,9 @@ def solve_edit(
         pool = base.start_for(edit)
         widen = not settings.split or instance.backup is not None
         lp = repair(base, instance.problem, pool, edit, widen=widen)
-        if lp is None and not widen and base.center_potential is not None:
-            deadline = budget.deadline(rows=instance.problem.n_centers)
-            look = (base.center_potential, LOOKAHEAD_SLACK)
-            lp = solve_split(
-                instance.problem,
-                instance.options,
-                deadline=deadline,
-                widen=False,
-                start=pool,
-                lookahead=look,
-            )
+        look = (base.center_potential, LOOKAHEAD_SLACK)
         outcome: Outcome | ElectsecError = solve_instance(
-            instance, settings, budget, start=pool, lp=lp
+            instance, settings, budget, start=pool, lp=lp, lookahead=look
         )
     except ElectsecError as err:
         outcome = err
@@ -171,9 +167,9 @@ def solve_edit(
 
 
 #: Slack (whole cost units) of the first pricing round of a split LP solved from the pool:
-#: rows whose dual moved also bring arcs this close to improving. On the national sample
-#: with five garrisons lost, 1,000 m took the LP from 2.75 to 2.25 flows a draw for 2 %
-#: more arcs (3,000 m: 2.15 flows, 12 % more arcs, no faster).
+#: rows whose dual moved also bring arcs this close to improving, so fewer pricing rounds
+#: (flow solves) follow; a wider slack brings many more arcs for few rounds saved. Tuned
+#: on the national sample with five garrisons lost (figures not recorded).
 LOOKAHEAD_SLACK = 1_000
 #: Rows → garrisons → rows steps the repair region grows from the touched rows.
 REPAIR_HOPS = 3
@@ -218,10 +214,10 @@ def repair(
 
 #: Largest share of the rows a repair region may hold (beyond its first rows).
 REPAIR_MAX_SHARE = 0.5
-#: Largest share of the rows the first region may hold. Measured on the national sample
-#: (8,703 centres): single losses start at 200-3,000 rows and settle in 95 % of cases;
-#: five random losses start at 2,000-6,000 and, beyond 3,000, settle in under 15 % of
-#: cases after one to four local flows each, time lost before the usual solve.
+#: Largest share of the rows the first region may hold. On the national sample single
+#: losses start small and mostly settle; several losses far apart start large and rarely
+#: do, after local flows that are time lost before the usual solve (tuned by profiling;
+#: figures not recorded).
 REPAIR_START_SHARE = 0.35
 #: A region may always hold this many rows (small instances re-solve cheaply).
 REPAIR_MIN_ROWS = 2_000
