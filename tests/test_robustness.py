@@ -173,25 +173,32 @@ def test_draws_stay_exact_when_the_local_repair_declines(tiny, base, monkeypatch
         assert draw["teams_short"] == int(direct.uncovered["teams"].sum())
 
 
-def test_a_tally_is_the_summary_of_the_whole_answer(base):
+def test_a_tally_is_what_the_labelled_plan_says(base):
+    # A worker's tally against the plan es.solve labels for the same edited instance.
     from electsec.solvers.pipeline import Settings
     from electsec.solvers.tally import tally_edit
-    from electsec.solvers.warm import Edit, WarmBase, solve_edit
-    from electsec.sweeping import reference, summary
+    from electsec.solvers.warm import Edit, WarmBase
+    from electsec.sweeping import reference
 
     warm = WarmBase.build(base)
     ref = reference(es.solve(base, split=True, coverage="max"), base)
     settings = Settings(split=True, coverage="max")
+    position = {c: k for k, c in enumerate(base.labels.center_ids)}
     for lost in ([0], [0, 2, 4], list(range(base.n_garrisons))):
         capacity = base.problem.capacity.copy()
         capacity[lost] = 0
         edit = Edit(capacity)
         got = pickle.loads(pickle.dumps(tally_edit(warm, ref, edit, settings, None)))  # noqa: S301
-        whole = solve_edit(warm, edit, settings, None)
-        assert got.row[:-1] == tuple(summary("x", whole, edit.apply(base), ref)[1:-1])
-        uncovered = whole.outcome.plan.uncovered
-        short = base.labels.forces.row_center[uncovered > 0]
-        np.testing.assert_array_equal(got.short_centers, np.unique(short))
+        plan = es.solve(edit.apply(base), split=True, coverage="max")
+        status, short, uncovered, objective, _, worst, _, _ = got.row
+        assert status == (plan.status if plan.coverage_status == "complete" else "partial")
+        assert short == int(plan.uncovered["teams"].sum())
+        assert uncovered == plan.uncovered["center_id"].nunique()
+        assert objective == plan.objective
+        if len(plan.assignments):
+            assert worst == plan.assignments["distance_m"].max()
+        expected = sorted(position[c] for c in set(plan.uncovered["center_id"]))
+        np.testing.assert_array_equal(got.short_centers, expected)
 
 
 @pytest.mark.parametrize("seed", range(5))

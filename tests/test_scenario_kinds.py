@@ -276,8 +276,21 @@ def test_a_sweep_of_the_new_kinds_equals_solving_each_directly(tiny):
         there = es.run_scenarios(base, scenarios, split=True, coverage="max", executor=pool)
     columns = [c for c in here.table.columns if c != "solve_s"]
     pd.testing.assert_frame_equal(here.table[columns], there.table[columns])
+    # "Directly": es.prepare on layers edited by hand (the sweep applies the scenarios).
+    old = centers.iloc[:30]
+    cut, busy, fewer = garrisons.copy(), old.copy(), garrisons.copy()
+    police = cut["agency"] == "police"
+    cut.loc[police, "capacity"] = cut.loc[police, "capacity"] * 70 // 100
+    babil = busy["governorate"] == "Babil"
+    busy.loc[babil, "demand"] = [_up(int(d), 40) for d in busy.loc[babil, "demand"]]
+    fewer.loc[fewer.index == "TG02", "capacity"] = 0
+    by_hand = {
+        "area": es.prepare(busy, cut, max_distance_m=6000.0),
+        "looser": es.prepare(old, garrisons, max_distance_m=12000.0),
+        "new": es.prepare(centers, fewer, max_distance_m=6000.0),
+    }
     for s in scenarios:
-        direct = _plan(s.apply(base))
+        direct = _plan(by_hand[s.name])
         _same_plan(here.plans[s.name], direct)
         _same_plan(there.plans[s.name], direct)
 
