@@ -141,8 +141,8 @@ def _pairs(base: Instance) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if not isinstance(table, PairCosts):
         message = "the instance keeps no cost matrix to extend; re-run es.prepare"
         raise InputError([Issue("arguments", _OPTION, (), message)])
-    row, garrison = np.divmod(table.keys, table.n_garrisons)
-    return base.labels.forces.row_center[row], garrison, table.values
+    row, garrison, cost = table.pairs()
+    return base.labels.forces.row_center[row], garrison, cost
 
 
 def _read(added: Source) -> gpd.GeoDataFrame:

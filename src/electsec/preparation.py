@@ -270,9 +270,7 @@ def _problem(
         everyone = _oracle(centers, garrisons, forces, np.ones(len(capacity), dtype=bool))
         arcs = Arcs.from_arrays(*everyone.nearest(k, max_cost=limits))
         return Problem(demand, capacity, arcs), everyone.pair_cost, "m", None
-    k_first = options.first_candidates(len(demand))
-    r, c, cost, reach = oracle.candidates(k_first, max_cost=limits)
-    first = Arcs.from_arrays(r, c, cost)
+    first, reach = first_arcs(oracle, options, len(demand), limits)
     problem = Problem(demand, capacity, first, oracle=oracle, max_cost=limits, reach=reach)
     return problem, oracle.pair_cost, "m", None
 
@@ -317,13 +315,34 @@ def problem_from_costs(
     # Every pair of the matrix is priced (not only those within the limits), so that a
     # scenario raising a limit prices the pairs it allows exactly as prepare would.
     lookup = PairCosts.from_arcs(r, g, value, len(garrisons))
+    return Problem(forces.demand, forces.capacity, limited_arcs(r, g, value, limits, k)), lookup
+
+
+def first_arcs(
+    oracle: ArcOracle | GroupedOracle,
+    options: SolverOptions,
+    n_rows: int,
+    limits: np.ndarray | None,
+) -> tuple[Arcs, np.ndarray]:
+    """Return the geodesic arcs a problem starts from (within ``limits``) and the reach."""
+    k_first = options.first_candidates(n_rows)
+    r, c, cost, reach = oracle.candidates(k_first, max_cost=limits)
+    return Arcs.from_arrays(r, c, cost), reach
+
+
+def limited_arcs(
+    row: np.ndarray,
+    garrison: np.ndarray,
+    cost: np.ndarray,
+    limits: np.ndarray | None,
+    k: int | None,
+) -> Arcs:
+    """Return the priced pairs within their row's limit, the ``k`` cheapest per row."""
     if limits is not None:
-        within = value <= limits[r]
-        r, g, value = r[within], g[within], value[within]
-    arcs = Arcs.from_arrays(r, g, value)
-    if k is not None:
-        arcs = k_cheapest(arcs, k)
-    return Problem(forces.demand, forces.capacity, arcs), lookup
+        within = cost <= limits[row]
+        row, garrison, cost = row[within], garrison[within], cost[within]
+    arcs = Arcs.from_arrays(row, garrison, cost)
+    return arcs if k is None else k_cheapest(arcs, k)
 
 
 def matrix_arcs(

@@ -185,6 +185,11 @@ class PairCosts:
         last[:-1] = keys[1:] != keys[:-1]
         return cls(keys[last], values[last], n_garrisons)
 
+    def pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Return every listed pair: ``(row, garrison, cost)``, by row then garrison."""
+        row, garrison = np.divmod(self.keys, self.n_garrisons)
+        return row, garrison, self.values
+
     def __call__(self, rows: np.ndarray, garrisons: np.ndarray) -> np.ndarray:
         """Return the cost of each (row, garrison) pair; each must be in the table."""
         key = np.asarray(rows, dtype=np.int64) * self.n_garrisons + np.asarray(

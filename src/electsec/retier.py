@@ -20,7 +20,7 @@ import numpy as np
 
 from electsec.errors import Issue
 from electsec.oracle import ArcOracle, GroupedOracle
-from electsec.preparation import TIER_PRIORITY, k_cheapest
+from electsec.preparation import TIER_PRIORITY, first_arcs, limited_arcs
 from electsec.problem import Arcs, Instance, PairCosts, Problem
 from electsec.validation import is_number
 
@@ -148,9 +148,7 @@ def _repriced(
     source, k = _source(base), base.parameters.get("k")
     if source == "oracle":
         assert problem.oracle is not None  # noqa: S101 - the source says so
-        k_first = base.options.first_candidates(problem.n_centers)
-        r, c, cost, reach = problem.oracle.candidates(k_first, max_cost=rows)
-        arcs = Arcs.from_arrays(r, c, cost)
+        arcs, reach = first_arcs(problem.oracle, base.options, problem.n_centers, rows)
         return dataclasses.replace(problem, arcs=arcs, max_cost=rows, reach=reach), ()
     if source == "nearest":
         owner = base.cost.__self__  # type: ignore[attr-defined]
@@ -158,11 +156,7 @@ def _repriced(
         return dataclasses.replace(problem, arcs=arcs), ()
     table = base.cost
     assert isinstance(table, PairCosts)  # noqa: S101 - the source says so
-    row, garrison = np.divmod(table.keys, table.n_garrisons)
-    within = table.values <= rows[row]
-    arcs = Arcs.from_arrays(row[within], garrison[within], table.values[within])
-    if k is not None:
-        arcs = k_cheapest(arcs, int(k))
+    arcs = limited_arcs(*table.pairs(), rows, None if k is None else int(k))
     return dataclasses.replace(problem, arcs=arcs), _gained_nothing(base, table, rows, before)
 
 
@@ -174,9 +168,9 @@ def _gained_nothing(
     A centre whose limit was raised, of whose pairs the matrix lists none beyond the old
     limit although it lacks some garrisons: the matrix was likely built with that cutoff.
     """
-    row = table.keys // table.n_garrisons
+    row, _, cost = table.pairs()
     beyond = np.zeros(len(rows), dtype=bool)
-    beyond[row[table.values > before[row]]] = True
+    beyond[row[cost > before[row]]] = True
     listed = np.bincount(row, minlength=len(rows))
     lonely = np.flatnonzero((rows > before) & ~beyond & (listed < table.n_garrisons))
     if not len(lonely):
