@@ -16,6 +16,7 @@ from helpers import dense_distances
 
 __all__ = [
     "allowed_mask",
+    "pairs_from_mask",
     "reference_max_coverage",
     "reference_optimum",
     "reference_split_by_pricing",
@@ -46,15 +47,27 @@ def allowed_mask(
     return mask
 
 
+def pairs_from_mask(
+    centers: gpd.GeoDataFrame, garrisons: gpd.GeoDataFrame, mask: np.ndarray
+) -> list[tuple[str, str]]:
+    """The (center_id, garrison_id) pairs an n × m boolean mask allows."""
+    c_ids, _, g_ids, _, _ = dense_distances(centers, garrisons)
+    rows, cols = np.nonzero(mask)
+    return list(zip(c_ids[rows], g_ids[cols], strict=True))
+
+
 def _model(
     centers: gpd.GeoDataFrame,
     garrisons: gpd.GeoDataFrame,
     max_distance_m: float | None,
     k: int | None,
+    allowed: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Arcs (rows, cols, integer costs) of centres with demand, plus demand and capacity."""
     _, demand, _, capacity, dist = dense_distances(centers, garrisons)
     mask = allowed_mask(dist, max_distance_m=max_distance_m, k=k)
+    if allowed is not None:
+        mask &= allowed
     mask &= (demand > 0)[:, None]
     rows, cols = np.nonzero(mask)
     cost = np.rint(dist[rows, cols]).astype(np.int64)
@@ -75,13 +88,16 @@ def reference_optimum(
     split: bool,
     max_distance_m: float | None = None,
     k: int | None = None,
+    allowed: np.ndarray | None = None,
 ) -> int | None:
     """Exact optimal objective (Σ teams × whole metres), or None when infeasible.
+
+    ``allowed``: an n × m boolean mask of the pairs a rule allows (on top of the limits).
 
     split: continuous ``x_ig ≥ 0`` teams, ``Σ_g x_ig = d_i``, ``Σ_i x_ig ≤ cap_g``.
     single: binary ``y_ig``, ``Σ_g y_ig = 1``, ``Σ_i d_i y_ig ≤ cap_g``, cost ``d_i c_ig``.
     """
-    rows, cols, cost, demand, capacity = _model(centers, garrisons, max_distance_m, k)
+    rows, cols, cost, demand, capacity = _model(centers, garrisons, max_distance_m, k, allowed)
     n, m = len(demand), len(capacity)
     need = demand > 0
     if need.any() and not np.isin(np.flatnonzero(need), rows).all():

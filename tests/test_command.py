@@ -8,33 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy.optimize import linprog
 
 import electsec as es
 from checker import check_plan
-from helpers import dense_distances, make_instance
+from helpers import make_instance
+from reference import pairs_from_mask, reference_optimum
 
 COMMANDS = ("North", "South", "West")
-
-
-def _split_optimum(centers, garrisons, allowed):
-    """Exact split optimum (Σ teams × whole metres) over the allowed pairs, or None."""
-    _, demand, _, capacity, dist = dense_distances(centers, garrisons)
-    rows, cols = np.nonzero(allowed & (demand > 0)[:, None])
-    equal = np.zeros((len(demand), len(rows)))
-    equal[rows, np.arange(len(rows))] = 1
-    upper = np.zeros((len(capacity), len(rows)))
-    upper[cols, np.arange(len(rows))] = 1
-    res = linprog(
-        np.rint(dist[rows, cols]),
-        A_ub=upper,
-        b_ub=capacity,
-        A_eq=equal[demand > 0],
-        b_eq=demand[demand > 0],
-        bounds=(0, None),
-        method="highs",
-    )
-    return None if res.status == 2 else round(res.fun)
 
 
 def _commanded(seed, n=15, m=7):
@@ -54,15 +34,10 @@ def test_command_jurisdiction_keeps_garrisons_to_their_command(seed, given_costs
         centers, garrisons, costs, split=True, jurisdiction="command", coverage="max"
     )
     allowed = centers["command"].to_numpy()[:, None] == garrisons["command"].to_numpy()[None, :]
-    pairs = [
-        (c, g)
-        for i, c in enumerate(centers["center_id"])
-        for j, g in enumerate(garrisons["garrison_id"])
-        if allowed[i, j]
-    ]
+    pairs = pairs_from_mask(centers, garrisons, allowed)
     check_plan(plan, centers, garrisons, split=True, allowed_pairs=pairs)
     assert plan.parameters["jurisdiction"] == "command"
-    optimum = _split_optimum(centers, garrisons, allowed)
+    optimum = reference_optimum(centers, garrisons, split=True, allowed=allowed)
     if plan.coverage_status == "complete":
         assert plan.objective == optimum
     else:

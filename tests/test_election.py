@@ -19,12 +19,12 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy.optimize import linprog
 
 import electsec as es
 from checker import check_plan
 from electsec.schema import check, election_schema
-from helpers import WEB_ASSET, dense_distances, make_instance
+from helpers import WEB_ASSET, make_instance
+from reference import pairs_from_mask, reference_optimum
 
 AGENCIES = ("army", "police")
 
@@ -109,31 +109,10 @@ def test_special_day_matches_an_exact_lp_with_reduced_capacity(seed):
     special = _day(centers, "special")
     capacity = garrisons["capacity"].to_numpy(np.int64)
     reduced = garrisons.assign(capacity=capacity - _teams(0.25, capacity))
-    optimum = _split_optimum(special, reduced, np.ones((len(special), len(garrisons)), bool))
+    optimum = reference_optimum(special, reduced, split=True)
     assert optimum is not None
     assert election.special.objective == optimum
     check_plan(election.special, special, reduced, split=True)
-
-
-def _split_optimum(centers, garrisons, allowed):
-    """Exact split optimum (Σ teams × whole metres) over the allowed pairs, or None."""
-    _, demand, _, capacity, dist = dense_distances(centers, garrisons)
-    rows, cols = np.nonzero(allowed & (demand > 0)[:, None])
-    n, m = len(demand), len(capacity)
-    equal = np.zeros((n, len(rows)))
-    equal[rows, np.arange(len(rows))] = 1
-    upper = np.zeros((m, len(rows)))
-    upper[cols, np.arange(len(rows))] = 1
-    res = linprog(
-        np.rint(dist[rows, cols]),
-        A_ub=upper,
-        b_ub=capacity,
-        A_eq=equal[demand > 0],
-        b_eq=demand[demand > 0],
-        bounds=(0, None),
-        method="highs",
-    )
-    return None if res.status == 2 else round(res.fun)
 
 
 def _votes(centers, rng):
@@ -157,16 +136,13 @@ def test_votes_agency_pairs_are_never_used_and_the_plan_is_exact(seed, given_cos
     banned = np.array(
         [[a in v.split(",") for a in garrisons["agency"]] for v in special["votes_agency"]]
     )
-    pairs = [
-        (c, g)
-        for i, c in enumerate(special["center_id"])
-        for j, g in enumerate(garrisons["garrison_id"])
-        if not banned[i, j]
-    ]
+    pairs = pairs_from_mask(special, garrisons, ~banned)
     check_plan(election.special, special, garrisons, split=True, allowed_pairs=pairs)
-    optimum = _split_optimum(special, garrisons, ~banned)
-    if optimum is not None and election.special.coverage_status == "complete":
+    optimum = reference_optimum(special, garrisons, split=True, allowed=~banned)
+    if election.special.coverage_status == "complete":
         assert election.special.objective == optimum
+    else:
+        assert optimum is None
 
 
 def test_solve_assignment_honours_votes_agency_too(tiny):
@@ -342,10 +318,37 @@ def test_one_time_limit_bounds_the_whole_call(tiny):
     election = es.plan_election(layers, garrisons, time_limit_s=4.0)
     limits = [plan.parameters["time_limit_s"] for plan in election.days.values()]
     assert all(limit is not None for limit in limits)
-    # Each day gets a share of what is left when it starts: day 2 what day 1 left over.
-    assert limits[0] <= 4.0 * 10 / 40
-    assert limits[1] <= 4.0 - election.special.solve_time_s
+    assert limits[0] <= 4.0 * 10 / 40  # its share of the centres, at most
     assert election.parameters["time_limit_s"] == 4.0
+
+
+def test_each_day_gets_its_share_of_what_the_days_before_left(monkeypatch):
+    # A clock that moves only when a day is solved (0.5 s each): the shares are exact.
+    from types import SimpleNamespace
+
+    from electsec import budget as budget_module
+    from electsec import election as election_module
+    from electsec.budget import Budget
+
+    clock = SimpleNamespace(now=100.0)
+    monkeypatch.setattr(budget_module, "time", SimpleNamespace(perf_counter=lambda: clock.now))
+    asked = []
+
+    def solve(instance, *, time_limit_s, **how):
+        asked.append(time_limit_s)
+        clock.now += 0.5
+        return instance
+
+    monkeypatch.setattr(election_module, "solve", solve)
+    days = {
+        p: SimpleNamespace(problem=SimpleNamespace(demand=np.ones(n)))
+        for p, n in [("a", 10), ("b", 30)]
+    }
+    budget = Budget(4.0, started=100.0)
+    left = [budget.left()]  # at 100.0: what the first day's share is taken from
+    election_module._solve_days(days, ["a", "b"], {"a": None, "b": None}, budget, {})
+    left.append(budget.left())  # at 101.0
+    assert asked == pytest.approx([left[0] * 10 / 40, (left[1] + 0.5) * 30 / 30])
 
 
 def test_caller_layers_and_options_are_not_mutated(tiny):
