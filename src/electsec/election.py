@@ -29,14 +29,14 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from electsec.assign import solve
+from electsec.assign import _solve_issues, solve
 from electsec.budget import Budget
 from electsec.costs import CostMatrix, distance_matrix
 from electsec.errors import InfeasibleError, InputError, Issue, SolverError, did_you_mean
 from electsec.io import Source, read_garrisons, read_polling_centers
 from electsec.preparation import prepare
 from electsec.problem import Instance
-from electsec.result import AssignmentResult
+from electsec.result import AssignmentResult, _records
 from electsec.schema import SCHEMA_VERSION
 from electsec.validation import is_number
 
@@ -132,9 +132,9 @@ class ElectionPlan:
         """
         rows = {phase: plan.summary() for phase, plan in self.days.items()}
         table = pd.DataFrame(rows).T.rename_axis("phase")
-        used = self.forces_by_day.groupby("phase", sort=False)[["available", "used"]].sum()
+        available = self.forces_by_day.groupby("phase", sort=False)["available"].sum()
         table.insert(0, "date", [_iso(self.dates[p]) for p in table.index])
-        table.insert(1, "teams_available", used["available"].reindex(table.index).to_numpy())
+        table.insert(1, "teams_available", available.reindex(table.index).to_numpy())
         return table
 
     def to_dict(self) -> dict[str, Any]:
@@ -166,10 +166,7 @@ class ElectionPlan:
                 {"phase": phase, "date": _iso(self.dates[phase]), "plan": plan.to_dict()}
                 for phase, plan in self.days.items()
             ],
-            "forces_by_day": [
-                {str(k): _json_ready(v) for k, v in row.items()}
-                for row in self.forces_by_day.to_dict(orient="records")
-            ],
+            "forces_by_day": _records(self.forces_by_day),
             "parameters": _json_ready(self.parameters),
             "solve_time_s": self.solve_time_s,
         }
@@ -346,11 +343,13 @@ def _option_issues(options: Mapping[str, Any]) -> list[Issue]:
         elif name not in known:
             message = f"unknown option ({did_you_mean(name, known)})"
             issues.append(Issue("arguments", name, (), message))
-    limit = options.get("time_limit_s")
-    if limit is not None and not is_number(limit, strict=True):
-        message = f"must be a positive number of seconds or None, got {limit!r}"
-        issues.append(Issue("arguments", "time_limit_s", (), message))
-    return issues
+    return issues + _solve_issues(
+        options.get("split", False),
+        options.get("objective", "total"),
+        options.get("coverage", "full"),
+        options.get("seed", 0),
+        options.get("time_limit_s"),
+    )
 
 
 def _on_day(issue: Issue, phase: str) -> Issue:
