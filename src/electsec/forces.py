@@ -80,7 +80,7 @@ def read_forces(
     reserve = _reserve(garrisons, issues)
     garrison_agency = _garrison_agency(garrisons, issues) if _needs_agencies(centers) else None
     rows = _rows(centers, garrison_agency, issues)
-    by_command = isinstance(jurisdiction, str) and jurisdiction == COMMAND
+    by_command = is_command(jurisdiction)
     center_class, class_garrisons = _pair_rules(centers, garrisons, issues, by_command=by_command)
     if by_command:
         jurisdiction = None
@@ -110,6 +110,11 @@ def read_forces(
 
 #: The ``jurisdiction`` that keeps each garrison to the centres of its own command.
 COMMAND = "command"
+
+
+def is_command(jurisdiction: object) -> bool:
+    """Whether ``jurisdiction`` asks for garrisons to serve their own command only."""
+    return isinstance(jurisdiction, str) and jurisdiction == COMMAND
 
 
 #: Centre column naming the agencies whose members vote there (comma-separated): their

@@ -22,7 +22,14 @@ import pandas as pd
 from electsec.config import Backup, SolverOptions
 from electsec.costs import CostMatrix, build_oracle, limit_issues, lonlat
 from electsec.errors import InputError, Issue
-from electsec.forces import Forces, Jurisdiction, jurisdiction_mapping, read_forces
+from electsec.forces import (
+    COMMAND,
+    Forces,
+    Jurisdiction,
+    is_command,
+    jurisdiction_mapping,
+    read_forces,
+)
 from electsec.io import Source, read_garrisons, read_polling_centers
 from electsec.oracle import ArcOracle, GroupedOracle
 from electsec.problem import (
@@ -108,8 +115,8 @@ def prepare(
     params["costs"] = "given" if costs is not None else "geodesic"
     if backup_option is not None:
         params["backup"] = dataclasses.asdict(backup_option)
-    if isinstance(jurisdiction, str) and jurisdiction == "command":
-        params["jurisdiction"] = "command"
+    if is_command(jurisdiction):
+        params["jurisdiction"] = COMMAND
     elif jurisdiction is not None:
         allowed = jurisdiction_mapping(jurisdiction)
         params["jurisdiction"] = {a: sorted(places) for a, places in allowed.items()}
