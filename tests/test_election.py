@@ -414,3 +414,25 @@ def test_bad_layers_give_input_errors(tiny):
         es.plan_election({"special": centers, "general": centers}, garrisons)
     with pytest.raises(es.InputError, match="no 'runoff' day"):
         es.plan_election(layers, garrisons).day("runoff")
+
+
+def test_an_empty_phase_in_a_mapped_layer_reads_as_the_mappings_day(tiny):
+    centers, garrisons = tiny
+    special = centers.iloc[:10].assign(phase=[None, None, *["special"] * 8])
+    general = centers.iloc[10:].drop(columns="phase")
+    election = es.plan_election({"special": special, "general": general}, garrisons)
+    assert set(election.special.assignments["center_id"]) == set(special.index)
+    wrong = special.assign(phase=[None, "general", *["special"] * 8])
+    with pytest.raises(es.InputError, match="says another day") as caught:
+        es.plan_election({"special": wrong, "general": general}, garrisons)
+    assert caught.value.issues[0].ids == (wrong.index[1],)
+
+
+def test_votes_agency_needs_every_garrisons_agency(tiny):
+    centers, garrisons = tiny
+    unknown = garrisons.copy()
+    unknown.loc[unknown.index[0], "agency"] = None
+    voting = centers.assign(phase="special", votes_agency="army")
+    with pytest.raises(es.InputError, match="every garrison belongs to one agency") as caught:
+        es.solve_assignment(voting, unknown)
+    assert caught.value.issues[0].ids == (unknown.index[0],)

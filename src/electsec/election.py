@@ -399,8 +399,10 @@ def _mapped_layers(
         except InputError as exc:
             issues += [_on_day(i, phase) for i in exc.issues]
             continue
-        if "phase" in layer.columns:
-            other = layer.index[(layer["phase"].astype(str).str.strip() != phase).to_numpy()]
+        if "phase" in layer.columns:  # an empty phase reads as the mapping's day
+            said = layer["phase"].astype(object).where(layer["phase"].notna(), "")
+            said = said.astype(str).str.strip()
+            other = layer.index[((said != "") & (said != phase)).to_numpy()]
             if len(other):
                 message = f"{phase} day: the layer's phase column says another day"
                 issues.append(Issue("centers", "phase", tuple(other), message))

@@ -166,6 +166,8 @@ def _votes(
         message = "needs an 'agency' column on the garrisons (whose teams vote where)"
         issues.append(Issue("centers", VOTES_AGENCY, (), message))
         return None
+    if not _needs_agencies(centers):  # otherwise read_forces has flagged empty agencies
+        _garrison_agency(garrisons, issues)  # whose members vote where must be known
     agency = garrisons["agency"].astype(str).str.strip().to_numpy(dtype=object)
     known = set(agency)
     unknown = sorted({a for v in votes for a in v} - known)
