@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import importlib.util
+import itertools
+import json
 import math
 from fractions import Fraction
 from pathlib import Path
@@ -25,7 +28,8 @@ from hypothesis import strategies as st
 
 import electsec as es
 from electsec.network import RoadNetwork
-from helpers import make_instance
+from electsec.timeline_views import forces_in_use
+from helpers import WEB_ASSET, make_instance, needs_browser, render_offline
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 GEOD = pyproj.Geod(ellps="WGS84")
@@ -367,3 +371,294 @@ def test_the_checker_catches_a_corrupted_timeline(election):
     )
     with pytest.raises(AssertionError):
         check_timeline(timeline, special, travel=travel)
+
+
+# ------------------------------------------------------------------- rapid deployment
+
+
+@pytest.fixture(scope="module")
+def backed():
+    """The tiny sample with reserves and backups within 60 km (8 centres per team)."""
+    centers = es.read_polling_centers(SAMPLE / "tiny_centers.geojson")
+    garrisons = es.read_garrisons(SAMPLE / "tiny_garrisons.geojson")
+    garrisons["reserve"] = [2, 1, 1, 2, 1, 1]
+    option = es.Backup(max_distance_m=60_000, centers_per_team=8)
+    plan = es.solve_assignment(centers, garrisons, split=True, backup=option)
+    return plan, garrisons
+
+
+def _worst_committed(travel: dict, centre: str, garrison: str, reserve: int) -> float:
+    """Brute force: every way to send all reserve teams to other centres it backs up."""
+    others = [c for (c, g) in travel if g == garrison and c != centre]
+    home = travel[(centre, garrison)]
+    if len(others) < reserve:
+        return home
+    worst = max(
+        min(travel[(c, garrison)] for c in chosen)
+        for chosen in itertools.combinations(others, reserve)
+    )
+    return worst + home
+
+
+def test_backup_response_hour_by_hour(backed):
+    plan, garrisons = backed
+    speed = 50.0
+    timeline = es.movement_timeline(plan, date={"general": "2025-11-11"}, speed_kmh=speed)
+    table = timeline.backup_response
+    assert list(table.columns[:8]) == [
+        "phase",
+        "center_id",
+        "backup_garrison_id",
+        "hour",
+        "response_s",
+        "limit_s",
+        "within_limit",
+        "reserve_committed_at",
+    ]
+    backups = plan.backups
+    seconds = geodesic_s(plan, backups, speed)
+    travel = {
+        (c, g): s
+        for c, g, s in zip(backups["center_id"], backups["garrison_id"], seconds, strict=True)
+    }
+    limit = 60_000 / (speed / 3.6)
+    duty = (pd.Timestamp("2025-11-11 06:00"), pd.Timestamp("2025-11-11 20:00"))
+    hours = [pd.Timestamp("2025-11-11") + pd.Timedelta(hours=h) for h in range(24)]
+    assert len(table) == 24 * len(backups)
+    assert set(table["phase"]) == {"general"}
+    missed = set()
+    for (centre, garrison), home in travel.items():
+        rows = table[table["center_id"] == centre].sort_values("hour")
+        assert list(rows["hour"]) == hours
+        assert set(rows["backup_garrison_id"]) == {garrison}
+        np.testing.assert_allclose(rows["response_s"], home, rtol=1e-9)
+        np.testing.assert_allclose(rows["limit_s"], limit)
+        assert (rows["within_limit"] == (home <= limit)).all()
+        reserve = int(garrisons.loc[garrison, "reserve"])
+        worst = _worst_committed(travel, centre, garrison, reserve)
+        for row in rows.itertuples():
+            on = row.hour < duty[1] and row.hour + pd.Timedelta(hours=1) > duty[0]
+            assert row.on_duty == on
+            expected = worst if on else home
+            assert row.committed_response_s == pytest.approx(expected, rel=1e-9)
+            assert row.committed_within_limit == (expected <= limit * (1 + 1e-12))
+            if on and expected != home:
+                at = row.reserve_committed_at
+                assert at != centre
+                assert travel[(at, garrison)] + home == pytest.approx(expected, rel=1e-9)
+            else:
+                assert pd.isna(row.reserve_committed_at)
+            if on and expected > limit:
+                missed.add(centre)
+    gaps = timeline.backup_gaps()
+    assert set(gaps["center_id"]) == missed
+    assert missed  # 60 km at 50 km/h: some centres are out of reach once the reserve is out
+    assert timeline.summary().loc["general", "backup_gaps"] == len(missed)
+
+
+def test_backup_limit_can_be_given(backed):
+    plan, _ = backed
+    timeline = es.movement_timeline(plan, date="2025-11-11", speed_kmh=50, backup_limit_s=60)
+    table = timeline.backup_response
+    assert (table["limit_s"] == 60).all()
+    assert (table["within_limit"] == (table["response_s"] <= 60)).all()
+    no_limit = es.movement_timeline(plan, date="2025-11-11", network=None, speed_kmh=50)
+    assert no_limit.backup_response["within_limit"].dtype == bool
+
+
+# ------------------------------------------------------------------------ bad input
+
+
+@pytest.fixture(scope="module")
+def tiny_plan():
+    return es.solve_assignment(SAMPLE / "tiny_centers.geojson", SAMPLE / "tiny_garrisons.geojson")
+
+
+def _columns(error: es.InputError) -> set:
+    return {issue.column for issue in error.issues}
+
+
+@pytest.mark.parametrize(
+    ("options", "column"),
+    [
+        ({"polls_open": "25:00"}, "polls_open"),
+        ({"polls_open": "7am"}, "polls_open"),
+        ({"polls_open": 7}, "polls_open"),
+        ({"polls_close": "06:30"}, "polls_close"),
+        ({"polls_close": "07:00"}, "polls_close"),
+        ({"in_place_min": -5}, "in_place_min"),
+        ({"count_min": "2h"}, "count_min"),
+        ({"count_min": math.nan}, "count_min"),
+        ({"in_place_min": True}, "in_place_min"),
+        ({"return_to": "depot"}, "return_to"),
+        ({"earliest_departure": "5 o'clock"}, "earliest_departure"),
+        ({"earliest_departure": {"special": "05:00"}}, "earliest_departure"),
+        ({"date": 20251111}, "date"),
+        ({"date": "2025-13-01"}, "date"),
+        ({"date": None}, "date"),
+        ({"date": {"special": "2025-11-09", "general": "2025-11-11"}}, "date"),
+        ({"speed_kmh": 0}, "speed_kmh"),
+        ({"speed_kmh": -30}, "speed_kmh"),
+        ({"speed_kmh": None}, "speed_kmh"),
+        ({"backup_limit_s": -1}, "backup_limit_s"),
+    ],
+)
+def test_bad_options_are_named(tiny_plan, options, column):
+    given = {"date": "2025-11-11", "speed_kmh": 40} | options
+    with pytest.raises(es.InputError) as caught:
+        es.movement_timeline(tiny_plan, **given)
+    assert column in _columns(caught.value)
+
+
+def test_every_problem_is_reported_at_once(tiny_plan):
+    with pytest.raises(es.InputError) as caught:
+        es.movement_timeline(
+            tiny_plan, polls_open="24:00", in_place_min=-1, return_to="home", date="tomorrow"
+        )
+    assert {"polls_open", "in_place_min", "return_to", "date"} <= _columns(caught.value)
+
+
+def test_a_distance_plan_needs_a_source_of_travel_times(tiny_plan):
+    with pytest.raises(es.InputError) as caught:
+        es.movement_timeline(tiny_plan, date="2025-11-11")
+    assert "speed_kmh=" in str(caught.value)
+    assert "network=" in str(caught.value)
+
+
+def test_sources_and_matrices_are_checked(tiny, tiny_plan, grid):
+    centers, garrisons = tiny
+    meters = es.distance_matrix(centers, garrisons)
+    with pytest.raises(es.InputError, match="speed_kmh"):
+        es.movement_timeline(tiny_plan, date="2025-11-11", costs=meters)
+    first = tiny_plan.assignments.iloc[0]
+    holes = meters.matrix.tolil()
+    holes[
+        list(meters.center_ids).index(first["center_id"]),
+        list(meters.garrison_ids).index(first["garrison_id"]),
+    ] = 0
+    holed = dataclasses.replace(meters, matrix=holes.tocsr())
+    assert holed.nnz == meters.nnz - 1
+    with pytest.raises(es.InputError, match="missing from costs") as caught:
+        es.movement_timeline(tiny_plan, date="2025-11-11", costs=holed, speed_kmh=40)
+    assert caught.value.issues[0].ids == (f"{first['garrison_id']}->{first['center_id']}",)
+    with pytest.raises(es.InputError, match="one source"):
+        es.movement_timeline(tiny_plan, date="2025-11-11", network=grid[0], speed_kmh=40)
+    with pytest.raises(es.InputError, match="CostMatrix"):
+        es.movement_timeline(tiny_plan, date="2025-11-11", costs=np.ones((40, 6)))
+    with pytest.raises(es.InputError, match="no road route"):
+        es.movement_timeline(tiny_plan, date="2025-11-11", network=grid[0])  # far away
+    with pytest.raises(es.InputError) as caught:
+        es.movement_timeline("plan.json", date="2025-11-11", speed_kmh=40)
+    assert "plan" in _columns(caught.value)
+    with pytest.raises(TypeError):
+        es.movement_timeline(tiny_plan, date="2025-11-11", speed_kmh=40, spead_kmh=4)
+
+
+def test_an_election_day_without_a_date_is_refused(tiny):
+    centers, garrisons = tiny
+    plan = es.plan_election(
+        {"special": centers.iloc[:10].drop(columns="phase"), "general": centers.iloc[10:]},
+        garrisons,
+    )
+    with pytest.raises(es.InputError) as caught:
+        es.movement_timeline(plan, speed_kmh=40)
+    assert "date" in _columns(caught.value)
+    both = es.movement_timeline(
+        plan, speed_kmh=40, date={"special": "2025-11-09", "general": dt.date(2025, 11, 11)}
+    )
+    assert list(both.summary()["date"]) == ["2025-11-09", "2025-11-11"]
+
+
+def test_nothing_the_caller_passed_is_changed(election):
+    plan, _ = election
+    before = {p: day.assignments.copy() for p, day in plan.days.items()}
+    leave = {"special": "05:00"}
+    es.movement_timeline(plan, speed_kmh=40, earliest_departure=leave)
+    assert leave == {"special": "05:00"}
+    for phase, day in plan.days.items():
+        pd.testing.assert_frame_equal(day.assignments, before[phase])
+
+
+# -------------------------------------------------------------------------- the views
+
+
+def test_time_stamped_legs(election):
+    plan, _ = election
+    timeline = es.movement_timeline(plan, speed_kmh=40)
+    legs = timeline.to_geodataframe()
+    moves = timeline.movements
+    assert legs.crs.to_epsg() == 4326
+    assert len(legs) == 3 * len(moves)
+    for leg, (start, end) in {
+        "outbound": ("depart", "arrive"),
+        "on_station": ("arrive", "release"),
+        "return": ("release", "return_at"),
+    }.items():
+        rows = legs[legs["leg"] == leg].reset_index(drop=True)
+        assert (rows["start"] == moves[start]).all()
+        assert (rows["end"] == moves[end]).all()
+        for row, move in zip(rows.itertuples(), moves.itertuples(), strict=True):
+            day = plan.days[move.phase]
+            garrison = day.garrison_points.loc[move.garrison_id]
+            centre = day.center_points.loc[move.center_id]
+            coords = list(row.geometry.coords)
+            if leg == "outbound":
+                assert coords[0] == (garrison.x, garrison.y)
+                assert coords[-1] == (centre.x, centre.y)
+            elif leg == "return":
+                assert coords[-1] == (garrison.x, garrison.y)
+            else:
+                assert coords == [(centre.x, centre.y)]
+            assert (row.lon, row.lat) == coords[-1]
+
+
+def test_chart_and_page(election, tmp_path):
+    plan, _ = election
+    timeline = es.movement_timeline(plan, speed_kmh=40)
+    figure = timeline.chart()
+    assert len(figure.axes) == 2
+    png = timeline.chart(tmp_path / "forces.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    page = timeline.chart(tmp_path / "forces.html")
+    text = page.read_text()
+    assert "<svg" in text
+    assert not WEB_ASSET.search(text)
+    with pytest.raises(es.InputError):
+        timeline.chart(tmp_path / "forces.docx")
+
+
+@needs_browser
+def test_chart_page_opens_offline(election, tmp_path):
+    plan, _ = election
+    page = es.movement_timeline(plan, speed_kmh=40).chart(tmp_path / "forces.html")
+    drawn = render_offline(tmp_path, page)
+    assert drawn["requests"] == []
+    assert drawn["errors"] == []
+
+
+def test_forces_in_use_at_each_instant(election):
+    plan, _ = election
+    timeline = es.movement_timeline(plan, speed_kmh=40, earliest_departure="05:58")
+    curves = forces_in_use(timeline.movements, step_min=7)
+    moves = timeline.movements
+    for row in curves.sample(40, random_state=1).itertuples():
+        day = moves[moves["phase"] == row.phase]
+        t = row.time
+        assert row.in_transit == day.loc[(day["depart"] <= t) & (t < day["arrive"]), "teams"].sum()
+        assert (
+            row.on_station == day.loc[(day["arrive"] <= t) & (t < day["release"]), "teams"].sum()
+        )
+        away = (day["depart"] <= t) & (t < day["return_at"])
+        assert row.teams_away == day.loc[away, "teams"].sum()
+
+
+def test_parameters_are_json_and_orders_need_their_module(election, tmp_path):
+    plan, _ = election
+    timeline = es.movement_timeline(plan, speed_kmh=40, earliest_departure="04:30")
+    data = json.loads(json.dumps(timeline.parameters))
+    assert data["speed_kmh"] == 40
+    assert data["travel_source"] == "geodesic"
+    assert data["earliest_departure"]["general"] == "2025-11-11 04:30:00"
+    if importlib.util.find_spec("electsec.orders") is None:
+        with pytest.raises(es.ElectsecError, match="orders"):
+            timeline.orders(tmp_path)

@@ -286,7 +286,8 @@ def movement_timeline(  # noqa: PLR0913 - the documented keyword-only options
     date
         The day: a ``datetime.date`` or ISO ``"2025-11-11"``; for an election, a mapping
         ``{phase: date}`` overriding ``plan.dates``. Required for an AssignmentResult
-        and for an election day without a date.
+        (``{phase: date}`` names its day; else its phase is ``"day"``) and for an
+        election day without a date.
     polls_open, polls_close
         Local times ``"HH:MM"`` (or ``datetime.time``), the same on every day.
     in_place_min
@@ -494,8 +495,7 @@ def _days(plan: Any, date: Any, earliest: Any, issues: list[Issue]) -> tuple[_Da
         plans = dict(plan.days)
         dates = _election_dates(plan, date, issues)
     elif isinstance(plan, AssignmentResult):
-        plans = {_one_phase(plan): plan}
-        dates = {p: _one_date(date, "date", issues) for p in plans}
+        plans, dates = _one_day(plan, date, issues)
     else:
         message = f"must be an ElectionPlan or an AssignmentResult, got {type(plan).__name__}"
         issues.append(Issue("arguments", "plan", (), message))
@@ -508,11 +508,18 @@ def _days(plan: Any, date: Any, earliest: Any, issues: list[Issue]) -> tuple[_Da
     )
 
 
-def _one_phase(plan: AssignmentResult) -> str:
-    info = plan.center_info
-    if info is not None and "phase" in info.columns and info["phase"].nunique() == 1:
-        return str(info["phase"].iloc[0])
-    return "day"
+def _one_day(
+    plan: AssignmentResult, date: Any, issues: list[Issue]
+) -> tuple[dict[str, AssignmentResult], dict[str, Any]]:
+    """Return the one day of a plan: ``date`` or ``{phase: date}`` (the key names it)."""
+    phase = "day"
+    if isinstance(date, Mapping):
+        if len(date) != 1 or not all(isinstance(p, str) and p for p in date):
+            message = "a single plan is one day: give date='YYYY-MM-DD' or {phase: date}"
+            issues.append(Issue("arguments", "date", tuple(map(str, date)), message))
+            return {}, {}
+        ((phase, date),) = date.items()
+    return {phase: plan}, {phase: _one_date(date, "date", issues)}
 
 
 def _available(plan: AssignmentResult) -> pd.Series:
