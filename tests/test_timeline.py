@@ -662,3 +662,25 @@ def test_parameters_are_json_and_orders_need_their_module(election, tmp_path):
     if importlib.util.find_spec("electsec.orders") is None:
         with pytest.raises(es.ElectsecError, match="orders"):
             timeline.orders(tmp_path)
+
+
+def test_road_legs_follow_the_network(grid):
+    net, nodes = grid
+    centers = gpd.GeoDataFrame(
+        {"center_id": ["a", "b"], "demand": [1, 2]},
+        geometry=[nodes.iloc[6], nodes.iloc[9]],
+        crs=4326,
+    )
+    garrisons = gpd.GeoDataFrame(
+        {"garrison_id": ["g"], "capacity": [3]}, geometry=[nodes.iloc[0]], crs=4326
+    )
+    plan = es.solve_assignment(centers, garrisons)
+    timeline = es.movement_timeline(plan, date="2025-11-11", network=net)
+    legs = timeline.to_geodataframe(network=timeline.network)
+    outbound = legs[legs["leg"] == "outbound"]
+    back = legs[legs["leg"] == "return"]
+    for line, ret in zip(outbound.geometry, back.geometry, strict=True):
+        assert len(line.coords) > 2  # along the streets, not a straight line
+        assert list(ret.coords) == list(reversed(line.coords))
+    # both centres are three 2-km blocks from the garrison by the fastest streets
+    np.testing.assert_allclose(outbound.to_crs(net.crs).length, 6000.0, atol=1.0)

@@ -341,12 +341,25 @@ def movement_timeline(  # noqa: PLR0913 - the documented keyword-only options
     when all its ``reserve_teams`` have been dispatched to other centres it backs up
     that are on duty at that hour (guarded, between ``in_place_by`` and ``release``); the
     worst such case for the centre sends them to the farthest ones, and the nearest of
-    those (``reserve_committed_at``) redeploys through its garrison:
+    those (``reserve_committed_at``, missing when a team stays home) redeploys through its garrison:
     ``committed_response_s`` = travel(garrison → that centre) + travel(garrison →
     centre), an upper bound on a direct redeployment that uses only known travel times.
     When fewer other centres are on duty than the reserve has teams, a team stays home
     and ``committed_response_s`` = ``response_s``. ``within_limit`` compare with
     ``limit_s`` (True when there is no limit, ``limit_s`` NaN).
+
+    Examples
+    --------
+    >>> import electsec as es
+    >>> plan = es.solve_assignment("data/sample/tiny_centers.geojson",
+    ...                            "data/sample/tiny_garrisons.geojson")
+    >>> timeline = es.movement_timeline(plan, date="2025-11-11", speed_kmh=40)
+    >>> str(timeline.movements["arrive"].max()), str(timeline.movements["release"].max())
+    ('2025-11-11 06:00:00', '2025-11-11 20:00:00')
+    >>> late = es.movement_timeline(plan, date="2025-11-11", speed_kmh=40,
+    ...                             earliest_departure="05:45").late
+    >>> bool((late["late_s"] > 0).all()), len(late) > 0
+    (True, True)
     """
     options = _Options.checked(
         plan,

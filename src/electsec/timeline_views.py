@@ -230,13 +230,18 @@ def chart(timeline: Timeline, path: str | Path | None) -> Any:
 
 
 def _pyplot() -> Any:
+    return _optional_module("matplotlib.pyplot")
+
+
+def _optional_module(name: str) -> Any:
     from electsec.plot import _optional  # noqa: PLC0415
 
-    return _optional("matplotlib.pyplot")
+    return _optional(name)
 
 
 def _figure(timeline: Timeline) -> Any:
     plt = _pyplot()
+    dates = _optional_module("matplotlib.dates")
     curves = forces_in_use(timeline.movements)
     phases = list(dict.fromkeys(curves["phase"])) or ["(no movements)"]
     fig, axes = plt.subplots(len(phases), 1, figsize=(10, 3.2 * len(phases)), squeeze=False)
@@ -252,6 +257,7 @@ def _figure(timeline: Timeline) -> Any:
             )
             ax.legend(loc="upper right", fontsize=8)
         ax.set(title=f"{phase}: teams in use", ylabel="teams")
+        ax.xaxis.set_major_formatter(dates.DateFormatter("%d %b %H:%M"))
         ax.grid(alpha=0.3)
     fig.autofmt_xdate()
     fig.tight_layout()
