@@ -341,11 +341,11 @@ def movement_timeline(  # noqa: PLR0913 - the documented keyword-only options
     when all its ``reserve_teams`` have been dispatched to other centres it backs up
     that are on duty at that hour (guarded, between ``in_place_by`` and ``release``); the
     worst such case for the centre sends them to the farthest ones, and the nearest of
-    those (``reserve_committed_at``, missing when a team stays home) redeploys through its garrison:
+    those (``reserve_committed_at``) redeploys through its garrison:
     ``committed_response_s`` = travel(garrison → that centre) + travel(garrison →
     centre), an upper bound on a direct redeployment that uses only known travel times.
-    When fewer other centres are on duty than the reserve has teams, a team stays home
-    and ``committed_response_s`` = ``response_s``. ``within_limit`` compare with
+    When fewer other centres are on duty than the reserve has teams, a team stays home:
+    ``committed_response_s`` = ``response_s`` and ``reserve_committed_at`` is missing. ``within_limit`` compare with
     ``limit_s`` (True when there is no limit, ``limit_s`` NaN).
 
     Examples
