@@ -345,8 +345,9 @@ def movement_timeline(  # noqa: PLR0913 - the documented keyword-only options
     ``committed_response_s`` = travel(garrison → that centre) + travel(garrison →
     centre), an upper bound on a direct redeployment that uses only known travel times.
     When fewer other centres are on duty than the reserve has teams, a team stays home:
-    ``committed_response_s`` = ``response_s`` and ``reserve_committed_at`` is missing. ``within_limit`` compare with
-    ``limit_s`` (True when there is no limit, ``limit_s`` NaN).
+    ``committed_response_s`` = ``response_s`` and ``reserve_committed_at`` is missing.
+    ``within_limit`` and ``committed_within_limit`` compare with ``limit_s`` (True when
+    there is no limit, ``limit_s`` NaN).
 
     Examples
     --------
