@@ -15,6 +15,7 @@ import importlib.util
 import itertools
 import json
 import math
+import pickle
 from fractions import Fraction
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from hypothesis import strategies as st
 
 import electsec as es
 from electsec.network import RoadNetwork
+from electsec.timeline_hours import backup_table
 from electsec.timeline_views import forces_in_use
 from helpers import WEB_ASSET, make_instance, needs_browser, render_offline
 
@@ -684,3 +686,74 @@ def test_road_legs_follow_the_network(grid):
         assert list(ret.coords) == list(reversed(line.coords))
     # both centres are three 2-km blocks from the garrison by the fastest streets
     np.testing.assert_allclose(outbound.to_crs(net.crs).length, 6000.0, atol=1.0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    groups=st.lists(
+        st.tuples(
+            st.integers(1, 3),
+            st.lists(st.integers(0, 5_000), min_size=1, max_size=6),
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_committed_reserve_against_brute_force(groups):
+    """The array form of the committed case equals enumerating every dispatch."""
+    rows, reserve = [], {}
+    for j, (teams, times) in enumerate(groups):
+        reserve[f"g{j}"] = teams
+        rows += [(f"c{j}_{i}", f"g{j}", float(t)) for i, t in enumerate(times)]
+    backups = pd.DataFrame(rows, columns=["center_id", "garrison_id", "travel_s"])
+    midnight = np.datetime64("2025-11-11T00:00", "ns")
+    duty = (midnight + np.timedelta64(6, "h"), midnight + np.timedelta64(20, "h"))
+    table = backup_table(backups, pd.Series(reserve), ("general", midnight), duty, 4_000.0)
+    travel = {(c, g): t for c, g, t in rows}
+    noon = table[table["hour"] == midnight + np.timedelta64(12, "h")]
+    night = table[table["hour"] == midnight + np.timedelta64(2, "h")]
+    for row in noon.itertuples():
+        worst = _worst_committed(travel, row.center_id, row.backup_garrison_id, row.reserve_teams)
+        assert row.committed_response_s == pytest.approx(worst)
+        assert row.committed_within_limit == (worst <= 4_000.0)
+    assert (night["committed_response_s"] == night["response_s"]).all()
+    assert night["reserve_committed_at"].isna().all()
+
+
+def test_very_late_teams_and_an_empty_day(tiny, election, tmp_path):
+    plan, garrisons = election
+    slow = es.movement_timeline(plan, speed_kmh=0.5, earliest_departure="05:00")
+    days = _election_days(plan, garrisons)
+    earliest = {
+        "special": pd.Timestamp("2025-11-09 05:00"),
+        "general": pd.Timestamp("2025-11-11 05:00"),
+    }
+    check_timeline(slow, days, travel=lambda p, t: geodesic_s(p, t, 0.5), earliest=earliest)
+    moves = slow.movements
+    assert (moves["arrive"] > moves["release"]).any()  # arrives after the count: still kept
+    centers, garrisons = tiny
+    empty = es.solve_assignment(centers.assign(demand=0), garrisons)
+    timeline = es.movement_timeline(empty, date="2025-11-11", speed_kmh=40)
+    assert len(timeline.movements) == 0
+    assert len(timeline.by_hour) == 0
+    assert list(timeline.movements.columns[:17]) == list(es.timeline.MOVEMENT_COLUMNS)
+    assert len(timeline.summary()) == 0
+    assert len(timeline.to_geodataframe()) == 0
+
+
+def test_a_timeline_pickles(grid):
+    net, nodes = grid
+    centers = gpd.GeoDataFrame(
+        {"center_id": ["a", "b"], "demand": [1, 2]}, geometry=[nodes[6], nodes[9]], crs=4326
+    )
+    garrisons = gpd.GeoDataFrame(
+        {"garrison_id": ["g"], "capacity": [3]}, geometry=[nodes[0]], crs=4326
+    )
+    plan = es.solve_assignment(centers, garrisons)
+    timeline = es.movement_timeline(plan, date="2025-11-11", network=net)
+    again = pickle.loads(pickle.dumps(timeline))  # noqa: S301 - our own bytes
+    pd.testing.assert_frame_equal(again.movements, timeline.movements)
+    pd.testing.assert_frame_equal(again.by_hour, timeline.by_hour)
+    assert again.parameters == timeline.parameters
+    assert timeline.network is net
+    assert again.network is None

@@ -144,7 +144,8 @@ class Timeline:
     plan
         The plan the timeline was built from.
     network
-        The :class:`~electsec.network.RoadNetwork` travel times came from, or None.
+        The :class:`~electsec.network.RoadNetwork` travel times came from, or None (also
+        after pickling: the network is not pickled with the timeline).
     """
 
     movements: pd.DataFrame = field(repr=False)
@@ -154,6 +155,10 @@ class Timeline:
     parameters: dict[str, Any] = field(default_factory=dict, repr=False)
     plan: Any = field(default=None, repr=False)
     network: Any = field(default=None, repr=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle everything but the road network (rebuild it, or pass it again)."""
+        return {**self.__dict__, "network": None}
 
     def __repr__(self) -> str:
         days = ", ".join(
