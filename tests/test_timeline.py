@@ -24,8 +24,10 @@ import numpy as np
 import pandas as pd
 import pyproj
 import pytest
+import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from scipy.sparse.csgraph import connected_components
 
 import electsec as es
 from electsec.network import RoadNetwork
@@ -757,3 +759,59 @@ def test_a_timeline_pickles(grid):
     assert again.parameters == timeline.parameters
     assert timeline.network is net
     assert again.network is None
+
+
+# ------------------------------------------------------------------ real data: Baghdad
+
+BAGHDAD_OSM = SAMPLE.parents[2] / "shared" / "data" / "roads" / "baghdad_osm" / "Baghdad.osm"
+
+
+@pytest.mark.skipif(not BAGHDAD_OSM.exists(), reason=f"{BAGHDAD_OSM} absent")
+def test_both_days_on_the_baghdad_roads():
+    """OSM central Baghdad: both days planned on road times, then re-routed on the roads."""
+    roads = RoadNetwork.from_osm(BAGHDAD_OSM)
+    rng = np.random.default_rng(5)
+    nodes = gpd.GeoSeries(gpd.points_from_xy(*roads.node_xy.T), crs=roads.crs).to_crs(4326)
+    links = sp.coo_array(
+        (np.ones(len(roads.tail)), (roads.tail, roads.head)), shape=(roads.n_nodes,) * 2
+    )
+    _, piece = connected_components(links, directed=True, connection="strong")
+    main = np.flatnonzero(piece == np.bincount(piece).argmax())  # every node reaches every other
+    pick = rng.choice(main, 60, replace=False)
+    centers = gpd.GeoDataFrame(
+        {
+            "center_id": [f"B{i:02d}" for i in range(50)],
+            "demand": rng.integers(1, 3, 50),
+            "phase": ["special"] * 10 + ["general"] * 40,
+        },
+        geometry=nodes.iloc[pick[:50]].to_numpy(),
+        crs=4326,
+    )
+    garrisons = gpd.GeoDataFrame(
+        {"garrison_id": [f"G{j}" for j in range(10)], "capacity": 20},
+        geometry=nodes.iloc[pick[50:]].to_numpy(),
+        crs=4326,
+    )
+    plan = es.plan_election(
+        centers,
+        garrisons,
+        roads,
+        min_retained=0.25,
+        dates={"special": "2025-11-09", "general": "2025-11-11"},
+    )
+    own = es.movement_timeline(plan, earliest_departure="05:45")
+    routed = es.movement_timeline(plan, network=roads, earliest_departure="05:45")
+    capacity = {f"G{j}": 20 for j in range(10)}
+    days = {
+        "special": (dt.date(2025, 11, 9), plan.special, dict.fromkeys(capacity, 15)),
+        "general": (dt.date(2025, 11, 11), plan.general, capacity),
+    }
+    earliest = {
+        "special": pd.Timestamp("2025-11-09 05:45"),
+        "general": pd.Timestamp("2025-11-11 05:45"),
+    }
+    times = es.distance_matrix(centers, garrisons, metric="travel_time", network=roads)
+    for timeline in (own, routed):
+        check_timeline(timeline, days, travel=lambda p, t: matrix_s(times, t), earliest=earliest)
+    assert set(own.movements["travel_source"]) == {"costs"}
+    assert set(routed.movements["travel_source"]) == {"network"}
