@@ -35,7 +35,6 @@ from typing import TYPE_CHECKING, Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyproj
 
 from electsec.costs import CostMatrix
 from electsec.errors import ElectsecError, InputError, Issue
@@ -115,8 +114,6 @@ BACKUP_COLUMNS = (
 #: Where released teams go.
 RETURN_TO = ("garrison",)
 
-_GEOD = pyproj.Geod(ellps="WGS84")
-_HOUR = np.timedelta64(3600, "s").astype("timedelta64[ns]")
 _TIME = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*$")
 
 
