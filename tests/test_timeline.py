@@ -815,3 +815,42 @@ def test_both_days_on_the_baghdad_roads():
         check_timeline(timeline, days, travel=lambda p, t: matrix_s(times, t), earliest=earliest)
     assert set(own.movements["travel_source"]) == {"costs"}
     assert set(routed.movements["travel_source"]) == {"network"}
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 10_000),
+    retained=st.sampled_from(["0", "0.25", "0.5"]),
+    speed=st.floats(10, 90),
+    leave=st.one_of(st.none(), st.integers(4 * 60, 6 * 60)),
+)
+def test_random_elections(seed, retained, speed, leave):
+    rng = np.random.default_rng(seed)
+    box = (44.0, 44.5, 33.0, 33.5)
+    general, garrisons = make_instance(rng, 14, 5, demand_min=1, capacity_ratio=3.0, box=box)
+    special, _ = make_instance(rng, 6, 5, demand_max=2, demand_min=1, box=box)
+    special["center_id"] = [f"s{i}" for i in range(6)]
+    dates = {"special": "2025-11-09", "general": "2025-11-11"}
+    plan = es.plan_election(
+        {"special": special, "general": general},
+        garrisons,
+        min_retained=float(retained),
+        dates=dates,
+        coverage="max",
+    )
+    earliest = None if leave is None else dt.timedelta(minutes=leave)
+    timeline = es.movement_timeline(plan, speed_kmh=speed, earliest_departure=earliest)
+    capacity = _capacity(garrisons)
+    share = Fraction(retained)
+    days = {
+        "special": (
+            dt.date(2025, 11, 9),
+            plan.special,
+            {g: c - math.ceil(share * c) for g, c in capacity.items()},
+        ),
+        "general": (dt.date(2025, 11, 11), plan.general, capacity),
+    }
+    stamps = None
+    if leave is not None:
+        stamps = {p: _at(days[p][0], leave) for p in days}
+    check_timeline(timeline, days, travel=lambda p, t: geodesic_s(p, t, speed), earliest=stamps)
