@@ -42,6 +42,7 @@ if TYPE_CHECKING:
         diff_plans,
         run_scenarios,
     )
+    from electsec.timeline import Timeline, movement_timeline
 
 try:
     __version__ = version("electsec")
@@ -73,7 +74,9 @@ _HOME = MappingProxyType(
         "Issue": "electsec.errors",
         "SolverError": "electsec.errors",
         "SolverOptions": "electsec.config",
+        "Timeline": "electsec.timeline",
         "distance_matrix": "electsec.costs",
+        "movement_timeline": "electsec.timeline",
         "plan_election": "electsec.election",
         "prepare": "electsec.preparation",
         "read_garrisons": "electsec.io",
@@ -100,10 +103,12 @@ __all__ = [
     "SolverError",
     "SolverOptions",
     "Sweep",
+    "Timeline",
     "__version__",
     "contingency",
     "diff_plans",
     "distance_matrix",
+    "movement_timeline",
     "plan_election",
     "prepare",
     "read_garrisons",
