@@ -42,7 +42,9 @@ from electsec.solvers.warm import Edit, Solved, WarmBase
 from electsec.sweeping import (
     Checkpoint,
     Task,
+    answer_key,
     reference,
+    run_each,
     run_tallies,
     run_tasks,
     summary,
@@ -437,8 +439,7 @@ def run_scenarios(
             stable=stable,
             split=split,
             baseline=baseline,
-            executor=executor,
-            checkpoint=checkpoint,
+            where=_Where(executor, progress, checkpoint),
             solve_options=solve_options,
             network=network,
         )
@@ -488,6 +489,15 @@ def _warm_sweep(
     return rows, plans, baseline
 
 
+@dataclass(frozen=True)
+class _Where:
+    """Where a sweep runs, and how it reports and keeps its answers."""
+
+    executor: Any
+    progress: bool
+    checkpoint: str | os.PathLike[str] | None
+
+
 def _direct_sweep(
     base: Instance,
     scenarios: list[Scenario],
@@ -495,8 +505,7 @@ def _direct_sweep(
     stable: bool,
     split: bool,
     baseline: AssignmentResult | None,
-    executor: Any,
-    checkpoint: str | os.PathLike[str] | None,
+    where: _Where,
     solve_options: dict[str, Any],
     network: Any = None,
 ) -> Sweep:
@@ -505,14 +514,6 @@ def _direct_sweep(
     Also the path of scenarios that change tiers, limits or centres (the warm start
     carries capacity and demand edits only). Scenarios are applied here, once.
     """
-    if checkpoint is not None:
-        why = (
-            "stable=True"
-            if stable
-            else "scenarios with tiers=, limits=, centers_added= or roads_closed="
-        )
-        message = f"checkpoints are for warm-started sweeps; drop checkpoint= or {why}"
-        raise InputError([Issue("arguments", "checkpoint", (), message)])
     edited = _apply_all(base, scenarios, network)  # every bad id, before any solve
     replan = (
         {k: solve_options.pop(k) for k in _REPLAN_OPTIONS if k in solve_options} if stable else {}
@@ -522,16 +523,63 @@ def _direct_sweep(
     if baseline is None:
         baseline = solve(base, **options)
     again = {**options, **replan, "baseline": baseline} if stable else options
-    tasks = [(instance, again) for instance in edited]
-    if hasattr(executor, "get_executor"):  # a Dask client
-        executor = executor.get_executor()
-    results = list(executor.map(_run_one, tasks) if executor else map(_run_one, tasks))
-    plans = {s.name: r for s, (r, _) in zip(scenarios, results, strict=True)}
-    rows = [
-        _row(s.name, r, seconds, baseline)
-        for s, (r, seconds) in zip(scenarios, results, strict=True)
-    ]
+    named = [(s.name, instance) for s, instance in zip(scenarios, edited, strict=True)]
+    rows, plans = _solve_each(named, again, baseline, where)
     return Sweep(pd.DataFrame(rows, columns=_columns(baseline)), plans, baseline)
+
+
+def _solve_each(
+    named: list[tuple[str, Instance]],
+    options: dict[str, Any],
+    baseline: AssignmentResult,
+    where: _Where,
+) -> tuple[list[list[Any]], dict[str, AssignmentResult | ElectsecError]]:
+    """Solve each edited instance (skipping those checkpointed); rows and plans in order.
+
+    Each answer is written to the checkpoint as it completes, under a key naming the
+    scenario, its edited instance and the options (a stable re-plan's baseline by its
+    tables, not its timings), so a sweep given the folder again solves only the rest.
+    """
+    store = None if where.checkpoint is None else Checkpoint(where.checkpoint)
+    salt = _options_key(options)
+    keys = [answer_key(name, instance, salt) for name, instance in named]
+    columns = _columns(baseline)
+    rows: dict[int, list[Any]] = {}
+    plans: dict[int, AssignmentResult | ElectsecError] = {}
+
+    def take(i: int, answer: tuple[AssignmentResult | ElectsecError, float]) -> None:
+        plans[i] = answer[0]
+        rows[i] = _row(named[i][0], answer[0], answer[1], baseline)
+
+    for i, key in enumerate(keys):
+        stored = None if store is None else store.load(key)
+        if stored is not None:
+            take(i, stored)
+    todo = [i for i in range(len(named)) if i not in rows]
+    tasks = [(keys[i], (named[i][1],)) for i in todo]
+    found = run_each(_run_one, (options,), tasks, executor=where.executor, progress=where.progress)
+    for j, answer in found:
+        i = todo[j]
+        take(i, answer)
+        if store is not None:
+            store.write(keys[i], answer, dict(zip(columns, rows[i], strict=True)))
+    order = range(len(named))
+    return [rows[i] for i in order], {named[i][0]: plans[i] for i in order}
+
+
+def _options_key(options: Mapping[str, Any]) -> tuple[Any, ...]:
+    """Return the solve options as a checkpoint key part (a baseline plan by its tables)."""
+    plan = options.get("baseline")
+    tables = (
+        ()
+        if plan is None
+        else tuple(
+            pd.util.hash_pandas_object(t, index=False).to_numpy().tobytes()
+            for t in (plan.assignments, plan.uncovered)
+        )
+    )
+    rest = sorted((k, v) for k, v in options.items() if k != "baseline")
+    return (*rest, tables)
 
 
 _REPLAN_OPTIONS = ("max_changes", "max_cost_increase_pct")
@@ -657,10 +705,9 @@ def _labelled(
 
 
 def _run_one(
-    task: tuple[Instance, dict[str, Any]],
+    options: dict[str, Any], instance: Instance
 ) -> tuple[AssignmentResult | ElectsecError, float]:
     """Solve one edited instance (a pure function of its task: safe to retry anywhere)."""
-    instance, options = task
     started = time.perf_counter()
     try:
         outcome: AssignmentResult | ElectsecError = solve(instance, **options)
