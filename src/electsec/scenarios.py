@@ -37,8 +37,8 @@ from electsec.problem import Instance, Labels, input_hash
 from electsec.result import AssignmentResult, label
 from electsec.retier import new_limits, new_tiers, raised
 from electsec.retier import retiered as retiered_instance
-from electsec.solvers.pipeline import Settings
-from electsec.solvers.warm import Edit, Solved, WarmBase
+from electsec.solvers.pipeline import Settings, solve_instance
+from electsec.solvers.warm import Edit, Reshaped, Solved, WarmBase
 from electsec.sweeping import (
     Checkpoint,
     Task,
@@ -509,28 +509,38 @@ def _direct_sweep(
     solve_options: dict[str, Any],
     network: Any = None,
 ) -> Sweep:
-    """Solve every edited instance with ``es.solve``: close to ``baseline`` when stable.
+    """Solve every edited instance whole: as ``es.solve``, or close to ``baseline`` when stable.
 
     Also the path of scenarios that change tiers, limits or centres (the warm start
-    carries capacity and demand edits only). Scenarios are applied here, once.
+    carries capacity and demand edits only): their split LP starts from the base
+    optimum's pool where its pairs are still allowed (:class:`Reshaped`), which shortens
+    pricing, not the optimum. Scenarios are applied here, once.
     """
     edited = _apply_all(base, scenarios, network)  # every bad id, before any solve
     replan = (
         {k: solve_options.pop(k) for k in _REPLAN_OPTIONS if k in solve_options} if stable else {}
     )
-    _settings(split, solve_options)
+    settings, limit = _settings(split, solve_options)
     options = {"split": split, **solve_options}
     if baseline is None:
         baseline = solve(base, **options)
-    again = {**options, **replan, "baseline": baseline} if stable else options
+    if stable:
+        run: tuple[Callable[..., Any], tuple[Any, ...]] = (
+            _run_one,
+            ({**options, **replan, "baseline": baseline},),
+        )
+    else:  # each edited instance's split LP starts from where the base optimum lay
+        run = (_run_restarted, (settings, limit, Reshaped.of(WarmBase.build(base))))
     named = [(s.name, instance) for s, instance in zip(scenarios, edited, strict=True)]
-    rows, plans = _solve_each(named, again, baseline, where)
+    key = {**options, **replan, "baseline": baseline} if stable else options
+    rows, plans = _solve_each(named, run, _options_key(key), baseline, where)
     return Sweep(pd.DataFrame(rows, columns=_columns(baseline)), plans, baseline)
 
 
 def _solve_each(
     named: list[tuple[str, Instance]],
-    options: dict[str, Any],
+    run: tuple[Callable[..., Any], tuple[Any, ...]],
+    salt: tuple[Any, ...],
     baseline: AssignmentResult,
     where: _Where,
 ) -> tuple[list[list[Any]], dict[str, AssignmentResult | ElectsecError]]:
@@ -541,7 +551,6 @@ def _solve_each(
     tables, not its timings), so a sweep given the folder again solves only the rest.
     """
     store = None if where.checkpoint is None else Checkpoint(where.checkpoint)
-    salt = _options_key(options)
     keys = [answer_key(name, instance, salt) for name, instance in named]
     columns = _columns(baseline)
     rows: dict[int, list[Any]] = {}
@@ -557,7 +566,7 @@ def _solve_each(
             take(i, stored)
     todo = [i for i in range(len(named)) if i not in rows]
     tasks = [(keys[i], (named[i][1],)) for i in todo]
-    found = run_each(_run_one, (options,), tasks, executor=where.executor, progress=where.progress)
+    found = run_each(*run, tasks, executor=where.executor, progress=where.progress)
     for j, answer in found:
         i = todo[j]
         take(i, answer)
@@ -714,6 +723,23 @@ def _run_one(
     except ElectsecError as err:
         outcome = err
     return outcome, time.perf_counter() - started
+
+
+def _run_restarted(
+    settings: Settings, limit: float | None, restart: Reshaped, instance: Instance
+) -> tuple[AssignmentResult | ElectsecError, float]:
+    """Solve one edited instance as ``es.solve`` does, its split LP started from the base's.
+
+    The plan is ``es.solve``'s: the start only shortens pricing (see :class:`Reshaped`).
+    """
+    started = time.perf_counter()
+    budget = Budget(limit, started)
+    try:
+        outcome = solve_instance(instance, settings, budget, start=restart.start(instance))
+        result: AssignmentResult | ElectsecError = label(outcome, instance, settings, budget)
+    except ElectsecError as err:
+        result = err
+    return result, time.perf_counter() - started
 
 
 def _row(
