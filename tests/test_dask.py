@@ -140,3 +140,6 @@ def test_a_mixed_sweep_on_dask_resumes_from_its_checkpoint(cluster, tiny, tmp_pa
         assert canonical(untimed(direct.to_dict())) == canonical(
             untimed(there.plans[s.name].to_dict())
         )
+    # Scenarios solved whole ran the array layer only too (labelled on the driver).
+    loaded = client.run(lambda: sorted({"geopandas", "shapely"} & set(sys.modules)))
+    assert all(not found for found in loaded.values()), loaded

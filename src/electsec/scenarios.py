@@ -34,11 +34,12 @@ from electsec.costs import CostMatrix
 from electsec.diff import PlanDiff, diff_plans
 from electsec.errors import ElectsecError, InfeasibleError, InputError, Issue
 from electsec.problem import Instance, Labels, input_hash
+from electsec.replan import baseline_arrays
 from electsec.result import AssignmentResult, label
 from electsec.retier import new_limits, new_tiers, raised
 from electsec.retier import retiered as retiered_instance
-from electsec.solvers.pipeline import Settings, solve_instance
-from electsec.solvers.warm import Edit, Reshaped, Solved, WarmBase
+from electsec.solvers.pipeline import Settings
+from electsec.solvers.warm import Edit, Reshaped, Solved, WarmBase, solve_whole
 from electsec.sweeping import (
     Checkpoint,
     Task,
@@ -524,56 +525,88 @@ def _direct_sweep(
     options = {"split": split, **solve_options}
     if baseline is None:
         baseline = solve(base, **options)
-    if stable:
-        run: tuple[Callable[..., Any], tuple[Any, ...]] = (
-            _run_one,
-            ({**options, **replan, "baseline": baseline},),
-        )
-    else:  # each edited instance's split LP starts from where the base optimum lay
-        run = (_run_restarted, (settings, limit, Reshaped.of(WarmBase.build(base))))
-    named = [(s.name, instance) for s, instance in zip(scenarios, edited, strict=True)]
+    # Stable re-plans keep to the baseline (their own model); the others start each split
+    # LP from where the base optimum lay.
+    restart = None if stable else Reshaped.of(WarmBase.build(base))
+    named = []
+    for s, instance in zip(scenarios, edited, strict=True):
+        how: Settings | ElectsecError = settings
+        try:
+            how = _stable(settings, baseline, instance, replan) if stable else settings
+        except ElectsecError as err:  # as es.solve would raise it: that scenario's answer
+            how = err
+        named.append(_Direct(s.name, instance, how))
     key = {**options, **replan, "baseline": baseline} if stable else options
-    rows, plans = _solve_each(named, run, _options_key(key), baseline, where)
+    rows, plans = _solve_each(named, (limit, restart), _options_key(key), baseline, where)
     return Sweep(pd.DataFrame(rows, columns=_columns(baseline)), plans, baseline)
 
 
+@dataclass(frozen=True)
+class _Direct:
+    """One scenario solved whole: its name, edited instance and settings (or its error)."""
+
+    name: str
+    instance: Instance
+    settings: Settings | ElectsecError
+
+
+def _stable(
+    settings: Settings, plan: AssignmentResult, instance: Instance, replan: Mapping[str, Any]
+) -> Settings:
+    """Return ``settings`` with ``plan`` read onto ``instance`` (as ``es.solve`` reads it)."""
+    if instance.backup is not None:
+        message = "stable re-planning does not combine with backup= yet; drop one of them"
+        raise InputError([Issue("arguments", "baseline", (), message)])
+    return dataclasses.replace(settings, baseline=baseline_arrays(plan, instance, **replan))
+
+
 def _solve_each(
-    named: list[tuple[str, Instance]],
-    run: tuple[Callable[..., Any], tuple[Any, ...]],
+    named: list[_Direct],
+    shared: tuple[float | None, Reshaped | None],
     salt: tuple[Any, ...],
     baseline: AssignmentResult,
     where: _Where,
 ) -> tuple[list[list[Any]], dict[str, AssignmentResult | ElectsecError]]:
     """Solve each edited instance (skipping those checkpointed); rows and plans in order.
 
-    Each answer is written to the checkpoint as it completes, under a key naming the
-    scenario, its edited instance and the options (a stable re-plan's baseline by its
-    tables, not its timings), so a sweep given the folder again solves only the rest.
+    Workers run the array layer only (:func:`~electsec.solvers.warm.solve_whole`); each
+    outcome is labelled here. Each answer is written to the checkpoint as it completes,
+    under a key naming the scenario, its edited instance and the options (a stable
+    re-plan's baseline by its tables, not its timings), so a sweep given the folder
+    again solves only the rest.
     """
     store = None if where.checkpoint is None else Checkpoint(where.checkpoint)
-    keys = [answer_key(name, instance, salt) for name, instance in named]
+    keys = [answer_key(d.name, d.instance, salt) for d in named]
     columns = _columns(baseline)
     rows: dict[int, list[Any]] = {}
     plans: dict[int, AssignmentResult | ElectsecError] = {}
 
-    def take(i: int, answer: tuple[AssignmentResult | ElectsecError, float]) -> None:
-        plans[i] = answer[0]
-        rows[i] = _row(named[i][0], answer[0], answer[1], baseline)
+    def take(i: int, solved: Solved) -> None:
+        how = named[i].settings
+        plan = (
+            _labelled(solved, named[i].instance, how, shared[0])
+            if isinstance(how, Settings)
+            else how
+        )
+        plans[i] = plan
+        rows[i] = _row(named[i].name, plan, solved.seconds, baseline)
 
-    for i, key in enumerate(keys):
-        stored = None if store is None else store.load(key)
+    for i, d in enumerate(named):
+        stored = None if store is None else store.load(keys[i])
+        if isinstance(d.settings, ElectsecError):
+            stored = Solved(d.settings, 0.0)
         if stored is not None:
             take(i, stored)
     todo = [i for i in range(len(named)) if i not in rows]
-    tasks = [(keys[i], (named[i][1],)) for i in todo]
-    found = run_each(*run, tasks, executor=where.executor, progress=where.progress)
-    for j, answer in found:
+    tasks = [(keys[i], (named[i].settings, named[i].instance)) for i in todo]
+    found = run_each(solve_whole, shared, tasks, executor=where.executor, progress=where.progress)
+    for j, solved in found:
         i = todo[j]
-        take(i, answer)
+        take(i, solved)
         if store is not None:
-            store.write(keys[i], answer, dict(zip(columns, rows[i], strict=True)))
+            store.write(keys[i], solved, dict(zip(columns, rows[i], strict=True)))
     order = range(len(named))
-    return [rows[i] for i in order], {named[i][0]: plans[i] for i in order}
+    return [rows[i] for i in order], {named[i].name: plans[i] for i in order}
 
 
 def _options_key(options: Mapping[str, Any]) -> tuple[Any, ...]:
@@ -711,35 +744,6 @@ def _labelled(
         return label(solved.outcome, instance, settings, budget)
     except ElectsecError as err:
         return err
-
-
-def _run_one(
-    options: dict[str, Any], instance: Instance
-) -> tuple[AssignmentResult | ElectsecError, float]:
-    """Solve one edited instance (a pure function of its task: safe to retry anywhere)."""
-    started = time.perf_counter()
-    try:
-        outcome: AssignmentResult | ElectsecError = solve(instance, **options)
-    except ElectsecError as err:
-        outcome = err
-    return outcome, time.perf_counter() - started
-
-
-def _run_restarted(
-    settings: Settings, limit: float | None, restart: Reshaped, instance: Instance
-) -> tuple[AssignmentResult | ElectsecError, float]:
-    """Solve one edited instance as ``es.solve`` does, its split LP started from the base's.
-
-    The plan is ``es.solve``'s: the start only shortens pricing (see :class:`Reshaped`).
-    """
-    started = time.perf_counter()
-    budget = Budget(limit, started)
-    try:
-        outcome = solve_instance(instance, settings, budget, start=restart.start(instance))
-        result: AssignmentResult | ElectsecError = label(outcome, instance, settings, budget)
-    except ElectsecError as err:
-        result = err
-    return result, time.perf_counter() - started
 
 
 def _row(

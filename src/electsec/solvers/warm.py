@@ -45,6 +45,7 @@ __all__ = [
     "repair",
     "solve_cached",
     "solve_edit",
+    "solve_whole",
 ]
 
 
@@ -241,6 +242,26 @@ def solve_edit(
         outcome: Outcome | ElectsecError = solve_instance(
             instance, settings, budget, start=pool, lp=lp, lookahead=look
         )
+    except ElectsecError as err:
+        outcome = err
+    return Solved(outcome, time.perf_counter() - started)
+
+
+def solve_whole(
+    time_limit_s: float | None, restart: Reshaped | None, settings: Settings, instance: Instance
+) -> Solved:
+    """Solve an edited instance whole, as ``es.solve`` does, and return its arrays.
+
+    For scenarios the warm repair cannot carry (tiers, limits, added centres, closed
+    roads, stable re-plans: ``settings.baseline``). With ``restart`` the split LP starts
+    from the base's pool (:class:`Reshaped`); the optimum is the same. The worker needs
+    the array layer only: the driver labels the outcome.
+    """
+    started = time.perf_counter()
+    budget = Budget(time_limit_s, started)
+    try:
+        start = None if restart is None else restart.start(instance)
+        outcome: Outcome | ElectsecError = solve_instance(instance, settings, budget, start=start)
     except ElectsecError as err:
         outcome = err
     return Solved(outcome, time.perf_counter() - started)
