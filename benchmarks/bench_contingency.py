@@ -81,8 +81,12 @@ def _dask(base: es.Instance, table: pd.DataFrame, sweep_s: float) -> None:
     from distributed import Client, LocalCluster
 
     with (
-        LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        LocalCluster(  # free ports only (8787 may be taken), as tests/helpers.local_cluster
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            scheduler_kwargs={"dashboard": False},
         ) as cluster,
         Client(cluster) as client,
     ):

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from electsec.cli import EXIT_INPUT, EXIT_OK, main
+from helpers import WEB_ASSET, needs_browser, render_offline
 
 TINY = ["data/sample/tiny_centers.geojson", "data/sample/tiny_garrisons.geojson"]
 
@@ -143,3 +144,35 @@ def test_scenario_files_close_roads_with_roads_given(tmp_path, repo_root):
     assert table.loc["box", "objective"] != pytest.approx(base.objective)
     bad = ["scenarios", *paths, "--lose-each", "--max-time", "60", "--out", str(tmp_path / "x")]
     assert main(bad) == EXIT_INPUT
+
+
+@needs_browser
+def test_the_scenarios_map_shows_the_orders_that_changed_offline(tmp_path, repo_root):
+    import electsec as es
+
+    paths = [str(repo_root / p) for p in TINY]
+    spec = tmp_path / "lose.json"
+    spec.write_text(json.dumps([{"name": "lose TG01", "garrisons_lost": ["TG01"]}]))
+    out = tmp_path / "out"
+    args = ["scenarios", *paths, "--scenarios", str(spec), "--split", "--no-progress"]
+    assert main([*args, "--out", str(out)]) == EXIT_OK
+    base = es.prepare(*paths)
+    before = es.solve(base, split=True, coverage="max")
+    after = es.solve(
+        es.Scenario("x", garrisons_lost=["TG01"]).apply(base), split=True, coverage="max"
+    )
+    # Independently: the (centre, garrison) pairs whose teams went down or up.
+    key = ["center_id", "garrison_id"]
+    a = before.assignments.groupby(key)["teams"].sum()
+    b = after.assignments.groupby(key)["teams"].sum()
+    both = pd.concat([a.rename("a"), b.rename("b")], axis=1).fillna(0)
+    dropped, added = int((both["b"] < both["a"]).sum()), int((both["b"] > both["a"]).sum())
+    assert dropped > 0
+    page = out / "map.html"
+    text = page.read_text()
+    assert f"orders dropped (baseline): {dropped}" in text
+    assert f"orders added (scenario): {added}" in text
+    assert not WEB_ASSET.search(text)
+    drawn = render_offline(tmp_path, page)
+    assert drawn["errors"] == []
+    assert drawn["requests"] == []

@@ -101,3 +101,45 @@ def test_monte_carlo_on_dask_equals_the_run_here(cluster, tiny):
     )
     pd.testing.assert_frame_equal(here.centers, there.centers)
     pd.testing.assert_frame_equal(here.garrisons, there.garrisons)
+
+
+def test_a_mixed_sweep_on_dask_resumes_from_its_checkpoint(cluster, tiny, tmp_path, monkeypatch):
+    """Direct scenarios (tiers, limits, added centres) checkpoint on Dask too."""
+    from electsec import sweeping
+
+    _, client = cluster
+    centers, garrisons = tiny
+    base = es.prepare(centers.iloc[:30], garrisons, max_distance_m=8000.0)
+    scenarios = [
+        es.Scenario("lose TG01", garrisons_lost=["TG01"]),
+        es.Scenario("looser", limits=20000.0),
+        es.Scenario("retier", tiers={"TC001": "high"}),
+        es.Scenario("new", centers_added=centers.iloc[30:], garrisons_lost=["TG02"]),
+        es.Scenario("half TG03", capacity={"TG03": "-50%"}),
+    ]
+    options = {"split": True, "coverage": "max"}
+    here = es.run_scenarios(base, scenarios, **options)
+    real, writes = sweeping.Checkpoint.write, []
+
+    def stopping(self, key, answer, row):
+        if len(writes) == 2:
+            raise KeyboardInterrupt
+        real(self, key, answer, row)
+        writes.append(key)
+
+    monkeypatch.setattr(sweeping.Checkpoint, "write", stopping)
+    with pytest.raises(KeyboardInterrupt):
+        es.run_scenarios(base, scenarios, executor=client, checkpoint=tmp_path, **options)
+    monkeypatch.setattr(sweeping.Checkpoint, "write", lambda *a: writes.append(a) or real(*a))
+    there = es.run_scenarios(base, scenarios, executor=client, checkpoint=tmp_path, **options)
+    assert len(writes) == len(scenarios)  # 2 before the stop, the other 3 after
+    pd.testing.assert_frame_equal(_columns(here.table), _columns(there.table))
+    _same_plans(here, there)
+    for s in scenarios:
+        direct = es.solve(s.apply(base), **options)
+        assert canonical(untimed(direct.to_dict())) == canonical(
+            untimed(there.plans[s.name].to_dict())
+        )
+    # Scenarios solved whole ran the array layer only too (labelled on the driver).
+    loaded = client.run(lambda: sorted({"geopandas", "shapely"} & set(sys.modules)))
+    assert all(not found for found in loaded.values()), loaded

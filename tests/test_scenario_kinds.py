@@ -5,6 +5,7 @@ the layers edited by hand here (same objective, same assignments), and the base 
 is left as it was.
 """
 
+import dataclasses
 import pickle
 from concurrent.futures import ProcessPoolExecutor
 
@@ -17,9 +18,11 @@ from hypothesis import strategies as st
 
 import electsec as es
 from checker import check_plan
-from helpers import make_instance
+from helpers import geodesic_m, make_instance
 
 TIER_LIMITS = {"high": 4000.0, "medium": 8000.0, "low": 20000.0}
+#: Random instances' box (about 75 × 65 km: lon min, lon max, lat min, lat max).
+AROUND_BAGHDAD = (44.0, 44.8, 33.0, 33.6)
 #: A box around the south of Baghdad (lon/lat).
 SOUTH = shapely.box(44.2, 33.0, 44.5, 33.3)
 
@@ -356,3 +359,90 @@ def test_added_centres_keep_agencies_jurisdictions_and_reserves(tiny, form):
     direct = es.prepare(several, held, **options)
     assert edited.input_hash == direct.input_hash
     _same_plan(_plan(edited), _plan(direct))
+
+
+# --- direct scenarios start their split LP from the base's pool (solvers.warm.Reshaped) ---
+
+
+def _start_arcs(base, edited):
+    from electsec.solvers.warm import Reshaped, WarmBase
+
+    return Reshaped.of(WarmBase.build(base)).start(edited)
+
+
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    seed=st.integers(0, 2**16),
+    limit=st.sampled_from([None, 30e3, 45e3, 90e3]),
+    added=st.integers(0, 8),
+    lost=st.integers(0, 7),
+)
+def test_a_restarted_sweep_is_the_exact_optimum_of_the_edited_layers(seed, limit, added, lost):
+    """The sweep's plan against an independent LP (scipy) on layers edited by hand."""
+    from reference import reference_optimum
+
+    rng = np.random.default_rng(seed)
+    centers, garrisons = make_instance(rng, 45 + added, 8, capacity_ratio=1.4, box=AROUND_BAGHDAD)
+    centers, garrisons = es.read_polling_centers(centers), es.read_garrisons(garrisons)
+    base = es.prepare(centers.iloc[:45], garrisons, max_distance_m=60e3)
+    lost_id = str(garrisons.index[lost])
+    scenario = es.Scenario(
+        "edit",
+        limits=limit,
+        centers_added=centers.iloc[45:] if added else None,
+        garrisons_lost=[lost_id],
+    )
+    if limit is None and not added:
+        scenario = dataclasses.replace(scenario, tiers=None, limits=60e3)  # a direct one still
+    edited = scenario.apply(base)
+    start = _start_arcs(base, edited)
+    assert start is not None  # the restart is what is tested
+    assert len(start)
+    # Every start arc is allowed in the edited instance, at its geodesic (whole metres).
+    lon, lat = edited.labels.center_lonlat[start.center].T
+    g_lon, g_lat = edited.labels.garrison_lonlat[start.garrison].T
+    metres = geodesic_m(lon, lat, g_lon, g_lat)
+    assert (metres <= (limit or 60e3)).all()
+    np.testing.assert_allclose(start.cost, np.round(metres), atol=1)
+    fewer = garrisons.copy()
+    fewer.loc[lost_id, "capacity"] = 0
+    layer = centers if added else centers.iloc[:45]
+    exact = reference_optimum(layer, fewer, split=True, max_distance_m=limit or 60e3)
+    sweep = es.run_scenarios(base, [scenario], split=True)
+    plan = sweep.plans["edit"]
+    if exact is None:
+        assert isinstance(plan, es.InfeasibleError)
+        return
+    check_plan(plan, layer, fewer, split=True, max_distance_m=limit or 60e3)
+    assert plan.objective == pytest.approx(exact, abs=0.5)
+    assert plan.objective == pytest.approx(es.solve(edited, split=True).objective, rel=1e-12)
+
+
+@pytest.mark.parametrize("form", ["demand_columns", "agency_column"])
+def test_a_restart_with_agencies_keeps_each_rows_pairs(tiny, form):
+    centers, garrisons = tiny
+    several = centers.copy()
+    if form == "demand_columns":
+        several["demand_police"] = several["demand"]
+        several["demand_army"] = (np.arange(len(several)) % 3).astype(np.int64)
+        several["demand"] = several["demand_police"] + several["demand_army"]
+    else:
+        several["agency"] = np.where(np.arange(len(several)) % 2 == 0, "police", "army")
+    options = {"jurisdiction": {"police": ["Baghdad"]}, "max_distance_m": TIER_LIMITS}
+    base = es.prepare(several.iloc[:30], garrisons, **options)
+    scenarios = [
+        es.Scenario("new", centers_added=several.iloc[30:]),
+        es.Scenario("retier", tiers={"TC002": "low", "TC004": "high"}),
+    ]
+    sweep = es.run_scenarios(base, scenarios, split=True, coverage="max")
+    for s in scenarios:
+        edited = s.apply(base)
+        start = _start_arcs(base, edited)
+        assert start is not None
+        assert len(start)
+        agency = edited.labels.forces.row_agency[start.center]
+        garrison = edited.labels.garrison_ids[start.garrison]
+        np.testing.assert_array_equal(agency, garrisons.loc[garrison, "agency"].to_numpy())
+        _same_plan(sweep.plans[s.name], _plan(edited))

@@ -395,5 +395,117 @@ def test_a_sweep_with_tiers_and_limits_equals_direct_solves(tiny):
     fewer = garrisons.copy()
     fewer.loc["TG01", "capacity"] = 0
     check_plan(here.plans["tighter"], centers, fewer, split=True, max_distance_m=6000.0)
-    with pytest.raises(es.InputError, match="tiers=, limits=, centers_added= or roads_closed="):
-        es.run_scenarios(base, scenarios, split=True, coverage="max", checkpoint="unused")
+
+
+# --- checkpoints of sweeps solved directly (tiers, limits, added centres, stable) -------
+
+
+def _mixed(tiny):
+    """A base on the first 30 centres and a sweep mixing warm-able and direct scenarios."""
+    centers, garrisons = tiny
+    base = es.prepare(centers.iloc[:30], garrisons, max_distance_m=TIER_LIMITS)
+    scenarios = [
+        es.Scenario("lose TG01", garrisons_lost=["TG01"]),
+        es.Scenario("retier", tiers={"TC001": "high", "TC003": "low"}),
+        es.Scenario("half TG02", capacity={"TG02": "-50%"}),
+        es.Scenario("looser", limits={"low": 30000.0}, garrisons_lost=["TG03"]),
+        es.Scenario("new", centers_added=centers.iloc[30:], garrisons_lost=["TG02"]),
+        es.Scenario("busy", demand={"governorate:Baghdad": "+50%"}),
+    ]
+    return base, scenarios
+
+
+class _StopError(Exception):
+    """The sweep is stopped (a crash, a ^C) right after some answers were stored."""
+
+
+def _stopping_after(k, monkeypatch):
+    """Make the k-th checkpoint write the last one; return the list of writes made."""
+    from electsec import sweeping
+
+    monkeypatch.undo()  # the real write, not a previous stopping one
+    real, writes = sweeping.Checkpoint.write, []
+
+    def write(self, key, answer, row):
+        if len(writes) == k:
+            raise _StopError
+        real(self, key, answer, row)
+        writes.append(row["scenario"])
+
+    monkeypatch.setattr(sweeping.Checkpoint, "write", write)
+    return writes
+
+
+def _resumed(base, scenarios, tmp_path, monkeypatch, *, executor=None, **options):
+    """Stop a sweep after 3 answers, resume it; return (resumed sweep, solves on resume)."""
+    writes = _stopping_after(3, monkeypatch)
+    with pytest.raises(_StopError):
+        es.run_scenarios(base, scenarios, executor=executor, checkpoint=tmp_path, **options)
+    assert len(writes) == 3
+    assert len(list(tmp_path.glob("*.pkl"))) == 3
+    writes = _stopping_after(len(scenarios), monkeypatch)
+    again = es.run_scenarios(base, scenarios, executor=executor, checkpoint=tmp_path, **options)
+    return again, writes
+
+
+@pytest.mark.parametrize("pool", [False, True])
+def test_a_mixed_sweep_stopped_halfway_resumes_from_its_checkpoint(
+    tiny, tmp_path, monkeypatch, pool
+):
+    base, scenarios = _mixed(tiny)
+    options = {"split": True, "coverage": "max"}
+    full = es.run_scenarios(base, scenarios, **options)
+    if pool:
+        with ProcessPoolExecutor(max_workers=2) as executor:
+            resumed, solved = _resumed(
+                base, scenarios, tmp_path, monkeypatch, executor=executor, **options
+            )
+    else:
+        resumed, solved = _resumed(base, scenarios, tmp_path, monkeypatch, **options)
+    assert len(solved) == len(scenarios) - 3  # the stored three were not solved again
+    columns = [c for c in full.table.columns if c != "solve_s"]
+    pd.testing.assert_frame_equal(full.table[columns], resumed.table[columns])
+    for s in scenarios:
+        direct = es.solve(s.apply(base), **options)
+        _same(resumed.plans[s.name], full.plans[s.name])
+        _same(resumed.plans[s.name], direct)
+        _direct(resumed.plans[s.name], direct)
+    from electsec import sweeping
+
+    stored = sweeping.Checkpoint(tmp_path).table()
+    assert sorted(stored["scenario"]) == sorted(s.name for s in scenarios)
+
+
+def test_a_stable_sweep_resumes_from_its_checkpoint(tiny, tmp_path, monkeypatch):
+    base = es.prepare(*tiny)
+    scenarios = [es.Scenario(f"lose {g}", garrisons_lost=[g]) for g in base.labels.garrison_ids]
+    options = {"split": True, "coverage": "max", "stable": True}
+    full = es.run_scenarios(base, scenarios, **options)
+    resumed, solved = _resumed(base, scenarios, tmp_path, monkeypatch, **options)
+    assert len(solved) == len(scenarios) - 3
+    columns = [c for c in full.table.columns if c != "solve_s"]
+    pd.testing.assert_frame_equal(full.table[columns], resumed.table[columns])
+    for s in scenarios:
+        direct = es.solve(s.apply(base), split=True, coverage="max", baseline=full.baseline)
+        _same(resumed.plans[s.name], direct)
+        assert resumed.plans[s.name].replan == direct.replan
+
+
+def test_a_checkpoint_is_not_reused_for_other_options_or_another_baseline(tiny, tmp_path):
+    base, scenarios = _mixed(tiny)
+    es.run_scenarios(base, scenarios[:2], split=True, coverage="max", checkpoint=tmp_path)
+    es.run_scenarios(base, scenarios[:2], split=False, coverage="max", checkpoint=tmp_path)
+    assert len(list(tmp_path.glob("*.pkl"))) == 4
+    lost = es.Scenario("x", garrisons_lost=["TG04"]).apply(base)
+    other = es.solve(lost, split=True, coverage="max")
+    for baseline in (None, other):
+        es.run_scenarios(
+            base,
+            scenarios[:2],
+            split=True,
+            coverage="max",
+            stable=True,
+            baseline=baseline,
+            checkpoint=tmp_path,
+        )
+    assert len(list(tmp_path.glob("*.pkl"))) == 8

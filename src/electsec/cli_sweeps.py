@@ -2,7 +2,8 @@
 
 Both read the two layers, prepare them once, run the sweep (here, on ``--workers N``
 local processes, or on a Dask scheduler with ``--scheduler ADDRESS``) with a progress bar,
-and write the table (CSV) and an offline map of the worst scenario's plan to ``--out``.
+and write the table (CSV) and an offline map of the worst scenario's plan, with the
+orders that changed from the baseline drawn over it (a diff map), to ``--out``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import shapely.geometry
 from electsec.areas import Area
 from electsec.assign import solve
 from electsec.costs import distance_matrix
+from electsec.diff import diff_plans
 from electsec.errors import ElectsecError, InputError, Issue
 from electsec.io import read_garrisons, read_polling_centers
 from electsec.preparation import prepare
@@ -55,7 +57,8 @@ def add_parsers(sub: argparse._SubParsersAction[Any]) -> None:
         "scenarios",
         help="solve what-if scenarios (garrisons lost, capacities or demands changed)",
         description="Solve what-if scenarios on one prepared instance and write the table "
-        "(scenarios.csv) and a map of the worst scenario's plan (map.html, offline).",
+        "(scenarios.csv) and a map of the worst scenario's plan and the orders it changed "
+        "(map.html, offline).",
     )
     what = scenarios.add_mutually_exclusive_group(required=True)
     what.add_argument("--lose-each", action="store_true", help="lose each garrison in turn")
@@ -75,7 +78,8 @@ def add_parsers(sub: argparse._SubParsersAction[Any]) -> None:
         "contingency",
         help="N-1: lose every garrison in turn; find the single points of failure",
         description="Lose every garrison in turn (split plans, exact) and write "
-        "contingency.csv and a map of the worst loss's plan (map.html, offline).",
+        "contingency.csv and a map of the worst loss's plan and the orders it changed "
+        "(map.html, offline).",
     )
     for parser in (scenarios, contingency_):
         _sweep_arguments(parser, whole_flag=parser is contingency_)
@@ -129,7 +133,7 @@ def scenarios_command(args: argparse.Namespace) -> int:
         )
     worst = _worst(sweep.table, "scenario")
     plan = None if worst is None else sweep.plans[worst]
-    return _write(args, sweep.table, "scenarios.csv", plan)
+    return _write(args, sweep.table, "scenarios.csv", plan, sweep.baseline)
 
 
 def contingency_command(args: argparse.Namespace) -> int:
@@ -145,11 +149,12 @@ def contingency_command(args: argparse.Namespace) -> int:
             time_limit_s=args.time_limit,
         )
     worst = _worst(table, "garrison_id")
-    plan = None
+    plan = before = None
     if worst is not None and not args.no_map:
         lost = Scenario(worst, garrisons_lost=(worst,)).apply(base)
         plan = _plan_or_partial(lost, split=not args.whole, time_limit_s=args.time_limit)
-    return _write(args, table, "contingency.csv", plan)
+        before = _plan_or_partial(base, split=not args.whole, time_limit_s=args.time_limit)
+    return _write(args, table, "contingency.csv", plan, before)
 
 
 def _base(args: argparse.Namespace) -> tuple[Instance, Any]:
@@ -292,6 +297,34 @@ def _worst(table: pd.DataFrame, key: str) -> str | None:
     return None if ranked.empty else str(ranked.iloc[0][key])
 
 
+#: How the map draws the orders that changed from the baseline: (changes, colour, layer).
+_DIFF_LAYERS = (
+    (("dropped", "fewer"), "#d62728", "orders dropped (baseline)"),
+    (("added", "more"), "#2ca02c", "orders added (scenario)"),
+)
+
+
+def _diff_layers(fmap: Any, baseline: AssignmentResult, plan: AssignmentResult) -> None:
+    """Draw on ``fmap`` the (centre, garrison) orders that changed from ``baseline``.
+
+    Plain folium layers (no legend, no CDN), so the page stays offline; the map's layer
+    control moves after them (its script names every layer drawn before it).
+    """
+    lines = diff_plans(baseline, plan).to_geodataframe()
+    for changes, colour, layer in _DIFF_LAYERS:
+        part = lines[lines["change"].isin(changes)]
+        if len(part):
+            part.explore(
+                m=fmap,
+                color=colour,
+                name=f"{layer}: {len(part)}",
+                style_kwds={"weight": 3, "dashArray": "6 4", "opacity": 0.9},
+            )
+    children = fmap._children  # folium keeps a map's layers, in order, here
+    for key in [k for k, child in children.items() if type(child).__name__ == "LayerControl"]:
+        children[key] = children.pop(key)
+
+
 def _plan_or_partial(
     instance: Instance, *, split: bool, time_limit_s: float | None
 ) -> AssignmentResult | None:
@@ -306,6 +339,7 @@ def _write(
     table: pd.DataFrame,
     name: str,
     plan: AssignmentResult | ElectsecError | None,
+    baseline: AssignmentResult | None = None,
 ) -> int:
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -313,7 +347,10 @@ def _write(
     written = [out / name]
     partial = getattr(plan, "partial", plan)
     if isinstance(partial, AssignmentResult) and not args.no_map:
-        partial.explore().save(str(out / "map.html"))
+        fmap = partial.explore()
+        if baseline is not None:
+            _diff_layers(fmap, baseline, partial)
+        fmap.save(str(out / "map.html"))
         written.append(out / "map.html")
     print(table.head(10).to_string(index=False))
     print("wrote " + ", ".join(map(str, written)))

@@ -34,15 +34,18 @@ from electsec.costs import CostMatrix
 from electsec.diff import PlanDiff, diff_plans
 from electsec.errors import ElectsecError, InfeasibleError, InputError, Issue
 from electsec.problem import Instance, Labels, input_hash
+from electsec.replan import baseline_arrays
 from electsec.result import AssignmentResult, label
 from electsec.retier import new_limits, new_tiers, raised
 from electsec.retier import retiered as retiered_instance
 from electsec.solvers.pipeline import Settings
-from electsec.solvers.warm import Edit, Solved, WarmBase
+from electsec.solvers.warm import Edit, Reshaped, Solved, WarmBase, solve_whole
 from electsec.sweeping import (
     Checkpoint,
     Task,
+    answer_key,
     reference,
+    run_each,
     run_tallies,
     run_tasks,
     summary,
@@ -437,8 +440,7 @@ def run_scenarios(
             stable=stable,
             split=split,
             baseline=baseline,
-            executor=executor,
-            checkpoint=checkpoint,
+            where=_Where(executor, progress, checkpoint),
             solve_options=solve_options,
             network=network,
         )
@@ -488,6 +490,15 @@ def _warm_sweep(
     return rows, plans, baseline
 
 
+@dataclass(frozen=True)
+class _Where:
+    """Where a sweep runs, and how it reports and keeps its answers."""
+
+    executor: Any
+    progress: bool
+    checkpoint: str | os.PathLike[str] | None
+
+
 def _direct_sweep(
     base: Instance,
     scenarios: list[Scenario],
@@ -495,43 +506,122 @@ def _direct_sweep(
     stable: bool,
     split: bool,
     baseline: AssignmentResult | None,
-    executor: Any,
-    checkpoint: str | os.PathLike[str] | None,
+    where: _Where,
     solve_options: dict[str, Any],
     network: Any = None,
 ) -> Sweep:
-    """Solve every edited instance with ``es.solve``: close to ``baseline`` when stable.
+    """Solve every edited instance whole: as ``es.solve``, or close to ``baseline`` when stable.
 
     Also the path of scenarios that change tiers, limits or centres (the warm start
-    carries capacity and demand edits only). Scenarios are applied here, once.
+    carries capacity and demand edits only): their split LP starts from the base
+    optimum's pool where its pairs are still allowed (:class:`Reshaped`), which shortens
+    pricing, not the optimum. Scenarios are applied here, once.
     """
-    if checkpoint is not None:
-        why = (
-            "stable=True"
-            if stable
-            else "scenarios with tiers=, limits=, centers_added= or roads_closed="
-        )
-        message = f"checkpoints are for warm-started sweeps; drop checkpoint= or {why}"
-        raise InputError([Issue("arguments", "checkpoint", (), message)])
     edited = _apply_all(base, scenarios, network)  # every bad id, before any solve
     replan = (
         {k: solve_options.pop(k) for k in _REPLAN_OPTIONS if k in solve_options} if stable else {}
     )
-    _settings(split, solve_options)
+    settings, limit = _settings(split, solve_options)
     options = {"split": split, **solve_options}
     if baseline is None:
         baseline = solve(base, **options)
-    again = {**options, **replan, "baseline": baseline} if stable else options
-    tasks = [(instance, again) for instance in edited]
-    if hasattr(executor, "get_executor"):  # a Dask client
-        executor = executor.get_executor()
-    results = list(executor.map(_run_one, tasks) if executor else map(_run_one, tasks))
-    plans = {s.name: r for s, (r, _) in zip(scenarios, results, strict=True)}
-    rows = [
-        _row(s.name, r, seconds, baseline)
-        for s, (r, seconds) in zip(scenarios, results, strict=True)
-    ]
+    # Stable re-plans keep to the baseline (their own model); the others start each split
+    # LP from where the base optimum lay.
+    restart = None if stable else Reshaped.of(WarmBase.build(base))
+    named = []
+    for s, instance in zip(scenarios, edited, strict=True):
+        how: Settings | ElectsecError = settings
+        try:
+            how = _stable(settings, baseline, instance, replan) if stable else settings
+        except ElectsecError as err:  # as es.solve would raise it: that scenario's answer
+            how = err
+        named.append(_Direct(s.name, instance, how))
+    key = {**options, **replan, "baseline": baseline} if stable else options
+    rows, plans = _solve_each(named, (limit, restart), _options_key(key), baseline, where)
     return Sweep(pd.DataFrame(rows, columns=_columns(baseline)), plans, baseline)
+
+
+@dataclass(frozen=True)
+class _Direct:
+    """One scenario solved whole: its name, edited instance and settings (or its error)."""
+
+    name: str
+    instance: Instance
+    settings: Settings | ElectsecError
+
+
+def _stable(
+    settings: Settings, plan: AssignmentResult, instance: Instance, replan: Mapping[str, Any]
+) -> Settings:
+    """Return ``settings`` with ``plan`` read onto ``instance`` (as ``es.solve`` reads it)."""
+    if instance.backup is not None:
+        message = "stable re-planning does not combine with backup= yet; drop one of them"
+        raise InputError([Issue("arguments", "baseline", (), message)])
+    return dataclasses.replace(settings, baseline=baseline_arrays(plan, instance, **replan))
+
+
+def _solve_each(
+    named: list[_Direct],
+    shared: tuple[float | None, Reshaped | None],
+    salt: tuple[Any, ...],
+    baseline: AssignmentResult,
+    where: _Where,
+) -> tuple[list[list[Any]], dict[str, AssignmentResult | ElectsecError]]:
+    """Solve each edited instance (skipping those checkpointed); rows and plans in order.
+
+    Workers run the array layer only (:func:`~electsec.solvers.warm.solve_whole`); each
+    outcome is labelled here. Each answer is written to the checkpoint as it completes,
+    under a key naming the scenario, its edited instance and the options (a stable
+    re-plan's baseline by its tables, not its timings), so a sweep given the folder
+    again solves only the rest.
+    """
+    store = None if where.checkpoint is None else Checkpoint(where.checkpoint)
+    keys = [answer_key(d.name, d.instance, salt) for d in named]
+    columns = _columns(baseline)
+    rows: dict[int, list[Any]] = {}
+    plans: dict[int, AssignmentResult | ElectsecError] = {}
+
+    def take(i: int, solved: Solved) -> None:
+        how = named[i].settings
+        plan = (
+            _labelled(solved, named[i].instance, how, shared[0])
+            if isinstance(how, Settings)
+            else how
+        )
+        plans[i] = plan
+        rows[i] = _row(named[i].name, plan, solved.seconds, baseline)
+
+    for i, d in enumerate(named):
+        stored = None if store is None else store.load(keys[i])
+        if isinstance(d.settings, ElectsecError):
+            stored = Solved(d.settings, 0.0)
+        if stored is not None:
+            take(i, stored)
+    todo = [i for i in range(len(named)) if i not in rows]
+    tasks = [(keys[i], (named[i].settings, named[i].instance)) for i in todo]
+    found = run_each(solve_whole, shared, tasks, executor=where.executor, progress=where.progress)
+    for j, solved in found:
+        i = todo[j]
+        take(i, solved)
+        if store is not None:
+            store.write(keys[i], solved, dict(zip(columns, rows[i], strict=True)))
+    order = range(len(named))
+    return [rows[i] for i in order], {named[i].name: plans[i] for i in order}
+
+
+def _options_key(options: Mapping[str, Any]) -> tuple[Any, ...]:
+    """Return the solve options as a checkpoint key part (a baseline plan by its tables)."""
+    plan = options.get("baseline")
+    tables = (
+        ()
+        if plan is None
+        else tuple(
+            pd.util.hash_pandas_object(t, index=False).to_numpy().tobytes()
+            for t in (plan.assignments, plan.uncovered)
+        )
+    )
+    rest = sorted((k, v) for k, v in options.items() if k != "baseline")
+    return (*rest, tables)
 
 
 _REPLAN_OPTIONS = ("max_changes", "max_cost_increase_pct")
@@ -654,19 +744,6 @@ def _labelled(
         return label(solved.outcome, instance, settings, budget)
     except ElectsecError as err:
         return err
-
-
-def _run_one(
-    task: tuple[Instance, dict[str, Any]],
-) -> tuple[AssignmentResult | ElectsecError, float]:
-    """Solve one edited instance (a pure function of its task: safe to retry anywhere)."""
-    instance, options = task
-    started = time.perf_counter()
-    try:
-        outcome: AssignmentResult | ElectsecError = solve(instance, **options)
-    except ElectsecError as err:
-        outcome = err
-    return outcome, time.perf_counter() - started
 
 
 def _row(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import hashlib
+import itertools
 import os
 import pickle
 import tempfile
@@ -38,7 +39,9 @@ __all__ = [
     "Checkpoint",
     "Reference",
     "Task",
+    "answer_key",
     "reference",
+    "run_each",
     "run_tallies",
     "run_tasks",
     "summary",
@@ -83,6 +86,18 @@ def task_key(
     return digest.hexdigest()[:24]
 
 
+def answer_key(*parts: object) -> str:
+    """Name a task solved from scratch by everything its answer depends on (pickled).
+
+    For :func:`run_each` tasks: the edited instance and the solve options, with anything
+    that varies between equal runs (a plan's timings) left out by the caller.
+    """
+    digest = hashlib.sha256(b"electsec-each")
+    for part in parts:
+        digest.update(pickle.dumps(part, protocol=4))
+    return digest.hexdigest()[:24]
+
+
 class Checkpoint:
     """A folder holding each finished task: its answer (pickle) and its table row (Parquet).
 
@@ -102,19 +117,21 @@ class Checkpoint:
             raise InputError([Issue("arguments", "checkpoint", (), message)])
         self.path.mkdir(parents=True, exist_ok=True)
 
-    def load(self, key: str) -> Solved | None:
-        """Return the stored answer of task ``key``, or None."""
+    def load(self, key: str) -> Any:
+        """Return the stored answer of task ``key`` (what :meth:`write` got), or None."""
         file = self.path / f"{key}.pkl"
         if not file.exists():
             return None
         with file.open("rb") as f:
-            solved: Solved = pickle.load(f)  # noqa: S301 - written by this class
-        return solved
+            return pickle.load(f)  # noqa: S301 - written by this class
 
-    def write(self, key: str, solved: Solved, row: dict[str, Any]) -> None:
-        """Store one answer and its row (each file appears whole or not at all)."""
+    def write(self, key: str, answer: object, row: dict[str, Any]) -> None:
+        """Store one answer and its row (each file appears whole or not at all).
+
+        The row goes first: a folder never holds an answer without its row.
+        """
         _atomic(self.path / f"{key}.parquet", lambda p: pd.DataFrame([row]).to_parquet(p))
-        _atomic(self.path / f"{key}.pkl", lambda p: p.write_bytes(pickle.dumps(solved)))
+        _atomic(self.path / f"{key}.pkl", lambda p: p.write_bytes(pickle.dumps(answer)))
 
     def table(self) -> pd.DataFrame:
         """Every stored row (in no particular order)."""
@@ -180,6 +197,104 @@ def run_tallies(
     key = f"{base.key}:{ref.digest}"
     job = _Job(tally_edit, tally_cached, (ref,), key, "tally")
     return _run(job, base, tasks, settings, time_limit_s, executor, progress=progress, label=label)
+
+
+def run_each(
+    run: Callable[..., Any],
+    shared: tuple[Any, ...],
+    tasks: Sequence[tuple[str, tuple[Any, ...]]],
+    *,
+    executor: Any = None,
+    progress: bool = False,
+    label: str = "scenarios",
+) -> Iterator[tuple[int, Any]]:
+    """Yield ``(position, run(*shared, *args))`` for each ``(key, args)`` task, as they finish.
+
+    For tasks that share no warm base (each carries its own edited instance): ``shared``
+    goes to each worker once on Dask (to every task on other executors); a task's own
+    arguments travel only when it is submitted, with a few tasks per worker in flight,
+    so the driver never queues every instance at once. On Dask each task is named by its
+    key and its arguments are on every worker, so a task lost with a worker is run again
+    elsewhere.
+
+    Parameters
+    ----------
+    run
+        A pure, picklable function.
+    shared
+        Its first arguments, the same for every task.
+    tasks
+        ``(key, args)``: a key naming everything the answer depends on
+        (:func:`answer_key`), and the task's own arguments.
+    executor, progress, label
+        As for :func:`run_tasks`.
+    """
+    answers: Iterator[tuple[int, Any]]
+    if executor is None:
+        answers = ((i, run(*shared, *args)) for i, (_, args) in enumerate(tasks))
+    elif _dask_client(executor) is not None:
+        answers = _each_on_dask(_dask_client(executor), run, shared, tasks)
+    else:
+        answers = _each_on_executor(executor, run, shared, tasks)
+    with _bar(len(tasks), label, show=progress) as advance:
+        for found in answers:
+            advance()
+            yield found
+
+
+def _each_on_executor(
+    executor: cf.Executor,
+    run: Callable[..., Any],
+    shared: tuple[Any, ...],
+    tasks: Sequence[tuple[str, tuple[Any, ...]]],
+) -> Iterator[tuple[int, Any]]:
+    window = 2 * max(1, int(getattr(executor, "_max_workers", 0) or os.cpu_count() or 1))
+    queue = iter(enumerate(tasks))
+    pending: dict[cf.Future[Any], int] = {}
+    try:
+        while True:
+            for i, (_, args) in itertools.islice(queue, window - len(pending)):
+                pending[executor.submit(run, *shared, *args)] = i
+            if not pending:
+                return
+            done, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+            for future in done:
+                yield pending.pop(future), future.result()
+    finally:
+        for future in pending:
+            future.cancel()
+
+
+def _each_on_dask(
+    client: Any,
+    run: Callable[..., Any],
+    shared: tuple[Any, ...],
+    tasks: Sequence[tuple[str, tuple[Any, ...]]],
+) -> Iterator[tuple[int, Any]]:
+    from distributed import as_completed  # noqa: PLC0415 - optional dependency
+
+    common = client.scatter(list(shared), broadcast=True, hash=False) if shared else []
+    window = 2 * max(1, sum(client.nthreads().values()))
+    queue = iter(enumerate(tasks))
+    pending: dict[Any, int] = {}
+
+    def submit(i: int, key: str, args: tuple[Any, ...]) -> Any:
+        own = client.scatter(list(args), broadcast=True, hash=False) if args else []
+        future = client.submit(run, *common, *own, key=f"electsec-each-{key}", pure=True)
+        pending[future] = i
+        return future
+
+    started = as_completed(  # type: ignore[no-untyped-call]
+        [submit(i, *task) for i, task in itertools.islice(queue, window)]
+    )
+    try:
+        for future in started:
+            yield pending.pop(future), future.result()
+            for i, task in itertools.islice(queue, 1):
+                started.add(submit(i, *task))  # type: ignore[no-untyped-call]
+    finally:
+        client.cancel(list(pending))
+        client.cancel(common)
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,17 @@ from electsec.solvers.flow import (
 )
 from electsec.solvers.pipeline import Outcome, Settings, solve_instance
 
-__all__ = ["Edit", "Solved", "WarmBase", "load_cached", "repair", "solve_cached", "solve_edit"]
+__all__ = [
+    "Edit",
+    "Reshaped",
+    "Solved",
+    "WarmBase",
+    "load_cached",
+    "repair",
+    "solve_cached",
+    "solve_edit",
+    "solve_whole",
+]
 
 
 @dataclass(frozen=True)
@@ -93,6 +103,77 @@ class WarmBase:
         if not touched.any():
             return self.start
         return self.start.union(problem.arcs.subset(touched[problem.arcs.center]))
+
+
+@dataclass(frozen=True)
+class Reshaped:
+    """A solved base's final LP pool, by demand row id: a start for instances prepared again.
+
+    Scenarios that change tiers, limits or centres give an instance whose rows and
+    allowed pairs differ from the base's, so the pool cannot be reused as it is. What
+    carries over is the pool's (row, garrison) pairs: :meth:`start` asks the edited
+    instance's own oracle for each base row's arcs up to that row's costliest pool arc,
+    and keeps those of the pool's pairs. Every start arc is thus allowed in the edited
+    instance, with its cost there, and pricing still checks every allowed arc: the split
+    optimum is the cold one; only the pricing rounds are fewer.
+
+    Attributes
+    ----------
+    rows
+        Sorted ids of the demand rows the pool has arcs for (centre, and agency).
+    radius
+        Per such row, the cost of its costliest pool arc.
+    pairs
+        The pool's arcs as sorted keys ``position in rows × garrisons + garrison``.
+    garrison_ids
+        The base's garrisons (a start needs the same ones, in the same order).
+    """
+
+    rows: np.ndarray
+    radius: np.ndarray
+    pairs: np.ndarray
+    garrison_ids: np.ndarray
+
+    @classmethod
+    def of(cls, base: WarmBase) -> Reshaped:
+        """Keep ``base``'s pool by row id."""
+        pool, labels = base.start, base.instance.labels
+        ids = _row_ids(labels.center_ids, labels.forces.row_center, labels.forces.row_agency)
+        rows, position = np.unique(ids[pool.center], return_inverse=True)
+        radius = np.full(len(rows), -np.inf)
+        np.maximum.at(radius, position, pool.cost.astype(float))
+        m = len(labels.garrison_ids)
+        pairs = np.unique(position.astype(np.int64) * m + pool.garrison)
+        return cls(rows, radius, pairs, labels.garrison_ids)
+
+    def start(self, instance: Instance) -> Arcs | None:
+        """Return the arcs to start ``instance``'s split LP from (None: solve it cold)."""
+        problem, labels = instance.problem, instance.labels
+        same = np.array_equal(labels.garrison_ids, self.garrison_ids)
+        if problem.oracle is None or instance.backup is not None or not same or not len(self.rows):
+            return None
+        forces = labels.forces
+        ids = _row_ids(labels.center_ids, forces.row_center, forces.row_agency)
+        at = np.minimum(np.searchsorted(self.rows, ids), len(self.rows) - 1)
+        rows = np.flatnonzero(self.rows[at] == ids)
+        if not len(rows):
+            return None
+        # Costs are whole units rounded from the exact ones: one unit more keeps every arc.
+        near = problem.oracle_arcs(self.radius[at[rows]] + 1, rows)
+        key = at[near.center].astype(np.int64) * problem.n_garrisons + near.garrison
+        found = np.minimum(np.searchsorted(self.pairs, key), len(self.pairs) - 1)
+        return near.subset(self.pairs[found] == key)
+
+
+def _row_ids(
+    center_ids: np.ndarray, row_center: np.ndarray, agency: np.ndarray | None
+) -> np.ndarray:
+    """Return one id per demand row: its centre's id, and its agency when there are agencies."""
+    centers: np.ndarray = np.asarray(center_ids).astype(str)[row_center]
+    if agency is None:
+        return centers
+    ids: np.ndarray = np.char.add(np.char.add(centers, "\x00"), np.asarray(agency).astype(str))
+    return ids
 
 
 @dataclass(frozen=True)
@@ -161,6 +242,26 @@ def solve_edit(
         outcome: Outcome | ElectsecError = solve_instance(
             instance, settings, budget, start=pool, lp=lp, lookahead=look
         )
+    except ElectsecError as err:
+        outcome = err
+    return Solved(outcome, time.perf_counter() - started)
+
+
+def solve_whole(
+    time_limit_s: float | None, restart: Reshaped | None, settings: Settings, instance: Instance
+) -> Solved:
+    """Solve an edited instance whole, as ``es.solve`` does, and return its arrays.
+
+    For scenarios the warm repair cannot carry (tiers, limits, added centres, closed
+    roads, stable re-plans: ``settings.baseline``). With ``restart`` the split LP starts
+    from the base's pool (:class:`Reshaped`); the optimum is the same. The worker needs
+    the array layer only: the driver labels the outcome.
+    """
+    started = time.perf_counter()
+    budget = Budget(time_limit_s, started)
+    try:
+        start = None if restart is None else restart.start(instance)
+        outcome: Outcome | ElectsecError = solve_instance(instance, settings, budget, start=start)
     except ElectsecError as err:
         outcome = err
     return Solved(outcome, time.perf_counter() - started)
