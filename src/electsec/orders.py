@@ -30,7 +30,7 @@ import io
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -96,6 +96,8 @@ ORDER_COLUMNS = (
     "backup_hours_beyond_limit",
 )
 _TIMES = ("depart", "arrive", "in_place_by", "polls_open", "polls_close", "release", "return_at")
+#: One row of an order (every cell text; ``_move``: the movement's position, or -1).
+Row = dict[str, Any]
 #: Names Windows reserves for devices (a file ``CON.html`` cannot be opened there).
 _RESERVED = {"CON", "PRN", "AUX", "NUL"} | {f"{p}{k}" for p in ("COM", "LPT") for k in range(10)}
 _MAX_STEM = 60
@@ -156,22 +158,23 @@ def write_orders(timeline: Any, directory: str | Path, *, network: Any = None) -
     units = _units(timeline, movements)
     shapes, kinds = _routes(timeline, movements, network)
     rows = _order_rows(movements.assign(route=kinds), _backup_duties(timeline), units)
-    text = _as_text(rows)
-    stems = _stems(units.index)
-    by_unit = {str(k): v for k, v in text.groupby("garrison_id", sort=False)}
-    empty = text.iloc[:0]
-    context = _Context(timeline, units, stems, shapes, movements)
+    records: list[Row] = _as_text(rows).to_dict("records")  # type: ignore[assignment]
+    context = _Context(timeline, units, shapes, movements)
+    by_unit: dict[str, list[Row]] = {gid: [] for gid in context.units}
+    for record in records:
+        by_unit[record["garrison_id"]].append(record)
     written = [out / "index.html"]
-    for gid in units.index:
-        part = by_unit.get(gid, empty)
-        written += _write_unit(out / "garrisons", stems[gid], part, context, gid)
-    commands = units["command"].fillna("").astype(str)
-    command_stems = _stems(pd.Index(sorted(set(commands))))
+    for gid, own in by_unit.items():
+        written += _write_unit(out / "garrisons", own, context, gid)
+    commands: dict[str, list[str]] = {}
+    for gid in by_unit:
+        commands.setdefault(context.units[gid]["command"] or "", []).append(gid)
+    command_stems = _stems(sorted(commands))
     for command, stem in command_stems.items():
-        members = list(units.index[commands.to_numpy() == command])
-        part = text[text["garrison_id"].isin(members)]
+        members = commands[command]
+        part = [r for gid in members for r in by_unit[gid]]
         written += _write_command(out / "commands", stem, command, members, part, context)
-    _write_index(written[0], context, text, command_stems)
+    _write_index(written[0], context, records, command_stems)
     return written
 
 
@@ -420,11 +423,11 @@ def _number_text(values: pd.Series) -> pd.Series:
     return out
 
 
-def _csv_text(rows: pd.DataFrame) -> str:
+def _csv_text(rows: Sequence[Row]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(ORDER_COLUMNS)
-    writer.writerows(rows.loc[:, list(ORDER_COLUMNS)].itertuples(index=False, name=None))
+    writer.writerows([r[c] for c in ORDER_COLUMNS] for r in rows)
     return buffer.getvalue()
 
 
@@ -478,36 +481,37 @@ def _stems(ids: Iterable[Any]) -> dict[str, str]:
 
 
 class _Context:
-    """What every page draws from: the timeline, the units, stems and route lines."""
+    """What every page draws from: units, file stems, days, forces and route lines."""
 
     def __init__(
-        self,
-        timeline: Any,
-        units: pd.DataFrame,
-        stems: Mapping[str, str],
-        shapes: np.ndarray,
-        movements: pd.DataFrame,
+        self, timeline: Any, units: pd.DataFrame, shapes: np.ndarray, movements: pd.DataFrame
     ) -> None:
-        self.timeline = timeline
-        self.units = units
-        self.stems = stems
+        plan = getattr(timeline, "plan", None)
+        self.units: dict[str, dict[str, Any]] = {
+            str(k): {str(c): x for c, x in v.items()} for k, v in units.to_dict("index").items()
+        }
+        self.stems = _stems(self.units)
         self.shapes = shapes
-        self.forces = _forces(getattr(timeline, "plan", None))
-        self.days = _days(movements, getattr(timeline, "plan", None))
+        self.forces = _forces(plan)
+        self.days = _days(movements, plan)
         self.parameters = dict(getattr(timeline, "parameters", {}) or {})
 
 
-def _forces(plan: Any) -> pd.DataFrame | None:
+def _forces(plan: Any) -> dict[tuple[str, str], dict[str, int]]:
+    """``{(phase, garrison): {capacity, retained, held_back, available, used}}``."""
     forces = getattr(plan, "forces_by_day", None)
     if not isinstance(forces, pd.DataFrame):
-        return None
-    return forces.assign(garrison_id=forces["garrison_id"].astype(str)).set_index(
-        ["phase", "garrison_id"]
-    )
+        return {}
+    columns = ["capacity", "retained", "held_back", "available", "used"]
+    keys = zip(forces["phase"].astype(str), forces["garrison_id"].astype(str), strict=True)
+    values = forces[columns].to_numpy(np.int64).tolist()
+    return {
+        key: dict(zip(columns, row, strict=True)) for key, row in zip(keys, values, strict=True)
+    }
 
 
 def _days(movements: pd.DataFrame, plan: Any) -> dict[str, str]:
-    """``{phase: ISO date}`` in the plan's day order (then any other phase of the movements)."""
+    """Return ``{phase: ISO date}`` in the plan's day order (then other phases moved)."""
     dates = getattr(plan, "dates", None)
     days: dict[str, str] = {}
     if isinstance(dates, Mapping):
@@ -519,19 +523,22 @@ def _days(movements: pd.DataFrame, plan: Any) -> dict[str, str]:
     return days
 
 
-def _write_unit(
-    folder: Path, stem: str, rows: pd.DataFrame, context: _Context, gid: str
-) -> list[Path]:
+def _nav(stem: str) -> str:
+    return (
+        "<nav class='noprint'><a href='../index.html'>All orders</a> · "
+        f"<a href='{_esc(stem)}.csv'>CSV</a></nav>"
+    )
+
+
+def _write_unit(folder: Path, rows: list[Row], context: _Context, gid: str) -> list[Path]:
     """Write one garrison's order (HTML) and its CSV."""
+    stem = context.stems[gid]
     csv_path, page_path = folder / f"{stem}.csv", folder / f"{stem}.html"
     csv_path.write_text(_csv_text(rows), encoding="utf-8")
-    unit = context.units.loc[gid]
-    name = unit["name"] or gid
-    title = f"Tasking order — {name} ({gid})"
+    title = f"Tasking order — {context.units[gid]['name'] or gid} ({gid})"
     parts = [
         _PRINT_STYLE,
-        "<nav class='noprint'><a href='../index.html'>All orders</a> · "
-        f"<a href='{html.escape(stem)}.csv'>CSV</a></nav>",
+        _nav(stem),
         "<div class='order'>",
         *_unit_sections(rows, context, gid, title),
         "</div>",
@@ -540,27 +547,27 @@ def _write_unit(
     return [page_path, csv_path]
 
 
-def _unit_sections(rows: pd.DataFrame, context: _Context, gid: str, title: str) -> list[str]:
+def _unit_sections(rows: list[Row], context: _Context, gid: str, title: str) -> list[str]:
     """Return the heading, then each day's forces, guard duties, map and backup duty."""
-    unit = context.units.loc[gid]
+    unit = context.units[gid]
     about = [
         f"command: {unit['command'] or _NO_COMMAND}",
         f"agency: {unit['agency'] or '-'}",
         f"governorate: {unit['governorate'] or '-'}",
     ]
-    parts = [f"<h1>{html.escape(title)}</h1>", f"<p class='muted'>{_esc(' · '.join(about))}</p>"]
+    parts = [f"<h1>{_esc(title)}</h1>", f"<p class='muted'>{_esc(' · '.join(about))}</p>"]
     parts.append(_rules(context.parameters))
     for phase, date in context.days.items():
-        day = rows[rows["phase"] == phase]
+        guard = [r for r in rows if r["phase"] == phase and r["duty"] == "guard"]
+        backup = [r for r in rows if r["phase"] == phase and r["duty"] == "backup"]
         parts.append(f"<h2>{_esc(_day_label(phase, date))}</h2>")
-        parts.append(_forces_line(context.forces, phase, gid))
-        guard, backup = day[day["duty"] == "guard"], day[day["duty"] == "backup"]
-        if guard.empty:
-            parts.append("<p>No centre to guard on this day.</p>")
+        parts.append(_forces_line(context.forces.get((phase, gid))))
+        if guard:
+            lines = context.shapes[[r["_move"] for r in guard]]
+            parts += [_guard_table(guard, date), _svg(lines, [r["center_id"] for r in guard])]
         else:
-            lines = context.shapes[guard["_move"].to_numpy(np.int64)]
-            parts += [_guard_table(guard, date), _svg(lines, list(guard["center_id"]))]
-        if len(backup):
+            parts.append("<p>No centre to guard on this day.</p>")
+        if backup:
             parts += ["<h3>Backup duty (quick-reaction reserve)</h3>", _backup_table(backup)]
     return parts
 
@@ -588,14 +595,13 @@ def _day_label(phase: str, date: str) -> str:
     return f"{name} day" + (f" — {date}" if date else "")
 
 
-def _forces_line(forces: pd.DataFrame | None, phase: str, gid: str) -> str:
-    if forces is None or (phase, gid) not in forces.index:
+def _forces_line(row: Mapping[str, int] | None) -> str:
+    if row is None:
         return ""
-    row = cast("pd.Series[Any]", forces.loc[(phase, gid)])
     return (
-        f"<p>Teams: capacity {int(row['capacity'])}, retained to vote {int(row['retained'])}, "
-        f"held back {int(row['held_back'])}, available {int(row['available'])}, "
-        f"<b>tasked {int(row['used'])}</b>.</p>"
+        f"<p>Teams: capacity {row['capacity']}, retained to vote {row['retained']}, "
+        f"held back {row['held_back']}, available {row['available']}, "
+        f"<b>tasked {row['used']}</b>.</p>"
     )
 
 
@@ -616,66 +622,58 @@ _GUARD_HEAD = (
 )
 
 
-def _guard_table(guard: pd.DataFrame, date: str) -> str:
+def _centre(r: Row) -> str:
+    return f"{r['center_name']} ({r['center_id']})" if r["center_name"] else r["center_id"]
+
+
+def _guard_table(guard: list[Row], date: str) -> str:
     """Return the centres to guard, in departure order, with every time of the day."""
     body = []
-    for k, r in enumerate(_records(guard), start=1):
-        centre = f"{r.center_name} ({r.center_id})" if r.center_name else r.center_id
-        km = f"{float(r.distance_m) / 1000:.1f} km" if r.distance_m else ""
-        minutes = f"{float(r.travel_s) / 60:.0f} min" if r.travel_s else ""
-        late = r.on_time == "False"
+    for k, r in enumerate(guard, start=1):
+        km = f"{float(r['distance_m']) / 1000:.1f} km" if r["distance_m"] else ""
+        minutes = f"{float(r['travel_s']) / 60:.0f} min" if r["travel_s"] else ""
         status = (
-            f"<span class='late'>LATE by {float(r.late_s or 0) / 60:.0f} min</span>"
-            if late
+            f"<span class='late'>LATE by {float(r['late_s'] or 0) / 60:.0f} min</span>"
+            if r["on_time"] == "False"
             else "<span class='ok'>on time</span>"
         )
         cells = [
             str(k),
-            centre,
-            r.tier,
-            r.teams,
-            _clock(r.depart, date),
-            _clock(r.arrive, date),
-            _clock(r.in_place_by, date),
-            f"{_clock(r.polls_open, date)}–{_clock(r.polls_close, date)}",
-            _clock(r.release, date),
-            _clock(r.return_at, date),
+            _centre(r),
+            r["tier"],
+            r["teams"],
+            *(_clock(r[c], date) for c in ("depart", "arrive", "in_place_by")),
+            f"{_clock(r['polls_open'], date)}–{_clock(r['polls_close'], date)}",
+            _clock(r["release"], date),
+            _clock(r["return_at"], date),
             f"{minutes}, {km}".strip(", "),
-            r.route or "-",
+            r["route"] or "-",
         ]
-        body.append(
-            "<tr>" + "".join(f"<td>{_esc(c)}</td>" for c in cells) + f"<td>{status}</td></tr>"
-        )
+        body.append(_cells(cells, end=f"<td>{status}</td></tr>"))
     return _html_table(_GUARD_HEAD, body)
 
 
-def _backup_table(backup: pd.DataFrame) -> str:
+def _backup_table(backup: list[Row]) -> str:
     head = ("centre", "tier", "response (min)", "limit (min)", "hours beyond the limit")
     body = []
-    for r in _records(backup):
-        centre = f"{r.center_name} ({r.center_id})" if r.center_name else r.center_id
-        best, worst = _minutes(r.backup_best_s), _minutes(r.backup_worst_s)
-        response = best if best == worst else f"{best}–{worst}"
-        beyond = r.backup_hours_beyond_limit or "none"
-        cells = [centre, r.tier, response, _minutes(r.backup_limit_s), beyond]
-        css = " class='late'" if r.backup_hours_beyond_limit else ""
-        body.append(f"<tr{css}>" + "".join(f"<td>{_esc(c)}</td>" for c in cells) + "</tr>")
+    for r in backup:
+        best, worst = _minutes(r["backup_best_s"]), _minutes(r["backup_worst_s"])
+        beyond = r["backup_hours_beyond_limit"]
+        cells = [
+            _centre(r),
+            r["tier"],
+            best if best == worst else f"{best}–{worst}",
+            _minutes(r["backup_limit_s"]),
+            beyond or "none",
+        ]
+        body.append(_cells(cells, css="late" if beyond else ""))
     return _html_table(head, body)
 
 
-def _records(frame: pd.DataFrame) -> list[_Row]:
-    """Return the rows of a text table as attribute records (``r.depart``)."""
-    return [_Row(r) for r in frame.to_dict("records")]
-
-
-class _Row:
-    """One row of a text table: its cells as attributes (every cell is a string)."""
-
-    def __init__(self, cells: Mapping[Any, Any]) -> None:
-        self.__dict__.update({str(k): v for k, v in cells.items()})
-
-    def __getattr__(self, name: str) -> str:
-        raise AttributeError(name)
+def _cells(cells: Iterable[Any], *, css: str = "", start: str = "", end: str = "</tr>") -> str:
+    """Return one table row of escaped cells (``start``: raw cells put first)."""
+    open_tag = f"<tr class='{css}'>" if css else "<tr>"
+    return open_tag + start + "".join(f"<td>{_esc(c)}</td>" for c in cells) + end
 
 
 def _minutes(seconds: str) -> str:
@@ -683,7 +681,7 @@ def _minutes(seconds: str) -> str:
 
 
 def _clock(stamp: str, date: str) -> str:
-    """``HH:MM`` of an ISO time, with its date when it is not the day's own."""
+    """Return ``HH:MM`` of an ISO time, with its date when it is not the day's own."""
     if not stamp:
         return ""
     day, _, time = stamp.partition(" ")
@@ -721,7 +719,7 @@ def _svg(lines: np.ndarray, centers: list[str], *, width: int = 420, height: int
     parts = []
     for _, line in drawn:
         simple = shapely.get_coordinates(shapely.simplify(line, 1.0 / scale))
-        pts = " ".join(f"{x:.1f},{y:.1f}" for x, y in xy(simple))
+        pts = " ".join(f"{x:.1f},{y:.1f}" for x, y in xy(simple).tolist())
         parts.append(f"<polyline points='{pts}' fill='none' stroke='#1565c0' stroke-width='2'/>")
     home = xy(shapely.get_coordinates(drawn[0][1])[:1])[0]
     parts.append(
@@ -747,18 +745,16 @@ def _write_command(
     stem: str,
     command: str,
     members: list[str],
-    rows: pd.DataFrame,
+    rows: list[Row],
     context: _Context,
 ) -> list[Path]:
     """Write one command's page (its garrisons, their totals, every movement) and CSV."""
     csv_path, page_path = folder / f"{stem}.csv", folder / f"{stem}.html"
     csv_path.write_text(_csv_text(rows), encoding="utf-8")
-    label = command or _NO_COMMAND
-    title = f"Tasking orders — {label}"
+    title = f"Tasking orders — {command or _NO_COMMAND}"
     parts = [
         _PRINT_STYLE,
-        "<nav class='noprint'><a href='../index.html'>All orders</a> · "
-        f"<a href='{html.escape(stem)}.csv'>CSV</a></nav>",
+        _nav(stem),
         f"<h1>{_esc(title)}</h1>",
         f"<p>{len(members)} garrison(s).</p>",
         _rules(context.parameters),
@@ -766,81 +762,79 @@ def _write_command(
         _unit_table(members, rows, context, prefix="../garrisons/"),
     ]
     for phase, date in context.days.items():
-        guard = rows[(rows["phase"] == phase) & (rows["duty"] == "guard")]
-        if len(guard):
-            order = guard.sort_values(["depart", "garrison_id"], kind="stable")
+        guard = [r for r in rows if r["phase"] == phase and r["duty"] == "guard"]
+        if guard:
+            guard.sort(key=lambda r: (r["depart"], r["garrison_id"]))
             parts += [f"<h2>{_esc(_day_label(phase, date))}: movements</h2>"]
-            parts.append(_movement_table(order, date, context))
+            parts.append(_movement_table(guard, date, context))
     write_page(page_path, title, parts)
     return [page_path, csv_path]
 
 
-def _unit_table(
-    members: Sequence[str], rows: pd.DataFrame, context: _Context, *, prefix: str
-) -> str:
+def _unit_table(members: Sequence[str], rows: list[Row], context: _Context, *, prefix: str) -> str:
     """One row per garrison (linked to its order): teams and centres per day, first departure."""
-    guard = rows[rows["duty"] == "guard"]
-    teams = pd.to_numeric(guard["teams"], errors="coerce").fillna(0)
-    per_day = teams.groupby([guard["garrison_id"], guard["phase"]]).sum()
-    centres = guard.groupby(["garrison_id", "phase"])["center_id"].nunique()
-    first = guard[guard["depart"] != ""].groupby("garrison_id")["depart"].min()
-    late = (guard["on_time"] == "False").groupby(guard["garrison_id"]).sum()
+    teams: dict[tuple[str, str], int] = {}
+    centres: dict[tuple[str, str], set[str]] = {}
+    first: dict[str, str] = {}
+    late: dict[str, int] = {}
+    for r in rows:
+        if r["duty"] != "guard":
+            continue
+        key = (r["garrison_id"], r["phase"])
+        teams[key] = teams.get(key, 0) + int(r["teams"] or 0)
+        centres.setdefault(key, set()).add(r["center_id"])
+        if r["depart"] and (
+            r["garrison_id"] not in first or r["depart"] < first[r["garrison_id"]]
+        ):
+            first[r["garrison_id"]] = r["depart"]
+        late[r["garrison_id"]] = late.get(r["garrison_id"], 0) + (r["on_time"] == "False")
     days = list(context.days)
     head = ["garrison", "name", "command", *[f"{p}: teams / centres" for p in days]]
-    head += ["first departure", "late"]
     body = []
     for gid in members:
-        unit = context.units.loc[gid]
-        link = f"<a href='{_esc(prefix + context.stems[gid])}.html'>{_esc(gid)}</a>"
+        unit = context.units[gid]
+        link = f"<td><a href='{_esc(prefix + context.stems[gid])}.html'>{_esc(gid)}</a></td>"
         cells = [unit["name"] or "", unit["command"] or _NO_COMMAND]
-        cells += [
-            f"{int(per_day.get((gid, p), 0))} / {int(centres.get((gid, p), 0))}" for p in days
-        ]
-        cells += [str(first.get(gid, ""))[:16], int(late.get(gid, 0))]
-        body.append(
-            f"<tr><td>{link}</td>" + "".join(f"<td>{_esc(c)}</td>" for c in cells) + "</tr>"
-        )
-    return _html_table(head, body)
+        cells += [f"{teams.get((gid, p), 0)} / {len(centres.get((gid, p), ()))}" for p in days]
+        cells += [first.get(gid, "")[:16], late.get(gid, 0)]
+        body.append(_cells(cells, start=link))
+    return _html_table([*head, "first departure", "late"], body)
 
 
-def _movement_table(guard: pd.DataFrame, date: str, context: _Context) -> str:
+def _movement_table(guard: list[Row], date: str, context: _Context) -> str:
     head = ("depart", "garrison", "centre", "tier", "teams", "arrive", "release", "back home")
     body = []
-    for r in _records(guard):
-        link = f"<a href='../garrisons/{_esc(context.stems[r.garrison_id])}.html'>"
-        centre = f"{r.center_name} ({r.center_id})" if r.center_name else r.center_id
-        css = " class='late'" if r.on_time == "False" else ""
-        cells = [r.tier, r.teams, _clock(r.arrive, date), _clock(r.release, date)]
-        cells.append(_clock(r.return_at, date))
-        body.append(
-            f"<tr{css}><td>{_esc(_clock(r.depart, date))}</td>"
-            f"<td>{link}{_esc(r.garrison_id)}</a></td><td>{_esc(centre)}</td>"
-            + "".join(f"<td>{_esc(c)}</td>" for c in cells)
-            + "</tr>"
+    for r in guard:
+        href = f"../garrisons/{context.stems[r['garrison_id']]}.html"
+        start = (
+            f"<td>{_esc(_clock(r['depart'], date))}</td>"
+            f"<td><a href='{_esc(href)}'>{_esc(r['garrison_id'])}</a></td>"
         )
+        cells = [_centre(r), r["tier"], r["teams"]]
+        cells += [_clock(r[c], date) for c in ("arrive", "release", "return_at")]
+        body.append(_cells(cells, css="late" if r["on_time"] == "False" else "", start=start))
     return _html_table(head, body)
 
 
 def _write_index(
-    path: Path, context: _Context, rows: pd.DataFrame, command_stems: Mapping[str, str]
+    path: Path, context: _Context, rows: list[Row], command_stems: Mapping[str, str]
 ) -> None:
     """Write the index: the days, the commands and every garrison, each linked to its page."""
-    guard = rows[rows["duty"] == "guard"]
     body = []
     for phase, date in context.days.items():
-        day = guard[guard["phase"] == phase]
-        teams = int(pd.to_numeric(day["teams"], errors="coerce").fillna(0).sum())
-        departs, returns = day["depart"][day["depart"] != ""], day["return_at"]
+        day = [r for r in rows if r["phase"] == phase and r["duty"] == "guard"]
+        departs = [r["depart"] for r in day if r["depart"]]
+        returns = [r["return_at"] for r in day if r["return_at"]]
         cells = [
             _day_label(phase, date),
-            day["center_id"].nunique(),
-            teams,
-            day["garrison_id"].nunique(),
-            int((day["on_time"] == "False").sum()),
-            departs.min()[:16] if len(departs) else "",
-            returns[returns != ""].max()[:16] if len(day) else "",
+            len({r["center_id"] for r in day}),
+            sum(int(r["teams"] or 0) for r in day),
+            len({r["garrison_id"] for r in day}),
+            sum(r["on_time"] == "False" for r in day),
+            min(departs)[:16] if departs else "",
+            max(returns)[:16] if returns else "",
         ]
-        body.append("<tr>" + "".join(f"<td>{_esc(c)}</td>" for c in cells) + "</tr>")
+        body.append(_cells(cells))
     head = ("day", "centres", "teams", "garrisons", "late", "first departure", "last return")
     commands = [
         f"<li><a href='commands/{_esc(stem)}.html'>{_esc(command or _NO_COMMAND)}</a></li>"
@@ -855,6 +849,6 @@ def _write_index(
         "<h2>Commands</h2>",
         f"<ul>{''.join(commands)}</ul>",
         "<h2>Garrisons</h2>",
-        _unit_table(list(context.units.index), rows, context, prefix="garrisons/"),
+        _unit_table(list(context.units), rows, context, prefix="garrisons/"),
     ]
     write_page(path, "Tasking orders", parts)
