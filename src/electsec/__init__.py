@@ -43,6 +43,7 @@ if TYPE_CHECKING:
         diff_plans,
         run_scenarios,
     )
+    from electsec.timeline import Timeline, movement_timeline
 
 try:
     __version__ = version("electsec")
@@ -74,7 +75,9 @@ _HOME = MappingProxyType(
         "Issue": "electsec.errors",
         "SolverError": "electsec.errors",
         "SolverOptions": "electsec.config",
+        "Timeline": "electsec.timeline",
         "distance_matrix": "electsec.costs",
+        "movement_timeline": "electsec.timeline",
         "plan_election": "electsec.election",
         "prepare": "electsec.preparation",
         "read_garrisons": "electsec.io",
@@ -102,10 +105,12 @@ __all__ = [
     "SolverError",
     "SolverOptions",
     "Sweep",
+    "Timeline",
     "__version__",
     "contingency",
     "diff_plans",
     "distance_matrix",
+    "movement_timeline",
     "plan_election",
     "prepare",
     "read_garrisons",
