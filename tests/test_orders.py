@@ -159,6 +159,49 @@ def test_every_movement_is_in_exactly_one_garrison_order_with_its_times(election
     assert ids == set(election.forces_by_day["garrison_id"])
 
 
+def test_the_real_timeline_with_backups_gives_orders_and_backup_duty(commanded, tmp_path):
+    centers, garrisons = commanded
+    garrisons = garrisons.assign(reserve=2)
+    layers = {"special": centers.iloc[:10].drop(columns="phase"), "general": centers.iloc[10:]}
+    election = es.plan_election(
+        layers,
+        garrisons,
+        min_retained=0.5,
+        dates=DATES,
+        backup={"max_distance_m": 60_000, "centers_per_team": 3},
+    )
+    timeline = es.movement_timeline(election, speed_kmh=40, earliest_departure="05:50")
+    assert timeline.orders(tmp_path) == write_orders(timeline, tmp_path)
+    guard, backup = {}, {}
+    for path in (tmp_path / "garrisons").glob("*.csv"):
+        for row in read_rows(path):
+            key = (row["phase"], row["garrison_id"], row["center_id"])
+            into = guard if row["duty"] == "guard" else backup
+            assert key not in into
+            into[key] = row
+    moves = timeline.movements
+    keys = zip(moves["phase"], moves["garrison_id"], moves["center_id"], strict=True)
+    assert set(guard) == set(keys)
+    for move in moves.itertuples(index=False):
+        row = guard[(move.phase, move.garrison_id, move.center_id)]
+        assert [pd.Timestamp(row[c]) for c in TIMES] == [getattr(move, c) for c in TIMES]
+        assert row["on_time"] == str(bool(move.on_time))
+    assert (~moves["on_time"]).any()  # 05:50 makes some late: they stay in the orders
+    duty = timeline.backup_response[timeline.backup_response["on_duty"]]
+    expected = duty.groupby(["phase", "backup_garrison_id", "center_id"])
+    assert backup
+    assert set(backup) == set(expected.groups)
+    for key, hours in expected:
+        row = backup[key]
+        assert float(row["backup_best_s"]) == pytest.approx(hours["response_s"].min())
+        worst = np.maximum(hours["committed_response_s"], hours["response_s"]).max()
+        assert float(row["backup_worst_s"]) == pytest.approx(worst)
+        bad = hours[~(hours["within_limit"] & hours["committed_within_limit"])]
+        assert row["backup_hours_beyond_limit"].split() == [
+            h.strftime("%H:%M") for h in bad["hour"]
+        ]
+
+
 def test_late_movements_are_marked_in_the_order(election, tmp_path):
     timeline = hand_timeline(election, late_centers=("TC012",))
     late = timeline.movements[timeline.movements["center_id"] == "TC012"].iloc[0]

@@ -7,7 +7,8 @@ the movement timeline (:func:`electsec.movement_timeline`) and writes into ``--o
     summary.csv, election.json, forces_by_day.csv     the days side by side
     <phase>/                                          each day's plan, as 'electsec plan'
     movements.csv, by_hour.csv, late.csv,
-    backup_response.csv (with backups)                the timeline
+    backup_response.csv (with backups),
+    timeline_summary.csv, timeline.html               the timeline (and its chart)
     orders/                                           one order per garrison and command
     report.html                                       the election report (offline)
 
@@ -199,7 +200,8 @@ def election_command(args: argparse.Namespace) -> int:
         return cli.EXIT_INFEASIBLE
     timeline = _timeline(args, election, network)
     written = _write(args, election, timeline, network)
-    text = election.summary().to_string() + "\n\nwritten:\n"
+    text = election.summary().T.to_string() + "\n\n" + timeline.summary().T.to_string()
+    text += "\n\nwritten:\n"
     text += "\n".join(f"  {p}" for p in written)
     cli._emit(
         args, {**election.to_dict(), "written": [str(p) for p in written]}, text, stream=sys.stdout
@@ -317,7 +319,10 @@ def _flagged(exc: InputError, dates: Mapping[str, Any]) -> InputError:
             column = "/".join(f"--date-{p}" for p in known) or "--date"
         elif issue.table == "arguments" and column in _FLAGS:
             column = _FLAGS[column]
-        issues.append(dataclasses.replace(issue, column=column))
+        message = issue.message
+        for option, flag in _FLAGS.items():  # "min_retained='x' names no column"
+            message = message.replace(f"{option}=", f"{flag} ")
+        issues.append(dataclasses.replace(issue, column=column, message=message))
     return InputError(issues)
 
 
@@ -350,23 +355,17 @@ def _timeline(args: argparse.Namespace, election: Any, network: Any) -> Any:
     """Build the movement timeline of every day."""
     import electsec as es  # noqa: PLC0415
 
-    minutes = {
-        "in_place_min": _whole(args.in_place_min),
-        "count_min": _whole(args.count_min),
-    }
-    travel: dict[str, Any] = (
-        {"network": network}
-        if network is not None
-        else {"speed_kmh": args.speed_kmh or _DEFAULT_SPEED_KMH}
-    )
+    # with --roads the plans are on road travel times: the timeline takes them from there
+    speed = None if network is not None else args.speed_kmh or _DEFAULT_SPEED_KMH
     try:
         return es.movement_timeline(
             election,
+            speed_kmh=speed,
             polls_open=args.polls_open,
             polls_close=args.polls_close,
+            in_place_min=_whole(args.in_place_min),
+            count_min=_whole(args.count_min),
             earliest_departure=args.earliest_departure,
-            **minutes,
-            **travel,
         )
     except InputError as exc:
         raise _flagged(exc, election.dates) from None
@@ -392,16 +391,18 @@ def _write(args: argparse.Namespace, election: Any, timeline: Any, network: Any)
         "movements.csv": timeline.movements,
         "by_hour.csv": timeline.by_hour,
         "late.csv": timeline.late,
+        "timeline_summary.csv": timeline.summary(),
     }
     backup = getattr(timeline, "backup_response", None)
     if backup is not None and len(backup):
         tables["backup_response.csv"] = backup
     for name, table in tables.items():
-        table.to_csv(out / name, index=name == "summary.csv")
+        table.to_csv(out / name, index=name.endswith("summary.csv"))
         written.append(out / name)
     written.append(out / "election.json")
     written[-1].write_text(json.dumps(election.to_dict(), indent=2), encoding="utf-8")
     orders = write_orders(timeline, out / "orders", network=network)
     written += [orders[0], out / "orders" / "garrisons", out / "orders" / "commands"]
+    written.append(timeline.chart(out / "timeline.html"))
     written.append(election.report(out / "report.html", network=network))
     return written

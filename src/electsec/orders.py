@@ -133,7 +133,8 @@ def write_orders(timeline: Any, directory: str | Path, *, network: Any = None) -
     network
         A road network (anything :meth:`electsec.network.RoadNetwork.build` takes): each
         route is then the fastest road path (the one road travel times measure); a
-        straight line where the roads give none. None: straight lines.
+        straight line where the roads give none. None: the network the timeline's
+        travel times came from (``timeline.network``), else straight lines.
 
     Returns
     -------
@@ -156,6 +157,8 @@ def write_orders(timeline: Any, directory: str | Path, *, network: Any = None) -
     out = _folder(directory)
     movements = _movements(timeline)
     units = _units(timeline, movements)
+    if network is None:
+        network = getattr(timeline, "network", None)
     shapes, kinds = _routes(timeline, movements, network)
     rows = _order_rows(movements.assign(route=kinds), _backup_duties(timeline), units)
     records: list[Row] = _as_text(rows).to_dict("records")  # type: ignore[assignment]
@@ -242,7 +245,12 @@ def _units(timeline: Any, movements: pd.DataFrame) -> pd.DataFrame:
 
 
 def _backup_duties(timeline: Any) -> pd.DataFrame:
-    """One row per day, centre and backup garrison: best/worst response, limit, bad hours."""
+    """One row per day, centre and backup garrison: best/worst response, limit, bad hours.
+
+    Only the hours the centre is guarded (``on_duty``) count. The best response is from
+    the reserve's garrison; the worst is the response while the reserve is committed
+    elsewhere (``committed_response_s``); an hour is beyond the limit when either is.
+    """
     table = getattr(timeline, "backup_response", None)
     columns = ["phase", "center_id", "garrison_id", "best_s", "worst_s", "limit_s", "beyond"]
     if not isinstance(table, pd.DataFrame) or table.empty:
@@ -253,16 +261,21 @@ def _backup_duties(timeline: Any) -> pd.DataFrame:
         message = "the timeline's backup_response lacks columns; build it with movement_timeline()"
         raise InputError([Issue("timeline", ", ".join(missing), (), message)])
     t = table.dropna(subset=["backup_garrison_id"]).copy()
+    if "on_duty" in t and t["on_duty"].any():
+        t = t[t["on_duty"].fillna(value=False).astype(bool).to_numpy()]
     for column in ("phase", "center_id", "backup_garrison_id"):
         t[column] = t[column].astype(str)
     within = t["within_limit"] if "within_limit" in t else t["response_s"] <= t["limit_s"]
+    worst = t["response_s"]
+    if "committed_response_s" in t:  # the reserve committed elsewhere: the worst case
+        within = within & t.get("committed_within_limit", within)
+        worst = t["committed_response_s"].fillna(t["response_s"])
     bad = ~within.fillna(value=False).astype(bool)
-    t["bad_hour"] = ""
+    t = t.assign(worst_s=np.fmax(worst, t["response_s"]), bad_hour="")
     t.loc[bad, "bad_hour"] = t.loc[bad, "hour"].map(_hour)
-    keys = ["phase", "center_id", "backup_garrison_id"]
-    groups = t.groupby(keys, sort=False)
+    groups = t.groupby(["phase", "center_id", "backup_garrison_id"], sort=False)
     duties = groups.agg(
-        best_s=("response_s", "min"), worst_s=("response_s", "max"), limit_s=("limit_s", "first")
+        best_s=("response_s", "min"), worst_s=("worst_s", "max"), limit_s=("limit_s", "first")
     )
     duties["beyond"] = groups["bad_hour"].agg(lambda h: " ".join(str(x) for x in h if x))
     return duties.reset_index().rename(columns={"backup_garrison_id": "garrison_id"})
@@ -574,20 +587,24 @@ def _unit_sections(rows: list[Row], context: _Context, gid: str, title: str) -> 
 
 def _rules(parameters: Mapping[str, Any]) -> str:
     """Return the timeline's rules in one line (polls, time in place, count, departure)."""
-    shown = [
-        (label, parameters.get(key))
-        for key, label in (
-            ("polls_open", "polls open"),
-            ("polls_close", "polls close"),
-            ("in_place_min", "in place (min before opening)"),
-            ("count_min", "count (min after closing)"),
-            ("earliest_departure", "earliest departure"),
-        )
-        if parameters.get(key) is not None
-    ]
-    if not shown:
-        return ""
-    return f"<p class='muted'>{_esc(' · '.join(f'{k}: {v}' for k, v in shown))}</p>"
+    shown = []
+    for key, label in (
+        ("polls_open", "polls open"),
+        ("polls_close", "polls close"),
+        ("in_place_min", "in place (min before opening)"),
+        ("count_min", "count (min after closing)"),
+        ("earliest_departure", "earliest departure"),
+        ("travel_source", "travel times from"),
+        ("speed_kmh", "speed (km/h)"),
+    ):
+        value = parameters.get(key)
+        if isinstance(value, Mapping):
+            value = ", ".join(f"{k} {v}" for k, v in value.items() if v is not None) or None
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if value is not None:
+            shown.append(f"{label}: {value}")
+    return f"<p class='muted'>{_esc(' · '.join(shown))}</p>" if shown else ""
 
 
 def _day_label(phase: str, date: str) -> str:
