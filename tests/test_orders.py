@@ -401,3 +401,39 @@ def test_orders_open_offline(election, tmp_path):
         drawn = render_offline(tmp_path, page)
         assert drawn["errors"] == []
         assert drawn["requests"] == []
+
+
+def test_names_are_escaped_in_every_page(tiny, tmp_path):
+    centers, garrisons = tiny
+    garrisons = garrisons.assign(
+        name=["<script>alert(1)</script>", *garrisons["name"].iloc[1:]],
+        command=["<b>North</b>"] * 3 + ["South & Co"] * 3,
+    )
+    election = es.plan_election(
+        {"general": centers}, garrisons, dates={"general": DATES["general"]}
+    )
+    written = write_orders(es.movement_timeline(election, speed_kmh=40), tmp_path)
+    for path in (p for p in written if p.suffix == ".html"):
+        text = path.read_text(encoding="utf-8")
+        assert "<script" not in text
+        assert "<b>North</b>" not in text
+    index = (tmp_path / "index.html").read_text(encoding="utf-8")
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in index
+    assert "South &amp; Co" in index
+
+
+def test_one_plan_gives_one_voting_day(tiny, tmp_path):
+    plan = es.solve_assignment(*tiny)
+    timeline = es.movement_timeline(plan, date="2025-11-11", speed_kmh=40)
+    written = write_orders(timeline, tmp_path)
+    rows = [
+        r
+        for p in written
+        if p.parent.name == "garrisons" and p.suffix == ".csv"
+        for r in read_rows(p)
+    ]
+    assert len(rows) == len(plan.assignments)
+    assert {r["date"] for r in rows} == {"2025-11-11"}
+    text = (tmp_path / "garrisons" / "TG01.html").read_text(encoding="utf-8")
+    assert "Voting day — 2025-11-11" in text
+    assert "retained to vote" not in text  # one plan: no forces by day

@@ -106,6 +106,7 @@ _PRINT_STYLE = """<style>
 .order h2 { margin-top: 1.2em; border-bottom: 2px solid #333; }
 .late { color: #b00020; font-weight: 600; } .ok { color: #1b5e20; }
 svg.route { border: 1px solid #ccc; background: #fafafa; max-width: 100%; }
+td { white-space: nowrap; } .order td:nth-child(2) { text-align: left; }
 nav { font-size: 0.9em; margin-bottom: 1em; }
 @page { size: A4; margin: 12mm; }
 @media print {
@@ -577,6 +578,7 @@ def _unit_sections(rows: list[Row], context: _Context, gid: str, title: str) -> 
         parts.append(_forces_line(context.forces.get((phase, gid))))
         if guard:
             lines = context.shapes[[r["_move"] for r in guard]]
+            parts.append(_day_line(guard[0], date))
             parts += [_guard_table(guard, date), _svg(lines, [r["center_id"] for r in guard])]
         else:
             parts.append("<p>No centre to guard on this day.</p>")
@@ -608,8 +610,16 @@ def _rules(parameters: Mapping[str, Any]) -> str:
 
 
 def _day_label(phase: str, date: str) -> str:
-    name = phase.capitalize() if phase else "Voting"
+    name = phase.capitalize() if phase not in ("", "day") else "Voting"
     return f"{name} day" + (f" — {date}" if date else "")
+
+
+def _day_line(r: Row, date: str) -> str:
+    """Return the day's clock: polls, in place by (the same for every centre of the day)."""
+    return (
+        f"<p>Polls open <b>{_clock(r['polls_open'], date)}–{_clock(r['polls_close'], date)}"
+        f"</b> · every team in place by <b>{_clock(r['in_place_by'], date)}</b>.</p>"
+    )
 
 
 def _forces_line(row: Mapping[str, int] | None) -> str:
@@ -629,12 +639,9 @@ _GUARD_HEAD = (
     "teams",
     "depart",
     "arrive",
-    "in place by",
-    "polls",
     "release",
     "back home",
-    "travel",
-    "route",
+    "travel (route)",
     "status",
 )
 
@@ -659,12 +666,9 @@ def _guard_table(guard: list[Row], date: str) -> str:
             _centre(r),
             r["tier"],
             r["teams"],
-            *(_clock(r[c], date) for c in ("depart", "arrive", "in_place_by")),
-            f"{_clock(r['polls_open'], date)}–{_clock(r['polls_close'], date)}",
-            _clock(r["release"], date),
+            *(_clock(r[c], date) for c in ("depart", "arrive", "release")),
             _clock(r["return_at"], date),
-            f"{minutes}, {km}".strip(", "),
-            r["route"] or "-",
+            f"{minutes}, {km}".strip(", ") + (f" ({r['route']})" if r["route"] else ""),
         ]
         body.append(_cells(cells, end=f"<td>{status}</td></tr>"))
     return _html_table(_GUARD_HEAD, body)
