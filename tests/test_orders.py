@@ -19,6 +19,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import electsec as es
 from electsec.orders import ORDER_COLUMNS, safe_file_stem, write_orders
@@ -338,6 +340,28 @@ def test_safe_file_stem_keeps_plain_ids():
     stem = safe_file_stem("../../etc/passwd", taken)
     assert "/" not in stem
     assert "." not in stem
+
+
+RESERVED = {"CON", "PRN", "AUX", "NUL"} | {f"{p}{k}" for p in ("COM", "LPT") for k in range(10)}
+
+
+@given(st.lists(st.text(min_size=1, max_size=80), unique=True, max_size=30))
+def test_stems_are_safe_and_distinct_for_any_ids(names):
+    taken: set[str] = set()
+    stems = []
+    for name in names:
+        before = set(taken)
+        stem = safe_file_stem(name, taken)
+        assert re.fullmatch(r"[A-Za-z0-9_-]+", stem), stem
+        assert stem.upper() not in RESERVED
+        assert len(stem) <= 100
+        plain = re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,58}[A-Za-z0-9]|[A-Za-z0-9]", name)
+        if plain and name.upper() not in RESERVED and name.lower() not in before:
+            assert stem == name  # a safe, free id keeps its own name
+        else:
+            assert stem != name
+        stems.append(stem)
+    assert len({s.lower() for s in stems}) == len(names)  # distinct even without case
 
 
 def test_road_routes_follow_the_roads(election, repo_root, tmp_path):
