@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 
 from electsec.cli import EXIT_INFEASIBLE, EXIT_INPUT, EXIT_OK, main
-from helpers import geodesic_m
+from helpers import geodesic_m, needs_browser, render_offline
 
 DAYS = ["--date-special", "2025-11-09", "--date-general", "2025-11-11"]
 
@@ -202,3 +202,20 @@ def test_the_command_line_never_shows_a_traceback(layers, tmp_path):
     assert done.returncode == EXIT_INPUT
     assert "--date-special" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@needs_browser
+def test_the_pages_it_writes_open_offline(layers, tmp_path):
+    centers_path, garrisons_path, _, _ = layers
+    out = tmp_path / "out"
+    argv = ["election", centers_path, garrisons_path, *DAYS, "--min-retained", "0.5"]
+    assert main([*argv, "--split", "--no-map", "--out", str(out)]) == EXIT_OK
+    order = next((out / "orders" / "garrisons").glob("*.html"))
+    command = next((out / "orders" / "commands").glob("*.html"))
+    for page in (out / "orders" / "index.html", order, command, out / "timeline.html"):
+        drawn = render_offline(tmp_path, page)
+        assert drawn["errors"] == [], page
+        assert drawn["requests"] == [], page
+    drawn = render_offline(tmp_path, out / "report.html")
+    assert drawn["requests"] == []
+    assert drawn["leaflet"] == 2  # one map per day, drawn with no network
