@@ -92,7 +92,11 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
     cli._reach_arguments(parser)
     cli._backup_arguments(parser)
     parser.add_argument(
-        "--jurisdiction", action="append", default=[], metavar="AGENCY=GOV[,GOV...]"
+        "--jurisdiction",
+        action="append",
+        default=[],
+        metavar="AGENCY=GOV[,GOV...]",
+        help="as for 'plan' (repeatable)",
     )
     _solve_arguments(parser)
     _timeline_arguments(parser)
@@ -130,7 +134,9 @@ def _day_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _solve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", action="store_true", help="as for 'plan'")
-    parser.add_argument("--objective", choices=("total", "max"), default=None)
+    parser.add_argument(
+        "--objective", choices=("total", "max"), default=None, help="as for 'plan'"
+    )
     parser.add_argument(
         "--time-limit",
         type=float,
@@ -142,8 +148,12 @@ def _solve_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _timeline_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--polls-open", default="07:00", metavar="HH:MM")
-    parser.add_argument("--polls-close", default="18:00", metavar="HH:MM")
+    parser.add_argument(
+        "--polls-open", default="07:00", metavar="HH:MM", help="local time (default 07:00)"
+    )
+    parser.add_argument(
+        "--polls-close", default="18:00", metavar="HH:MM", help="local time (default 18:00)"
+    )
     parser.add_argument(
         "--in-place-min",
         type=float,
