@@ -379,6 +379,19 @@ def test_road_routes_follow_the_roads(election, repo_root, tmp_path):
     assert max(points) > 2  # a road path bends; a straight line has two points
 
 
+def test_routes_follow_the_network_the_timeline_was_timed_on(election, repo_root, tmp_path):
+    from electsec.network import RoadNetwork
+
+    network = RoadNetwork.from_roads(gpd.read_file(repo_root / "data" / "sample" / "roads.gpkg"))
+    timed = es.movement_timeline(election, network=network)
+    write_orders(timed, tmp_path / "roads")
+    write_orders(hand_timeline(election), tmp_path / "straight")
+    for folder, kind in (("roads", "road"), ("straight", "straight")):
+        rows = [r for p in (tmp_path / folder / "garrisons").glob("*.csv") for r in read_rows(p)]
+        routes = [r["route"] for r in rows if r["duty"] == "guard"]
+        assert sum(route == kind for route in routes) > len(routes) / 2, folder
+
+
 def test_bad_timelines_and_folders_are_refused(election, tmp_path):
     with pytest.raises(es.InputError, match="timeline"):
         write_orders(election, tmp_path)
