@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from electsec.errors import ElectsecError, InfeasibleError, InputError, Issue, SolverError
     from electsec.io import read_garrisons, read_polling_centers
     from electsec.montecarlo import Robustness, robustness
+    from electsec.orders import write_orders
     from electsec.preparation import prepare
     from electsec.problem import Instance
     from electsec.result import AssignmentResult
@@ -83,6 +84,7 @@ _HOME = MappingProxyType(
         "read_polling_centers": "electsec.io",
         "solve": "electsec.assign",
         "solve_assignment": "electsec.assign",
+        "write_orders": "electsec.orders",
     }
 )
 
@@ -117,6 +119,7 @@ __all__ = [
     "run_scenarios",
     "solve",
     "solve_assignment",
+    "write_orders",
 ]
 
 

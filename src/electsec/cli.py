@@ -100,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     _diagnose_parser(sub)
     _report_parser(sub)
     _sweep_parsers(sub)
+    _election_parser(sub)
     return parser
 
 
@@ -108,6 +109,13 @@ def _sweep_parsers(sub: argparse._SubParsersAction[_Parser]) -> None:
     from electsec import cli_sweeps  # noqa: PLC0415 - its own module, loaded with the parser
 
     cli_sweeps.add_parsers(sub)
+
+
+def _election_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
+    """Add ``election`` (see :mod:`electsec.cli_election`)."""
+    from electsec import cli_election  # noqa: PLC0415 - its own module, loaded with the parser
+
+    cli_election.add_parser(sub)
 
 
 def _plan_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
@@ -343,11 +351,12 @@ def _usage_failed(exc: _UsageError, *, json_out: bool) -> int:
 
 
 def _sweep_commands() -> dict[str, Callable[[argparse.Namespace], int]]:
-    from electsec import cli_sweeps  # noqa: PLC0415
+    from electsec import cli_election, cli_sweeps  # noqa: PLC0415
 
     return {
         "scenarios": _guarded(cli_sweeps.scenarios_command),
         "contingency": _guarded(cli_sweeps.contingency_command),
+        "election": _guarded(cli_election.election_command),
     }
 
 
