@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from electsec.areas import Area
     from electsec.assign import solve, solve_assignment
+    from electsec.collection import read_collection_points
     from electsec.config import Backup, SolverOptions
     from electsec.costs import CostMatrix, distance_matrix
     from electsec.election import ElectionPlan, plan_election
@@ -76,6 +77,7 @@ _HOME = MappingProxyType(
         "distance_matrix": "electsec.costs",
         "plan_election": "electsec.election",
         "prepare": "electsec.preparation",
+        "read_collection_points": "electsec.collection",
         "read_garrisons": "electsec.io",
         "read_polling_centers": "electsec.io",
         "solve": "electsec.assign",
@@ -106,6 +108,7 @@ __all__ = [
     "distance_matrix",
     "plan_election",
     "prepare",
+    "read_collection_points",
     "read_garrisons",
     "read_polling_centers",
     "robustness",
