@@ -43,6 +43,7 @@ if TYPE_CHECKING:
         diff_plans,
         run_scenarios,
     )
+    from electsec.transfer import TransferPlan, plan_transfer
 
 try:
     __version__ = version("electsec")
@@ -74,9 +75,11 @@ _HOME = MappingProxyType(
         "Issue": "electsec.errors",
         "SolverError": "electsec.errors",
         "SolverOptions": "electsec.config",
+        "TransferPlan": "electsec.transfer",
         "distance_matrix": "electsec.costs",
         "plan_election": "electsec.election",
         "prepare": "electsec.preparation",
+        "plan_transfer": "electsec.transfer",
         "read_collection_points": "electsec.collection",
         "read_garrisons": "electsec.io",
         "read_polling_centers": "electsec.io",
@@ -102,11 +105,13 @@ __all__ = [
     "SolverError",
     "SolverOptions",
     "Sweep",
+    "TransferPlan",
     "__version__",
     "contingency",
     "diff_plans",
     "distance_matrix",
     "plan_election",
+    "plan_transfer",
     "prepare",
     "read_collection_points",
     "read_garrisons",
