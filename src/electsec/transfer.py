@@ -49,7 +49,7 @@ from electsec.schema import SCHEMA_VERSION
 
 if TYPE_CHECKING:
     from electsec.result import AssignmentResult
-    from electsec.routing import Routes, RoutingProblem
+    from electsec.routing import Routes, RoutingProblem, VehicleRoute
 
 __all__ = [
     "AIR_SPEED_KMH",
@@ -652,13 +652,39 @@ def _routing_drops(
         )
 
 
+def _sound(
+    part: _Part, routes: Routes, window: _Window, close_s: int, centers: _Centers, drops: _Drops
+) -> list[VehicleRoute]:
+    """Keep the routes that respect every limit; drop the centres of the others.
+
+    PyVRP hands back its best solution even when that breaks a window or a capacity
+    (no feasible one found in time): such a route is never given to a convoy.
+    """
+    kept = []
+    for r in routes.routes:
+        late = r.time_warp_s > 0 or r.end_s > close_s
+        long = window.max_route_s is not None and r.duration_s > window.max_route_s
+        if not (late or long or r.load[0] > part.capacity[r.vehicle_type]):
+            kept.append(r)
+            continue
+        for v in r.visits:
+            i = int(part.centers[v.stop])
+            msg = (
+                "the search found no route for it that keeps every window, capacity and "
+                "duration within time_limit_s; raise time_limit_s or add vehicles"
+            )
+            drops.add(str(centers.ids[i]), "not_served", msg, warehouse_id=part.warehouse,
+                      boxes=int(centers.boxes[i]))  # fmt: skip
+    return kept
+
+
 def _convoys(
-    part: _Part, routes: Routes, lonlat: np.ndarray, centers: _Centers
+    part: _Part, routes: list[VehicleRoute], lonlat: np.ndarray, centers: _Centers
 ) -> list[dict[str, Any]]:
     """One record per route: the garrison, the visits (centre indices and times), totals."""
     k = len(part.garrisons)
     out = []
-    for r in routes.routes:
+    for r in routes:
         visits = [
             (int(part.centers[v.stop]), v.arrival_s, v.start_s, v.departure_s) for v in r.visits
         ]
@@ -1369,6 +1395,7 @@ def _collect(
             continue
         close_s = int(points.loc[part.warehouse, "closes_min"]) * 60
         _routing_drops(part, routes, dur, centers, window, close_s, drops)
-        convoys += _convoys(part, routes, lonlat, centers)
+        sound = _sound(part, routes, window, close_s, centers, drops)
+        convoys += _convoys(part, sound, lonlat, centers)
     _name_convoys(convoys, centers)
     return _intake(convoys, points, centers, drops)
