@@ -25,6 +25,7 @@ import shapely
 import electsec as es
 import electsec.transfer as tr
 from electsec import routing
+from helpers import WEB_ASSET, needs_browser, render_offline
 
 GEOD = pyproj.Geod(ellps="WGS84")
 SPEED_M_PER_S = 50 / 3.6  # the documented default road speed
@@ -504,3 +505,20 @@ def test_a_road_network_prices_the_legs(repo_root):
     check_transfer(road, plan, points, boxes, centers, legs=False)
     assert road.parameters["network"]
     assert not road.stops["arrive_s"].equals(straight.stops["arrive_s"])
+
+
+@needs_browser
+def test_the_report_and_the_manifests_open_offline(repo_root, tmp_path):
+    plan, points, boxes, _ = small_case(6, seed=2, governorates=("Babil", "Wassit"))
+    tp = es.plan_transfer(plan, points, boxes=boxes, time_limit_s=3, max_iterations=100)
+    basemap = gpd.read_file(repo_root / "data" / "sample" / "governorates.geojson")
+    page = tp.report(tmp_path / "night.html", basemap=basemap)
+    text = page.read_text(encoding="utf-8")
+    assert not WEB_ASSET.search(text)
+    assert text.count("<polyline") == len(tp.routes)
+    drawn = render_offline(tmp_path, page)
+    assert drawn["errors"] == []
+    assert drawn["requests"] == []
+    manifest = tp.manifests(tmp_path / "m")[1]
+    assert not WEB_ASSET.search(manifest.read_text(encoding="utf-8"))
+    assert render_offline(tmp_path, manifest)["requests"] == []

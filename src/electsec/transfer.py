@@ -1142,6 +1142,24 @@ class TransferPlan:
         written: list[Path] = write_manifests(self, Path(directory))
         return written
 
+    def report(self, path: str | os.PathLike[str], **kwargs: Any) -> Path:
+        """Write one offline HTML page: figures, the routes map, convoys on the road, tables.
+
+        Parameters
+        ----------
+        path
+            The ``.html`` file to write.
+        **kwargs
+            ``basemap`` (polygons under the routes) and ``title``.
+
+        Returns
+        -------
+        pathlib.Path
+        """
+        from electsec.transfer_report import write_transfer_report  # noqa: PLC0415
+
+        return write_transfer_report(self, Path(path), **kwargs)
+
     def __repr__(self) -> str:
         s = self.summary()
         return (
