@@ -522,3 +522,22 @@ def test_the_report_and_the_manifests_open_offline(repo_root, tmp_path):
     manifest = tp.manifests(tmp_path / "m")[1]
     assert not WEB_ASSET.search(manifest.read_text(encoding="utf-8"))
     assert render_offline(tmp_path, manifest)["requests"] == []
+
+
+def test_routes_meet_the_media_deadline_when_they_can():
+    plan, points, boxes, centers = small_case(8, seed=6)
+    kw = {"boxes": boxes, "vehicles": {"vehicles_per_team": 1}, "time_limit_s": 3}
+    loose = es.plan_transfer(plan, points, media_deadline_min=600, max_iterations=500, **kw)
+    tight = es.plan_transfer(plan, points, media_deadline_min=240, max_iterations=500, **kw)
+    check_transfer(tight, plan, points, boxes, centers, deadline_s=READY_S + 240 * 60)
+    # the cheapest routes hand over too late for a 4-hour deadline; tighter ones do not
+    assert loose.media["arrive_s"].max() > READY_S + 240 * 60
+    assert tight.media["on_time"].all()
+    assert list(tight.parts["routed_to"]) == ["media_deadline"]
+    assert tight.routes["duration_s"].sum() >= loose.routes["duration_s"].sum()
+    # impossible deadline: routed to the warehouse hours, flagged late with the earliest time
+    late = es.plan_transfer(plan, points, media_deadline_min=150, max_iterations=500, **kw)
+    check_transfer(late, plan, points, boxes, centers, deadline_s=READY_S + 150 * 60)
+    assert list(late.parts["routed_to"]) == ["warehouse_hours"]
+    assert not late.media["on_time"].any()
+    assert (late.media["earliest_s"] > READY_S + 150 * 60).all()

@@ -14,7 +14,10 @@
    once its last convoy is in: by road, or by road to an airfield serving its
    governorate, the next departure slot, a flight to the airfield nearest the tally
    centre and the road from there, whichever arrives first. Media later than
-   ``ready_at + media_deadline_min`` are flagged, with the earliest time possible.
+   ``ready_at + media_deadline_min`` are flagged, with the earliest time possible. A part
+   whose centres could each make that cut-off is first routed to it (the convoys' shifts
+   end at the latest hand-over whose media arrive in time), and to the warehouse's
+   closing time only if that leaves a centre out.
 
 Nothing is dropped silently: a centre no vehicle can serve is in
 :attr:`TransferPlan.dropped` with its reason and the numbers.
@@ -89,6 +92,8 @@ MAX_PART_STOPS: Final = 1200
 NO_ROAD: Final = 10**9
 #: Share of ``time_limit_s`` kept for building the parts and labelling the routes.
 _RESERVE_SHARE: Final = 0.1
+#: Share of a part's budget for routing it to its media cut-off first.
+_TIGHT_SHARE: Final = 0.7
 _FLEET_KEYS: Final = ("vehicles_per_team", "boxes_per_vehicle")
 _COST_KEYS: Final = ("road_speed_kmh", "road_detour", "air_speed_kmh")
 _GEOD: Final = pyproj.Geod(ellps="WGS84")
@@ -531,16 +536,19 @@ def _part_lonlat(part: _Part, centers: _Centers, day: AssignmentResult, wh: Any)
 
 
 def _problem(
-    part: _Part, lonlat: np.ndarray, centers: _Centers, wh: Any, window: _Window, travel: Travel
-) -> tuple[RoutingProblem, np.ndarray]:
-    """Build the part's routing problem and return it with its duration matrix.
+    part: _Part,
+    lonlat: np.ndarray,
+    matrices: tuple[np.ndarray, np.ndarray],
+    centers: _Centers,
+    end_s: int,
+    window: _Window,
+) -> RoutingProblem:
+    """Build the part's routing problem, every convoy at the warehouse by ``end_s``.
 
     Depot 0 is the warehouse, depots 1..k the garrisons, then the centres.
     """
     from electsec.routing import RoutingProblem, VehicleType  # noqa: PLC0415
 
-    dist, dur = travel(lonlat)
-    close_s = int(wh["closes_min"]) * 60
     types = [
         VehicleType(
             count=count,
@@ -548,7 +556,7 @@ def _problem(
             start_depot=1 + j,
             end_depots=(0,),
             max_duration_s=window.max_route_s,
-            shift_end_s=close_s,
+            shift_end_s=end_s,
             unit_distance_cost=0,
             unit_duration_cost=1,
             name=garrison,
@@ -558,18 +566,29 @@ def _problem(
         )
     ]
     boxes = centers.boxes[part.centers]
-    problem = RoutingProblem.create(
-        dist,
-        dur,
+    return RoutingProblem.create(
+        *matrices,
         n_depots=1 + len(types),
         vehicle_types=types,
         demand=boxes,
         ready_s=np.full(len(boxes), window.ready_s),
-        due_s=np.full(len(boxes), max(close_s, window.ready_s)),
+        due_s=np.full(len(boxes), max(end_s, window.ready_s)),
         service_s=_service_s(boxes),
         xy=lonlat,
     )
-    return problem, problem.duration_s
+
+
+def _lone_handover_s(
+    part: _Part, dur: np.ndarray, centers: _Centers, window: _Window
+) -> np.ndarray:
+    """Per stop: the earliest hand-over of a vehicle serving it alone (no waiting)."""
+    k = len(part.garrisons)
+    locs = 1 + k + np.arange(len(part.centers))
+    service = _service_s(centers.boxes[part.centers])
+    if not k:
+        return np.asarray(window.ready_s + service + dur[locs, 0])
+    begin = np.maximum(dur[1 : 1 + k][:, locs], window.ready_s).min(axis=0)
+    return np.asarray(begin + service + dur[locs, 0])
 
 
 def _budgets(sizes: list[int], remaining_s: float) -> list[float]:
@@ -836,6 +855,28 @@ def _fastest(wid: str, ready_s: float, points: gpd.GeoDataFrame, legs: _Legs) ->
                 "arrive_s": arrive,
             }
     return best
+
+
+def _media_cutoff_s(
+    wid: str, points: gpd.GeoDataFrame, legs: _Legs, window: _Window
+) -> int | None:
+    """Find the latest last hand-over at ``wid`` whose media reach the tally in time.
+
+    None when even media ready at ``ready_at`` are late. The arrival only grows with the
+    departure time, so a bisection over whole seconds finds it.
+    """
+
+    def in_time(handover: int) -> bool:
+        ready = handover + MEDIA_HANDLING_S
+        return bool(_fastest(wid, ready, points, legs)["arrive_s"] <= window.deadline_s)
+
+    lo, hi = window.ready_s, window.deadline_s
+    if not in_time(lo):
+        return None
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if in_time(mid) else (lo, mid - 1)
+    return lo
 
 
 def _media(
@@ -1197,6 +1238,18 @@ def _argument_issues(options: Mapping[str, Any]) -> None:
         raise InputError(issues)
 
 
+@dataclass(frozen=True)
+class _Built:
+    """A part ready to route: its problem, and a tighter one that meets the media deadline."""
+
+    problem: RoutingProblem | None  # None: no vehicle
+    tight: RoutingProblem | None  # every hand-over by the media cut-off; None: not possible
+    lonlat: np.ndarray
+    dur: np.ndarray
+    close_s: int
+    cutoff_s: int | None
+
+
 def _built(
     part: _Part,
     centers: _Centers,
@@ -1204,34 +1257,37 @@ def _built(
     points: gpd.GeoDataFrame,
     window: _Window,
     travel: Travel,
+    legs: _Legs,
     drops: _Drops,
-) -> tuple[RoutingProblem | None, np.ndarray, np.ndarray]:
-    """Return the part's problem (None: no vehicle), its coordinates and durations."""
+) -> _Built:
+    """Build the part's problems (none without vehicles; tight when the deadline allows)."""
     wh = points.loc[part.warehouse]
     lonlat = _part_lonlat(part, centers, day, wh)
+    dist, dur = travel(lonlat)
+    close_s = int(wh["closes_min"]) * 60
+    cutoff = _media_cutoff_s(part.warehouse, points, legs, window)
     if not part.garrisons:
         for i in part.centers:
             msg = (
                 "no garrison sent teams to this warehouse's centres, so no vehicle is there "
                 "to collect them; pass vehicles= as a table or assign teams"
             )
-            drops.add(
-                str(centers.ids[i]),
-                "no_vehicle",
-                msg,
-                warehouse_id=part.warehouse,
-                boxes=int(centers.boxes[i]),
-            )
-        _, dur = travel(lonlat)
-        return None, lonlat, dur
-    problem, dur = _problem(part, lonlat, centers, wh, window, travel)
-    return problem, lonlat, dur
+            drops.add(str(centers.ids[i]), "no_vehicle", msg, warehouse_id=part.warehouse,
+                      boxes=int(centers.boxes[i]))  # fmt: skip
+        return _Built(None, None, lonlat, dur, close_s, cutoff)
+    problem = _problem(part, lonlat, (dist, dur), centers, close_s, window)
+    tight = None
+    lone = _lone_handover_s(part, problem.duration_s, centers, window)
+    if cutoff is not None and cutoff < close_s and (lone <= cutoff).all():
+        tight = _problem(part, lonlat, (dist, dur), centers, cutoff, window)
+    return _Built(problem, tight, lonlat, problem.duration_s, close_s, cutoff)
 
 
-def _direct_s(parts: list[_Part], built: list[Any], centers: _Centers) -> dict[str, np.ndarray]:
+def _direct_s(parts: list[_Part], built: list[_Built], centers: _Centers) -> dict[str, np.ndarray]:
     """Per warehouse: each centre's loading plus the drive to it (NaN: another's centre)."""
     out: dict[str, np.ndarray] = {}
-    for part, (_, _, dur) in zip(parts, built, strict=True):
+    for part, b in zip(parts, built, strict=True):
+        dur = b.dur
         k = len(part.garrisons)
         stops = np.arange(len(part.centers))
         legs = out.setdefault(part.warehouse, np.full(len(centers.ids), np.nan))
@@ -1239,7 +1295,9 @@ def _direct_s(parts: list[_Part], built: list[Any], centers: _Centers) -> dict[s
     return out
 
 
-def _parts_table(parts: list[_Part], results: list[Any], budgets: list[float]) -> pd.DataFrame:
+def _parts_table(
+    parts: list[_Part], results: list[Any], budgets: list[float], how: list[str]
+) -> pd.DataFrame:
     rows = [
         {
             "part": p.name,
@@ -1250,8 +1308,9 @@ def _parts_table(parts: list[_Part], results: list[Any], budgets: list[float]) -
             "runtime_s": None if r is None else round(r.runtime_s, 3),
             "stopped_by": "no_vehicle" if r is None else r.stopped_by,
             "feasible": r is None or r.feasible,
+            "routed_to": h,
         }
-        for p, r, b in zip(parts, results, budgets, strict=True)
+        for p, r, b, h in zip(parts, results, budgets, how, strict=True)
     ]
     columns = [
         "part",
@@ -1262,6 +1321,7 @@ def _parts_table(parts: list[_Part], results: list[Any], budgets: list[float]) -
         "runtime_s",
         "stopped_by",
         "feasible",
+        "routed_to",
     ]
     return pd.DataFrame(rows, columns=columns)
 
@@ -1357,23 +1417,17 @@ def plan_transfer(  # noqa: PLR0913 - the options of the night, each a keyword
     window = _Window(ready_s, max_route, ready_s + int(media_deadline_min * 60))
     drops = _Drops()
     parts = _parts(centers, _warehouse_of(centers, pts, drops), pts, day, fleet)
-    built = [_built(p, centers, day, pts, window, travel, drops) for p in parts]
+    legs = _legs(pts, travel, speeds)
+    built = [_built(p, centers, day, pts, window, travel, legs, drops) for p in parts]
     remaining = time_limit_s * (1 - _RESERVE_SHARE) - (time.perf_counter() - clock)
-    sizes = [0 if b[0] is None else len(p.centers) for p, b in zip(parts, built, strict=True)]
+    sizes = [0 if b.problem is None else len(p.centers) for p, b in zip(parts, built, strict=True)]
     budgets = [
         0.0 if s == 0 else b for s, b in zip(sizes, _budgets(sizes, remaining), strict=True)
     ]
-    results = _solve_parts(
-        [b[0] for b in built],
-        budgets,
-        seed=int(seed),
-        max_iterations=max_iterations,
-        executor=executor,
-    )
-    convoys = _collect(parts, built, results, centers, window, pts, drops)
-    media = _media(
-        convoys, _direct_s(parts, built, centers), pts, _legs(pts, travel, speeds), window
-    )
+    solve = {"seed": int(seed), "max_iterations": max_iterations, "executor": executor}
+    results, how = _route_parts(built, budgets, solve)
+    convoys = _collect(parts, built, results, how, centers, window, pts, drops)
+    media = _media(convoys, _direct_s(parts, built, centers), pts, legs, window)
     fleet_used = (
         "table"
         if fleet.table is not None
@@ -1391,16 +1445,46 @@ def plan_transfer(  # noqa: PLR0913 - the options of the night, each a keyword
         stops=_stops(convoys, centers),
         dropped=_dropped(drops),
         media=media,
-        parts=_parts_table(parts, results, budgets),
+        parts=_parts_table(parts, results, budgets, how),
         parameters=parameters,
         solve_time_s=time.perf_counter() - clock,
     )
 
 
+def _route_parts(
+    built: list[_Built], budgets: list[float], solve: dict[str, Any]
+) -> tuple[list[Routes | None], list[str]]:
+    """Route every part, first to meet the media deadline where that is possible.
+
+    A part whose every centre can reach its warehouse by the media cut-off is routed with
+    that cut-off as the end of the shifts, on :data:`_TIGHT_SHARE` of its budget; if that
+    leaves any centre out, it is routed again to the warehouse's closing time on the rest.
+    """
+    first = [b.problem if b.tight is None else b.tight for b in built]
+    shares = [
+        t if b.tight is None else t * _TIGHT_SHARE for b, t in zip(built, budgets, strict=True)
+    ]
+    results = _solve_parts(first, shares, **solve)
+    how = ["" if b.problem is None else "warehouse_hours" for b in built]
+    retry = []
+    for i, (b, r) in enumerate(zip(built, results, strict=True)):
+        if b.tight is not None:
+            how[i] = "media_deadline"
+            if r is None or not r.feasible or r.dropped or any(x.time_warp_s for x in r.routes):
+                retry.append(i)
+    again = _solve_parts(
+        [built[i].problem for i in retry], [budgets[i] - shares[i] for i in retry], **solve
+    )
+    for i, r in zip(retry, again, strict=True):
+        results[i], how[i] = r, "warehouse_hours"
+    return results, how
+
+
 def _collect(
     parts: list[_Part],
-    built: list[Any],
+    built: list[_Built],
     results: list[Any],
+    how: list[str],
     centers: _Centers,
     window: _Window,
     points: gpd.GeoDataFrame,
@@ -1408,12 +1492,12 @@ def _collect(
 ) -> list[dict[str, Any]]:
     """Every part's convoys (named, queued at the gates) and its dropped stops."""
     convoys = []
-    for part, (_, lonlat, dur), routes in zip(parts, built, results, strict=True):
+    for part, b, routes, by in zip(parts, built, results, how, strict=True):
         if routes is None:
             continue
-        close_s = int(points.loc[part.warehouse, "closes_min"]) * 60
-        _routing_drops(part, routes, dur, centers, window, close_s, drops)
-        sound = _sound(part, routes, window, close_s, centers, drops)
-        convoys += _convoys(part, sound, lonlat, centers)
+        end_s = b.cutoff_s if by == "media_deadline" and b.cutoff_s is not None else b.close_s
+        _routing_drops(part, routes, b.dur, centers, window, end_s, drops)
+        sound = _sound(part, routes, window, end_s, centers, drops)
+        convoys += _convoys(part, sound, b.lonlat, centers)
     _name_convoys(convoys, centers)
     return _intake(convoys, points, centers, drops)
