@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import itertools
+import json
 import math
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -25,6 +26,7 @@ import shapely
 import electsec as es
 import electsec.transfer as tr
 from electsec import routing
+from electsec.schema import check, transfer_schema
 from helpers import WEB_ASSET, needs_browser, render_offline
 
 GEOD = pyproj.Geod(ellps="WGS84")
@@ -426,6 +428,7 @@ def test_a_sample_governorate_checks_out(repo_root, tmp_path):
     data = tp.to_dict()
     assert data["kind"] == "transfer"
     assert len(data["routes"]) == len(tp.routes)
+    assert check(json.loads(json.dumps(data)), transfer_schema(), table="transfer") == []
 
 
 def test_bad_options_are_refused_by_name():
@@ -541,3 +544,14 @@ def test_routes_meet_the_media_deadline_when_they_can():
     assert list(late.parts["routed_to"]) == ["warehouse_hours"]
     assert not late.media["on_time"].any()
     assert (late.media["earliest_s"] > READY_S + 150 * 60).all()
+
+
+def test_to_dict_follows_the_transfer_schema_with_drops():
+    plan, points, boxes, _ = small_case(5, seed=3)
+    boxes = boxes.copy()
+    boxes.iloc[0] = 60
+    data = es.plan_transfer(plan, points, boxes=boxes, time_limit_s=2, max_iterations=50).to_dict()
+    assert data["dropped"][0]["reason"] == "capacity"
+    assert check(json.loads(json.dumps(data)), transfer_schema(), table="transfer") == []
+    data["stops"][0]["action"] = "teleport"
+    assert check(data, transfer_schema(), table="transfer") != []

@@ -1142,7 +1142,7 @@ class TransferPlan:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the plan as JSON-ready data (``kind`` ``"transfer"``)."""
+        """Return the plan as JSON-ready data (:func:`electsec.schema.transfer_schema`)."""
         from electsec.result import _records  # noqa: PLC0415
 
         routes = pd.DataFrame(self.routes.drop(columns="geometry"))
