@@ -166,6 +166,11 @@ def main() -> None:
         f"ratio {convoy_s / base:.3f}"
     )
     late = media[~media["on_time"]]
+    possible = int((media["earliest_s"] <= media["deadline_s"]).sum())
+    routed = result["parts"]["routed_to"].value_counts().to_dict()
+    print(
+        f"media possible by the deadline (earliest_s): {possible} of {len(media)}; parts {routed}"
+    )
     print(
         f"media: {len(media) - len(late)} of {len(media)} warehouses on time "
         f"(deadline {media['deadline'].iloc[0]}); air {int((media['mode'] == 'air').sum())}; "
