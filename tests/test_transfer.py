@@ -512,6 +512,14 @@ def test_a_road_network_prices_the_legs(repo_root):
     straight = es.plan_transfer(plan, points, **kw)
     check_transfer(road, plan, points, boxes, centers, legs=False)
     assert road.parameters["network"]
+    # the lines follow the roads: more vertices than the stops, and they pass every stop
+    stops_per_convoy = road.stops.groupby("convoy_id").size()
+    vertices = road.routes.set_index("convoy_id").geometry.count_coordinates()
+    assert (vertices > stops_per_convoy.reindex(vertices.index)).any()
+    for convoy_id, rows in road.stops.groupby("convoy_id"):
+        line = road.routes.set_index("convoy_id").geometry.loc[convoy_id]
+        for lon, lat in rows[["lon", "lat"]].to_numpy():
+            assert line.distance(shapely.Point(lon, lat)) < 1e-6
     assert not road.stops["arrive_s"].equals(straight.stops["arrive_s"])
 
 

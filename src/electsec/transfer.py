@@ -30,6 +30,7 @@ geodesic at :data:`AIR_SPEED_KMH`. Times are seconds after midnight of the votin
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 import math
 import os
@@ -187,6 +188,12 @@ def _travel(costs: Any, network: Any) -> tuple[Travel, _Speeds]:
     if callable(costs):
         return _checked_callable(costs), speeds
     return _geodesic_travel(speeds), speeds
+
+
+def _road_network(network: Any) -> Any:
+    from electsec.network import RoadNetwork  # noqa: PLC0415
+
+    return RoadNetwork.build(network)
 
 
 def _checked_callable(costs: Callable[..., Any]) -> Travel:
@@ -1044,7 +1051,24 @@ def _stops(convoys: list[dict[str, Any]], centers: _Centers) -> pd.DataFrame:
     return table[list(STOP_COLUMNS)]
 
 
-def _routes(convoys: list[dict[str, Any]]) -> gpd.GeoDataFrame:
+def _road_lines(convoys: list[dict[str, Any]], network: Any) -> list[shapely.LineString]:
+    """Each convoy's line along the roads driven (a straight leg where no road path is)."""
+    from electsec.network import RoadNetwork  # noqa: PLC0415
+
+    ends = [(k, a, b) for k, c in enumerate(convoys) for a, b in itertools.pairwise(c["path"])]
+    if not ends:
+        return []
+    frm = gpd.GeoSeries(shapely.points([a for _, a, _ in ends]), crs="EPSG:4326")
+    to = gpd.GeoSeries(shapely.points([b for _, _, b in ends]), crs="EPSG:4326")
+    paths = RoadNetwork.build(network).paths(to, frm).to_numpy()
+    coords: list[list[np.ndarray]] = [[] for _ in convoys]
+    for (k, a, b), path in zip(ends, paths, strict=True):
+        empty = path is None or shapely.is_empty(path)
+        coords[k].append(np.array([a, b]) if empty else shapely.get_coordinates(path))
+    return [shapely.linestrings(np.vstack(parts)) for parts in coords]
+
+
+def _routes(convoys: list[dict[str, Any]], network: Any = None) -> gpd.GeoDataFrame:
     columns = [
         "convoy_id",
         "garrison_id",
@@ -1059,7 +1083,10 @@ def _routes(convoys: list[dict[str, Any]]) -> gpd.GeoDataFrame:
         "distance_m",
     ]
     rows = [{k: c[k] for k in columns if k in c} | {"centers": len(c["visits"])} for c in convoys]
-    lines = [shapely.linestrings(c["path"]) for c in convoys]
+    if network is None:
+        lines = [shapely.linestrings(c["path"]) for c in convoys]
+    else:
+        lines = _road_lines(convoys, network)
     frame = pd.DataFrame(rows, columns=columns)
     for column in ("start_s", "arrive_s", "handover_s"):
         frame[column.removesuffix("_s")] = frame[column].map(_clock)
@@ -1084,8 +1111,9 @@ class TransferPlan:
     ----------
     routes
         One row per convoy (GeoDataFrame, EPSG:4326, a LineString garrison → centres →
-        warehouse in straight legs): ``convoy_id, garrison_id, warehouse_id, part,
-        centers, boxes, start_s, arrive_s`` (at the warehouse gate), ``handover_s``
+        warehouse: along the roads driven with ``network=``, else in straight legs):
+        ``convoy_id, garrison_id, warehouse_id, part, centers, boxes, start_s, arrive_s``
+        (at the warehouse gate), ``handover_s``
         (after the gate's queue), ``duration_s, distance_m`` and the times as ``HH:MM``.
     stops
         One row per stop of every convoy, in order (:data:`STOP_COLUMNS`): the garrison
@@ -1410,6 +1438,7 @@ def plan_transfer(  # noqa: PLR0913 - the options of the night, each a keyword
     ready_s = _clock_arg(ready_at, "ready_at")
     day = _day(plan_or_election, phase)
     pts = read_collection_points(points)
+    network = None if network is None else _road_network(network)
     travel, speeds = _travel(costs, network)
     centers, _ = _centers(day, boxes)
     fleet = _fleet(vehicles, pd.Index(day.garrison_points.index.astype(str)))
@@ -1441,7 +1470,7 @@ def plan_transfer(  # noqa: PLR0913 - the options of the night, each a keyword
         "network": network is not None,
     }
     return TransferPlan(
-        routes=_routes(convoys),
+        routes=_routes(convoys, network),
         stops=_stops(convoys, centers),
         dropped=_dropped(drops),
         media=media,
