@@ -607,3 +607,18 @@ def test_any_small_night_checks_out(n, seed, capacity, per_team, max_route_min, 
             assert too_late or (route_s is not None and row.min_route_s > route_s)
         elif row.reason == "intake_rate":
             assert row.earliest_s > row.closing_s
+
+
+def test_a_late_gate_queue_is_routed_again_to_end_sooner(monkeypatch):
+    plan, points, boxes, centers = small_case(8, seed=7, convoys_per_hour=6)
+    kw = {"boxes": boxes, "vehicles": {"vehicles_per_team": 2}, "media_deadline_min": 230,
+          "time_limit_s": 3, "max_iterations": 300}  # fmt: skip
+    fixed = es.plan_transfer(plan, points, **kw)
+    check_transfer(fixed, plan, points, boxes, centers, per_team=2, deadline_s=READY_S + 230 * 60)
+    assert list(fixed.parts["routed_to"]) == ["media_deadline_gate"]
+    monkeypatch.setattr(tr, "_queue_fixes", lambda *_: {})
+    first = es.plan_transfer(plan, points, **kw)
+    assert list(first.parts["routed_to"]) == ["media_deadline"]
+    assert fixed.routes["handover_s"].max() < first.routes["handover_s"].max()
+    assert fixed.media["arrive_s"].max() < first.media["arrive_s"].max()
+    assert len(fixed.routes) <= len(first.routes)  # never more convoys at the gate

@@ -1276,6 +1276,7 @@ class _Built:
     dur: np.ndarray
     close_s: int
     cutoff_s: int | None
+    lone_s: float = math.inf  # the latest of the centres' earliest lone hand-overs
 
 
 def _built(
@@ -1308,7 +1309,7 @@ def _built(
     lone = _lone_handover_s(part, problem.duration_s, centers, window)
     if cutoff is not None and cutoff < close_s and (lone <= cutoff).all():
         tight = _problem(part, lonlat, (dist, dur), centers, cutoff, window)
-    return _Built(problem, tight, lonlat, problem.duration_s, close_s, cutoff)
+    return _Built(problem, tight, lonlat, problem.duration_s, close_s, cutoff, float(lone.max()))
 
 
 def _direct_s(parts: list[_Part], built: list[_Built], centers: _Centers) -> dict[str, np.ndarray]:
@@ -1454,7 +1455,7 @@ def plan_transfer(  # noqa: PLR0913 - the options of the night, each a keyword
         0.0 if s == 0 else b for s, b in zip(sizes, _budgets(sizes, remaining), strict=True)
     ]
     solve = {"seed": int(seed), "max_iterations": max_iterations, "executor": executor}
-    results, how = _route_parts(built, budgets, solve)
+    results, how = _route_parts(parts, built, budgets, solve, pts)
     convoys = _collect(parts, built, results, how, centers, window, pts, drops)
     media = _media(convoys, _direct_s(parts, built, centers), pts, legs, window)
     fleet_used = (
@@ -1480,14 +1481,103 @@ def plan_transfer(  # noqa: PLR0913 - the options of the night, each a keyword
     )
 
 
+def _complete(r: Routes | None) -> bool:
+    return (
+        r is not None and r.feasible and not r.dropped and not any(x.time_warp_s for x in r.routes)
+    )
+
+
+def _with_end(problem: RoutingProblem, end_s: int, used: list[int]) -> RoutingProblem:
+    """Return the problem with shifts ending at ``end_s`` and ``used[t]`` vehicles of type t.
+
+    A type with none keeps one vehicle whose shift ends at 0, before any pick-up opens
+    (the types, and so the garrison of each route, keep their indices).
+    """
+    types = tuple(
+        dataclasses.replace(vt, count=n, shift_end_s=end_s)
+        if n
+        else dataclasses.replace(vt, count=1, shift_start_s=0, shift_end_s=0)
+        for vt, n in zip(problem.vehicle_types, used, strict=True)
+    )
+    due = np.maximum(problem.ready_s, end_s)
+    return dataclasses.replace(problem, vehicle_types=types, due_s=due)
+
+
+def _gate_last_s(arrivals: list[int], wh: Any) -> float:
+    """Return the last hand-over of convoys reaching the gate of ``wh`` at ``arrivals``."""
+    rate = float(wh["convoys_per_hour"])
+    gap = 0.0 if math.isnan(rate) else 3600.0 / rate
+    last = -math.inf
+    for arrival in sorted(arrivals):
+        last = math.ceil(max(arrival, int(wh["opens_min"]) * 60, last + gap))
+    return last
+
+
+def _queue_fixes(
+    parts: list[_Part], built: list[_Built], results: list[Any], points: gpd.GeoDataFrame
+) -> dict[int, RoutingProblem]:
+    """Tighter problems for the deadline-routed parts whose gate queue makes them late.
+
+    When the queue at a warehouse ends ``d`` seconds after the media cut-off, its parts
+    are routed again with at most the vehicles they used, every convoy in ``d`` earlier
+    (where each centre alone still can); :func:`_better_gates` keeps the new routes only
+    if they shorten the queue.
+    """
+    fixes = {}
+    for wid in dict.fromkeys(p.warehouse for p in parts):
+        mine = [i for i, p in enumerate(parts) if p.warehouse == wid]
+        if not all(built[i].tight is not None and _complete(results[i]) for i in mine):
+            continue
+        arrivals = [x.end_s for i in mine for x in results[i].routes]
+        wh, cutoff = points.loc[wid], built[mine[0]].cutoff_s
+        late = _gate_last_s(arrivals, wh) - (cutoff or 0)
+        if cutoff is None or late <= 0:
+            continue
+        end_s = int(cutoff - late)
+        for i in mine:
+            tight = built[i].tight
+            if tight is not None and max(built[i].lone_s, int(wh["opens_min"]) * 60) <= end_s:
+                used = [0] * len(tight.vehicle_types)
+                for x in results[i].routes:
+                    used[x.vehicle_type] += 1
+                fixes[i] = _with_end(tight, end_s, used)
+    return fixes
+
+
+def _better_gates(
+    parts: list[_Part], results: list[Any], tried: dict[int, Any], points: gpd.GeoDataFrame
+) -> dict[int, Any]:
+    """Pick the re-routed parts to keep.
+
+    Per warehouse: those that still collect every centre, when the gate queue then ends
+    earlier than before.
+    """
+    keep: dict[int, Any] = {}
+    for wid in dict.fromkeys(parts[i].warehouse for i in tried):
+        mine = [i for i, p in enumerate(parts) if p.warehouse == wid]
+        new = {i: r for i, r in tried.items() if i in mine and _complete(r)}
+        before = [x.end_s for i in mine for x in results[i].routes]
+        after = [x.end_s for i in mine for x in new.get(i, results[i]).routes]
+        wh = points.loc[wid]
+        if new and _gate_last_s(after, wh) < _gate_last_s(before, wh):
+            keep |= new
+    return keep
+
+
 def _route_parts(
-    built: list[_Built], budgets: list[float], solve: dict[str, Any]
+    parts: list[_Part],
+    built: list[_Built],
+    budgets: list[float],
+    solve: dict[str, Any],
+    points: gpd.GeoDataFrame,
 ) -> tuple[list[Routes | None], list[str]]:
     """Route every part, first to meet the media deadline where that is possible.
 
     A part whose every centre can reach its warehouse by the media cut-off is routed with
-    that cut-off as the end of the shifts, on :data:`_TIGHT_SHARE` of its budget; if that
-    leaves any centre out, it is routed again to the warehouse's closing time on the rest.
+    that cut-off as the end of the shifts, on :data:`_TIGHT_SHARE` of its budget. On the
+    rest: if that left a centre out, it is routed again to the warehouse's closing time;
+    if the warehouse's gate queue makes it late, it is routed again to end earlier (kept
+    only if every centre is still collected).
     """
     first = [b.problem if b.tight is None else b.tight for b in built]
     shares = [
@@ -1495,17 +1585,21 @@ def _route_parts(
     ]
     results = _solve_parts(first, shares, **solve)
     how = ["" if b.problem is None else "warehouse_hours" for b in built]
-    retry = []
-    for i, (b, r) in enumerate(zip(built, results, strict=True)):
-        if b.tight is not None:
-            how[i] = "media_deadline"
-            if r is None or not r.feasible or r.dropped or any(x.time_warp_s for x in r.routes):
-                retry.append(i)
-    again = _solve_parts(
-        [built[i].problem for i in retry], [budgets[i] - shares[i] for i in retry], **solve
-    )
-    for i, r in zip(retry, again, strict=True):
-        results[i], how[i] = r, "warehouse_hours"
+    relax = [i for i, b in enumerate(built) if b.tight is not None and not _complete(results[i])]
+    for i, b in enumerate(built):
+        how[i] = "media_deadline" if b.tight is not None else how[i]
+    fixes = _queue_fixes(parts, built, results, points)
+    again_ids = relax + [i for i in fixes if i not in relax]
+    problems = [fixes.get(i) if i not in relax else built[i].problem for i in again_ids]
+    again = _solve_parts(problems, [budgets[i] - shares[i] for i in again_ids], **solve)
+    tried = {}
+    for i, r in zip(again_ids, again, strict=True):
+        if i in relax:
+            results[i], how[i] = r, "warehouse_hours"
+        else:
+            tried[i] = r
+    for i, r in _better_gates(parts, results, tried, points).items():
+        results[i], how[i] = r, "media_deadline_gate"
     return results, how
 
 
@@ -1524,7 +1618,8 @@ def _collect(
     for part, b, routes, by in zip(parts, built, results, how, strict=True):
         if routes is None:
             continue
-        end_s = b.cutoff_s if by == "media_deadline" and b.cutoff_s is not None else b.close_s
+        tight = by.startswith("media_deadline") and b.cutoff_s is not None
+        end_s = b.cutoff_s if tight and b.cutoff_s is not None else b.close_s
         _routing_drops(part, routes, b.dur, centers, window, end_s, drops)
         sound = _sound(part, routes, window, end_s, centers, drops)
         convoys += _convoys(part, sound, b.lonlat, centers)
