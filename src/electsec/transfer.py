@@ -427,7 +427,13 @@ def _warehouse_of(centers: _Centers, points: gpd.GeoDataFrame, drops: _Drops) ->
             out[i] = fits[0]
             room[fits[0]] -= centers.boxes[i]
         elif not order:
-            msg = f"no warehouse serves governorate {centers.governorate[i]!r}; add one"
+            gov = centers.governorate[i]
+            msg = (
+                f"no warehouse serves governorate {gov!r}; add one"
+                if gov
+                else "the plan gives no governorate for it and no warehouse serves '*'; give "
+                "the centres a governorate column or add a warehouse serving '*'"
+            )
             drops.add(centers.ids[i], "no_warehouse", msg, boxes=int(centers.boxes[i]))
         else:
             left = int(max(room[j] for j in order))
