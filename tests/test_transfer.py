@@ -622,3 +622,21 @@ def test_a_late_gate_queue_is_routed_again_to_end_sooner(monkeypatch):
     assert fixed.routes["handover_s"].max() < first.routes["handover_s"].max()
     assert fixed.media["arrive_s"].max() < first.media["arrive_s"].max()
     assert len(fixed.routes) <= len(first.routes)  # never more convoys at the gate
+
+
+def test_escorts_cap_the_convoys_of_each_garrison():
+    plan, points, boxes, centers = small_case(6, seed=2, governorates=("Babil", "Wassit"))
+    kw = {"boxes": boxes, "vehicles": {"boxes_per_vehicle": 12}, "time_limit_s": 3,
+          "max_iterations": 200}  # fmt: skip
+    free = es.plan_transfer(plan, points, **kw)
+    capped = es.plan_transfer(plan, points, escorts={"G0": 1}, **kw)
+    check_transfer(capped, plan, points, boxes, centers, capacity=12)
+    assert free.routes.groupby("garrison_id").size()["G0"] > 1
+    assert capped.routes.groupby("garrison_id").size().to_dict() == {"G0": 1}
+    dropped = capped.dropped.set_index("center_id")["reason"]
+    assert (dropped[dropped.index.str.startswith("C1")] == "no_vehicle").all()
+    assert dropped.index.str.startswith("C1").sum() == 6  # no escort free at G1
+    for bad, column in (({"G9": 1}, "garrison_id"), ({"G0": -1}, "teams")):
+        with pytest.raises(es.InputError) as info:
+            es.plan_transfer(plan, points, escorts=bad, **kw)
+        assert column in {i.column for i in info.value.issues}

@@ -290,6 +290,7 @@ class _Fleet:
     per_team: float = VEHICLES_PER_TEAM
     boxes: int = BOXES_PER_VEHICLE
     table: pd.DataFrame | None = None
+    escorts: pd.Series | None = None  # teams free to escort, per garrison: convoys at most
 
 
 def _fleet(vehicles: Any, garrison_ids: pd.Index) -> _Fleet:
@@ -314,6 +315,30 @@ def _fleet(vehicles: Any, garrison_ids: pd.Index) -> _Fleet:
         return _Fleet(table=_fleet_table(vehicles, garrison_ids))
     msg = "must be None, a mapping (vehicles_per_team, boxes_per_vehicle) or a table"
     raise InputError([Issue("arguments", "vehicles", (), msg)])
+
+
+def _escorts(escorts: Any, garrison_ids: pd.Index) -> pd.Series | None:
+    """Teams free to escort per garrison (a mapping or Series by garrison_id), or None."""
+    if escorts is None:
+        return None
+    if not isinstance(escorts, Mapping | pd.Series):
+        msg = "must be None or a mapping / Series of teams free to escort by garrison_id"
+        raise InputError([Issue("arguments", "escorts", (), msg)])
+    series = pd.Series(escorts, dtype=object)
+    series.index = series.index.astype(str)
+    values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
+    bad = series.index[~np.isfinite(values) | (values < 0) | (values % 1 != 0)]
+    unknown = series.index[~series.index.isin(garrison_ids)]
+    issues = []
+    if len(bad):
+        issues.append(Issue("escorts", "teams", tuple(bad), "must be whole numbers ≥ 0"))
+    if len(unknown):
+        issues.append(
+            Issue("escorts", "garrison_id", tuple(unknown), "not a garrison of the plan")
+        )
+    if issues:
+        raise InputError(issues)
+    return pd.Series(values.astype(np.int64), index=series.index)
 
 
 def _fleet_table(table: pd.DataFrame, garrison_ids: pd.Index) -> pd.DataFrame:
@@ -501,19 +526,30 @@ def _parts(
     return out
 
 
+def _share(weights: np.ndarray, total: int) -> np.ndarray:
+    """Split ``total`` in whole numbers in proportion to ``weights`` (largest remainder)."""
+    share = weights.astype(float) / max(float(weights.sum()), 1.0) * total
+    whole = np.floor(share).astype(np.int64)
+    rest = np.argsort(-(share - whole), kind="stable")[: total - int(whole.sum())]
+    whole[rest] += 1
+    return whole
+
+
 def _vehicle_counts(per: pd.Series, fleet: _Fleet) -> pd.Series:
-    """Vehicles per (part, garrison) with at least one, from teams per (part, garrison)."""
+    """Vehicles per (part, garrison), from teams per (part, garrison), within the escorts."""
     if fleet.table is None:
         counts = np.ceil(per.to_numpy(dtype=float) * fleet.per_team - 1e-9).astype(np.int64)
-        return pd.Series(np.maximum(counts, 1), index=per.index)[per.to_numpy() > 0]
-    out = pd.Series(0, index=per.index, dtype=np.int64)
-    for garrison, group in per.groupby(level=1, sort=False):
-        total = int(fleet.table["vehicles"].get(garrison, 0))
-        share = group.to_numpy(dtype=float) / max(group.sum(), 1) * total
-        whole = np.floor(share).astype(np.int64)
-        rest = np.argsort(-(share - whole), kind="stable")[: total - int(whole.sum())]
-        whole[rest] += 1
-        out[group.index] = whole
+        out = pd.Series(np.where(per.to_numpy() > 0, np.maximum(counts, 1), 0), index=per.index)
+    else:
+        out = pd.Series(0, index=per.index, dtype=np.int64)
+        for garrison, group in per.groupby(level=1, sort=False):
+            total = int(fleet.table["vehicles"].get(garrison, 0))
+            out[group.index] = _share(group.to_numpy(), total)
+    if fleet.escorts is not None:
+        for garrison, group in out.groupby(level=1, sort=False):
+            cap = int(fleet.escorts.get(garrison, 0))
+            if group.sum() > cap:
+                out[group.index] = _share(group.to_numpy(), cap)
     return out[out > 0]
 
 
@@ -587,8 +623,24 @@ def _problem(
         ready_s=np.full(len(boxes), window.ready_s),
         due_s=np.full(len(boxes), max(end_s, window.ready_s)),
         service_s=_service_s(boxes),
+        prize=np.full(len(boxes), _prize(part, matrices[1], boxes)),
+        required=np.zeros(len(boxes), dtype=bool),
         xy=lonlat,
     )
+
+
+def _prize(part: _Part, dur: np.ndarray, boxes: np.ndarray) -> int:
+    """Price collecting a centre in the routing objective (seconds of convoy time).
+
+    Twice the longest lone route (garrison → centre → warehouse): collecting any centre
+    costs less than that, so the search collects every centre it can, and when the fleet
+    is too small for all of them, as many as it can rather than none (a prize far larger
+    would outweigh PyVRP's bounded penalties and keep it from feasible solutions).
+    """
+    k = len(part.garrisons)
+    locs = 1 + k + np.arange(len(boxes))
+    lone = dur[1 : 1 + k][:, locs].min(axis=0) + _service_s(boxes) + dur[locs, 0]
+    return int(2 * lone.max(initial=0) + 1)
 
 
 def _lone_handover_s(
@@ -657,7 +709,12 @@ def _routing_drops(
             drops.add(centers.ids[i], "capacity", msg, **base, capacity=biggest)
             continue
         if d.reason != "unreachable":
-            drops.add(centers.ids[i], d.reason, d.message, **base)
+            msg = (
+                f"no vehicle left for it: the part's {sum(part.counts)} vehicles of "
+                f"{max(part.capacity)} boxes could not collect every centre within their "
+                "capacity and the hours; add vehicles or escorts, or raise time_limit_s"
+            )
+            drops.add(centers.ids[i], d.reason, msg, **base)
             continue
         service = int(_service_s([boxes])[0])
         begin = np.maximum(dur[1 : 1 + k, loc], window.ready_s)
@@ -1304,8 +1361,9 @@ def _built(
     if not part.garrisons:
         for i in part.centers:
             msg = (
-                "no garrison sent teams to this warehouse's centres, so no vehicle is there "
-                "to collect them; pass vehicles= as a table or assign teams"
+                "no vehicle to collect it: no garrison sent teams to this warehouse's centres, "
+                "or none has a team free to escort (escorts=); pass vehicles= as a table, "
+                "assign teams or free escorts"
             )
             drops.add(str(centers.ids[i]), "no_vehicle", msg, warehouse_id=part.warehouse,
                       boxes=int(centers.boxes[i]))  # fmt: skip
@@ -1377,6 +1435,7 @@ def plan_transfer(  # noqa: PLR0913 - the options of the night, each a keyword
     boxes: Any = None,
     phase: str | None = None,
     max_iterations: int | None = None,
+    escorts: Any = None,
 ) -> TransferPlan:
     """Plan the night's ballot transfer: convoys to the warehouses, media to the tally.
 
@@ -1423,6 +1482,11 @@ def plan_transfer(  # noqa: PLR0913 - the options of the night, each a keyword
         Stop each part's search after this many iterations: the routes then repeat for a
         seed on any machine (a search stopped by the time limit repeats only if it got
         as far).
+    escorts
+        Teams free to escort, per garrison (a mapping or Series by ``garrison_id``; a
+        garrison not listed has none): each convoy needs one, so a garrison sends at most
+        that many convoys (shared over its warehouses in proportion). None: no limit. The
+        hook for the movement timeline's released teams.
 
     Returns
     -------
@@ -1448,7 +1512,10 @@ def plan_transfer(  # noqa: PLR0913 - the options of the night, each a keyword
     network = None if network is None else _road_network(network)
     travel, speeds = _travel(costs, network)
     centers, _ = _centers(day, boxes)
-    fleet = _fleet(vehicles, pd.Index(day.garrison_points.index.astype(str)))
+    garrison_ids = pd.Index(day.garrison_points.index.astype(str))
+    fleet = dataclasses.replace(
+        _fleet(vehicles, garrison_ids), escorts=_escorts(escorts, garrison_ids)
+    )
     max_route = None if max_route_min is None else int(max_route_min * 60)
     window = _Window(ready_s, max_route, ready_s + int(media_deadline_min * 60))
     drops = _Drops()
@@ -1475,6 +1542,7 @@ def plan_transfer(  # noqa: PLR0913 - the options of the night, each a keyword
         "vehicles": fleet_used,
         "road": dataclasses.asdict(speeds),
         "network": network is not None,
+        "escorts": None if fleet.escorts is None else int(fleet.escorts.sum()),
     }
     return TransferPlan(
         routes=_routes(convoys, network),
