@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from electsec.areas import Area
     from electsec.assign import solve, solve_assignment
+    from electsec.collection import read_collection_points
     from electsec.config import Backup, SolverOptions
     from electsec.costs import CostMatrix, distance_matrix
     from electsec.election import ElectionPlan, plan_election
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
         run_scenarios,
     )
     from electsec.timeline import Timeline, movement_timeline
+    from electsec.transfer import TransferPlan, plan_transfer
 
 try:
     __version__ = version("electsec")
@@ -76,10 +78,13 @@ _HOME = MappingProxyType(
         "SolverError": "electsec.errors",
         "SolverOptions": "electsec.config",
         "Timeline": "electsec.timeline",
+        "TransferPlan": "electsec.transfer",
         "distance_matrix": "electsec.costs",
         "movement_timeline": "electsec.timeline",
         "plan_election": "electsec.election",
         "prepare": "electsec.preparation",
+        "plan_transfer": "electsec.transfer",
+        "read_collection_points": "electsec.collection",
         "read_garrisons": "electsec.io",
         "read_polling_centers": "electsec.io",
         "solve": "electsec.assign",
@@ -106,13 +111,16 @@ __all__ = [
     "SolverOptions",
     "Sweep",
     "Timeline",
+    "TransferPlan",
     "__version__",
     "contingency",
     "diff_plans",
     "distance_matrix",
     "movement_timeline",
     "plan_election",
+    "plan_transfer",
     "prepare",
+    "read_collection_points",
     "read_garrisons",
     "read_polling_centers",
     "robustness",

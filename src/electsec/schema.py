@@ -30,6 +30,7 @@ __all__ = [
     "election_schema",
     "request_schema",
     "response_schema",
+    "transfer_schema",
 ]
 
 #: Version of the JSON layout; bumped on any incompatible change.
@@ -112,6 +113,24 @@ def election_schema() -> dict[str, Any]:
     """
     schema: dict[str, Any] = json.loads(_load("election"))
     schema["$defs"] = {**response_schema()["$defs"], **schema.get("$defs", {})}
+    return schema
+
+
+def transfer_schema() -> dict[str, Any]:
+    """Return the JSON Schema (draft 2020-12) of ``plan_transfer(...).to_dict()``.
+
+    Returns
+    -------
+    dict
+        A fresh copy (self-contained).
+
+    Examples
+    --------
+    >>> from electsec.schema import transfer_schema
+    >>> transfer_schema()["properties"]["kind"]
+    {'const': 'transfer'}
+    """
+    schema: dict[str, Any] = json.loads(_load("transfer"))
     return schema
 
 
