@@ -63,6 +63,21 @@ def test_a_sweep_on_dask_equals_the_sweep_here(cluster, sweep_inputs):
     assert all(not found for found in loaded.values()), loaded
 
 
+def _kill_one_worker(client):
+    """Kill one worker process now, and wait until the scheduler has seen it go.
+
+    ``client.run(..., wait=False)`` refuses a plain function on the worker ("Combination
+    not supported"), so the kill is sent with ``wait=True`` and its broken answer ignored.
+    """
+    victim = sorted(client.scheduler_info()["workers"])[0]
+    with contextlib.suppress(Exception):  # the worker dies while answering
+        client.run(os._exit, 1, workers=[victim])
+    deadline = time.monotonic() + 60
+    while victim in client.scheduler_info()["workers"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert victim not in client.scheduler_info()["workers"], "the worker did not die"
+
+
 def test_a_worker_killed_mid_sweep_loses_no_scenario(cluster, sweep_inputs, tmp_path):
     _, client = cluster
     base, scenarios = sweep_inputs
@@ -80,9 +95,7 @@ def test_a_worker_killed_mid_sweep_loses_no_scenario(cluster, sweep_inputs, tmp_
     while len(list(tmp_path.glob("*.pkl"))) < 10 and time.monotonic() < deadline:
         time.sleep(0.02)
     done_before = len(list(tmp_path.glob("*.pkl")))
-    victim = sorted(client.scheduler_info()["workers"])[0]
-    with contextlib.suppress(Exception):  # the worker dies while answering
-        client.run(os._exit, 1, workers=[victim], wait=False)
+    _kill_one_worker(client)
     worker.join(timeout=300)
     assert not worker.is_alive()
     assert done_before < len(scenarios), "the worker was killed mid-sweep"
@@ -143,3 +156,72 @@ def test_a_mixed_sweep_on_dask_resumes_from_its_checkpoint(cluster, tiny, tmp_pa
     # Scenarios solved whole ran the array layer only too (labelled on the driver).
     loaded = client.run(lambda: sorted({"geopandas", "shapely"} & set(sys.modules)))
     assert all(not found for found in loaded.values()), loaded
+
+
+def _whole_scenarios():
+    """A base and 40 scenarios solved whole: re-tierings, limits, added centres (+ a loss)."""
+    import numpy as np
+
+    from helpers import make_instance
+
+    rng = np.random.default_rng(11)
+    box = (44.0, 44.8, 33.0, 33.6)
+    centers, garrisons = make_instance(rng, 280, 24, capacity_ratio=1.4, box=box)
+    centers["tier"] = rng.choice(["high", "medium", "low"], len(centers))
+    centers, garrisons = es.read_polling_centers(centers), es.read_garrisons(garrisons)
+    limits = {"high": 15e3, "medium": 30e3, "low": 60e3}
+    base = es.prepare(centers.iloc[:240], garrisons, max_distance_m=limits)
+    ids, lost = list(centers.index[:240]), list(garrisons.index)
+    scenarios = []
+    for k in range(40):
+        picked = [str(c) for c in rng.choice(ids, 30, replace=False)]
+        kind = k % 4
+        if kind == 0:
+            scenarios.append(es.Scenario(f"tiers {k}", tiers=dict.fromkeys(picked, "high")))
+        elif kind == 1:
+            scenarios.append(es.Scenario(f"limits {k}", limits={"medium": 20e3 + 500.0 * k}))
+        elif kind == 2:
+            added = centers.iloc[240 + k % 40 :]
+            scenarios.append(es.Scenario(f"added {k}", centers_added=added))
+        else:
+            scenarios.append(
+                es.Scenario(
+                    f"mixed {k}",
+                    tiers=dict.fromkeys(picked[:10], "low"),
+                    centers_added=centers.iloc[250 + k % 30 :],
+                    garrisons_lost=[str(lost[k % len(lost)])],
+                )
+            )
+    return base, scenarios
+
+
+def test_a_worker_killed_mid_sweep_of_whole_scenarios_loses_none(cluster, tmp_path):
+    """Scenarios solved whole (tiers, limits, added centres) survive a dead worker too."""
+    _, client = cluster
+    base, scenarios = _whole_scenarios()
+    expected = es.run_scenarios(base, scenarios, split=True, coverage="max")
+    assert {type(p) for p in expected.plans.values()} == {es.AssignmentResult}
+    got = {}
+
+    def run():
+        got["sweep"] = es.run_scenarios(
+            base, scenarios, split=True, coverage="max", executor=client, checkpoint=tmp_path
+        )
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    deadline = time.monotonic() + 120
+    while len(list(tmp_path.glob("*.pkl"))) < 5 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    done_before = len(list(tmp_path.glob("*.pkl")))
+    _kill_one_worker(client)
+    worker.join(timeout=300)
+    assert not worker.is_alive()
+    assert done_before < len(scenarios), "the worker was killed mid-sweep"
+    sweep = got["sweep"]
+    pd.testing.assert_frame_equal(_columns(expected.table), _columns(sweep.table))
+    _same_plans(expected, sweep)
+    # Each is the direct solve of its edited instance, not only equal to the sweep here.
+    for s in scenarios[:8]:
+        direct = es.solve(s.apply(base), split=True, coverage="max")
+        assert direct.objective == pytest.approx(sweep.plans[s.name].objective, rel=1e-12)

@@ -276,12 +276,15 @@ def _each_on_dask(
     common = client.scatter(list(shared), broadcast=True, hash=False) if shared else []
     window = 2 * max(1, sum(client.nthreads().values()))
     queue = iter(enumerate(tasks))
-    pending: dict[Any, int] = {}
+    # A task's scattered arguments stay held until its answer is fetched: a finished task
+    # whose worker dies before then is recomputed, and needs them (released, the scheduler
+    # forgets them and cancels the task).
+    pending: dict[Any, tuple[int, list[Any]]] = {}
 
     def submit(i: int, key: str, args: tuple[Any, ...]) -> Any:
         own = client.scatter(list(args), broadcast=True, hash=False) if args else []
         future = client.submit(run, *common, *own, key=f"electsec-each-{key}", pure=True)
-        pending[future] = i
+        pending[future] = (i, own)
         return future
 
     started = as_completed(  # type: ignore[no-untyped-call]
@@ -289,11 +292,14 @@ def _each_on_dask(
     )
     try:
         for future in started:
-            yield pending.pop(future), future.result()
+            answer = future.result()
+            i, _ = pending.pop(future)  # its arguments are released with it
+            yield i, answer
             for i, task in itertools.islice(queue, 1):
                 started.add(submit(i, *task))  # type: ignore[no-untyped-call]
     finally:
         client.cancel(list(pending))
+        client.cancel([f for _, own in pending.values() for f in own])
         client.cancel(common)
 
 

@@ -399,7 +399,9 @@ def solve_split(
         Arcs to solve the first round on instead of the candidates (a warm start: the
         final pool of a solved instance the problem was derived from). Pricing still
         checks every allowed arc, so the result is optimal over all of them just the
-        same; only the number and size of the rounds change.
+        same; only the number and size of the rounds change. The rounds after the
+        first are then re-solved near the priced arcs when that can be proven optimal
+        (:mod:`electsec.solvers.resolve`), else whole.
     lookahead
         ``(reference, slack)``: the centre duals of the instance ``start`` came from,
         and a margin. In the first round, centres whose dual moved off ``reference``
@@ -426,9 +428,11 @@ def solve_split(
     first = arcs
     if start is not None and problem.oracle is not None:
         arcs = start  # pricing scans the first candidates it lacks (see ``_dropped``)
+    local = start is not None and problem.oracle is not None and LOCAL_RESOLVE
+    sol: FlowSolution | None = None
     for round_ in range(options.max_pricing_rounds):
         tick = time.perf_counter()
-        sol = _solve_covering(problem, arcs, penalty, covered=covered)
+        sol = _next_flow(problem, arcs, penalty, covered=covered, last=sol if local else None)
         covered = sol.shortfall == 0
         if problem.oracle is None:
             return sol
@@ -464,6 +468,29 @@ def solve_split(
         arcs = pool
     msg = f"pricing did not converge in {options.max_pricing_rounds} rounds"
     raise SolverError(msg)
+
+
+#: Rounds after the first of a warm-started split LP re-solve only near the priced arcs
+#: (:mod:`electsec.solvers.resolve`); False solves every round whole (benchmarks' A/B).
+LOCAL_RESOLVE = True
+
+
+def _next_flow(
+    problem: Problem,
+    arcs: Arcs,
+    penalty: np.ndarray,
+    *,
+    covered: bool | None,
+    last: FlowSolution | None,
+) -> FlowSolution:
+    """Return the LP optimum on ``arcs``: near the priced arcs when ``last`` covered all."""
+    if last is not None and not last.shortfall and bool((last.penalty >= _INF).all()):
+        from electsec.solvers.resolve import resolve_locally  # noqa: PLC0415 - it imports flow
+
+        found = resolve_locally(problem, last, arcs)
+        if found is not None:
+            return found
+    return _solve_covering(problem, arcs, penalty, covered=covered)
 
 
 def _priced(

@@ -270,8 +270,10 @@ def solve_whole(
 #: Slack (whole cost units) of the first pricing round of a split LP solved from the pool:
 #: rows whose dual moved also bring arcs this close to improving, so fewer pricing rounds
 #: (flow solves) follow; a wider slack brings many more arcs for few rounds saved. Tuned
-#: on the national sample with five garrisons lost (figures not recorded).
-LOOKAHEAD_SLACK = 1_000
+#: on the national sample with five garrisons lost: 1,000 when every round was solved
+#: whole; 3,000 once the later rounds are re-solved locally (solvers.resolve), 10,000
+#: slower (benchmarks/RESULTS.md, "Local re-solves").
+LOOKAHEAD_SLACK = 3_000
 #: Rows → garrisons → rows steps the repair region grows from the touched rows.
 REPAIR_HOPS = 3
 #: Bellman-Ford rounds the repaired flow's duals may take (the national base takes ~20).
