@@ -118,10 +118,14 @@ def test_cp_sat_gets_only_the_time_left(monkeypatch):
     assert found.plan.backup.tolist() == [near]
 
 
+@pytest.mark.parametrize("late", ["joint search", "before the joint search"])
 @pytest.mark.parametrize("split", [False, True])
-def test_time_limit_ending_the_joint_search_is_said_not_proven(monkeypatch, split):
+def test_time_limit_ending_the_joint_search_is_said_not_proven(monkeypatch, split, late):
     centers, garrisons = two_garrisons_one_centre()
-    monkeypatch.setattr(backup_module, "time", SlowClock())  # every reading is late
+    # Every reading is late: inside the joint search, or already when the pipeline asks
+    # whether there is time for it (after the first backup flow).
+    module = backup_module if late == "joint search" else pipeline_module
+    monkeypatch.setattr(module, "time", SlowClock())
     with pytest.raises(es.InfeasibleError) as info:
         es.solve_assignment(
             centers, garrisons, split=split, backup=es.Backup(LIMIT_M), time_limit_s=60

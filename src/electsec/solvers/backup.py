@@ -11,7 +11,7 @@ backup is met. Small instances are finally solved whole, over every allowed pair
 there a remaining shortfall is proven.
 
 A ``deadline`` (a :func:`time.perf_counter` reading) bounds the joint search: the clock is
-read before each neighbourhood, every few thousand items while a model is built, and
+read before each neighbourhood, every 1,024 items while a model is built, and
 CP-SAT gets the time left; when it passes, the best plan so far is returned and marked
 ``timed_out`` (so no shortfall is claimed as proven).
 """

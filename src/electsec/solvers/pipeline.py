@@ -56,7 +56,7 @@ __all__ = ["BackupShortage", "CoverShortage", "Draft", "Outcome", "Settings", "s
 
 #: Up to this many (row, garrison) pairs, joint backup choice sees every allowed pair.
 EXACT_JOINT_PAIRS = 200_000
-#: Share of the time left that the whole-team search leaves for the backups.
+#: Share of the time left that the split LP and the whole-team search leave the backups.
 BACKUP_SHARE = 0.5
 _EMPTY = np.zeros(0, dtype=np.int64)
 
@@ -244,8 +244,10 @@ def _fresh(
     deadline = budget.deadline(rows=problem.n_centers)
     if lp is None:
         look = None if widen else lookahead  # the look-ahead prices split plans only
+        # With backups, the LP's pricing leaves them (and the whole-team search) a share.
+        lp_by = _before_backups(instance, deadline)
         lp = solve_split(
-            problem, options, deadline=deadline, widen=widen, start=start, lookahead=look
+            problem, options, deadline=lp_by, widen=widen, start=start, lookahead=look
         )
     if lp.shortfall:
         return _short(instance, settings, lp, deadline)
@@ -523,10 +525,11 @@ def _backup_shortage(
 
 
 def _before_backups(instance: Instance, deadline: float | None) -> float | None:
-    """Return the deadline of a whole-team search that leaves the backups their share.
+    """Return the deadline of a phase before the backups that leaves them their share.
 
-    With backups, the search stops when ``BACKUP_SHARE`` of the time left remains, so
-    the backups (and a joint search, if they need one) run within the limit too.
+    With backups, the split LP's pricing and the whole-team search each stop when
+    ``BACKUP_SHARE`` of the time left remains, so the backups (their flows, and a joint
+    search if they need one) run within the limit too.
     """
     if deadline is None or instance.backup is None:
         return deadline
@@ -588,6 +591,8 @@ def _attach(
     missing = int((need & (chosen < 0)).sum())
     if not missing:
         return JointSearch(plan)
+    if deadline is not None and time.perf_counter() >= deadline:
+        return JointSearch(plan, timed_out=True)  # no time to bound or search further
     # Without the "not a primary" rule: no plan can leave fewer centres without backup.
     relaxed = assign_backups(need, (primary[0][:0], primary[1][:0]), backup.arcs, backup.capacity)
     least = int((need & (relaxed < 0)).sum())
