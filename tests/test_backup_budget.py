@@ -173,3 +173,20 @@ def test_whole_team_search_leaves_the_backups_their_share(monkeypatch):
     )
     assert pipeline_module._before_backups(SimpleNamespace(backup=None), 110.0) == 110.0
     assert pipeline_module._before_backups(with_backup, None) is None
+
+
+def test_election_day_whose_joint_search_ran_out_of_time_says_so(monkeypatch):
+    centers, garrisons = two_garrisons_one_centre()
+    monkeypatch.setattr(backup_module, "time", SlowClock())
+    with pytest.raises(es.InfeasibleError) as info:
+        es.plan_election(
+            {"general": centers.assign(phase="general")},
+            garrisons,
+            split=True,
+            backup={"max_distance_m": LIMIT_M, "centers_per_team": 1},
+            time_limit_s=60,
+        )
+    reason = info.value.diagnosis["reason"]
+    assert reason.startswith("on the general day")
+    assert "time limit ended the joint search" in reason
+    check_plan(info.value.partial, centers, garrisons, split=True)
