@@ -190,3 +190,27 @@ def test_election_day_whose_joint_search_ran_out_of_time_says_so(monkeypatch):
     assert reason.startswith("on the general day")
     assert "time limit ended the joint search" in reason
     check_plan(info.value.partial, centers, garrisons, split=True)
+
+
+def test_a_stage_ending_past_the_deadline_is_the_last(monkeypatch):
+    # The clock stands still until CP-SAT's first stage returns, then jumps past the
+    # deadline: the second stage is not run, and the first stage's plan is kept.
+    problem, plan, row_center, arcs, capacity, near = joint_inputs()
+    clock = SimpleNamespace(now=0.0)
+    monkeypatch.setattr(backup_module, "time", SimpleNamespace(perf_counter=lambda: clock.now))
+    solve = backup_module.cp_sat().CpSolver.solve
+    calls = []
+
+    def late_after(self, model, *args):
+        calls.append(self.parameters.max_time_in_seconds)
+        status = solve(self, model, *args)
+        clock.now = 10.0
+        return status
+
+    monkeypatch.setattr(backup_module.cp_sat().CpSolver, "solve", late_after)
+    found = choose_jointly(problem, plan, row_center, arcs, capacity, split=True, deadline=5.0)
+    assert calls == [pytest.approx(5.0)]
+    assert found.plan.backup.tolist() == [near]
+    assert near not in found.plan.garrison.tolist()
+    assert found.plan.teams.sum() == 2
+    assert not found.timed_out  # every centre got its backup in time

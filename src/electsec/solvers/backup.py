@@ -405,13 +405,17 @@ class _JointModel:
                 solver.status_name(status),
                 solver.wall_time,
             )
-            values = [solver.value(v) for v in [*self.teams, *self.use, *self.back]]
-            if k == 0:
-                self.model.add(objective <= round(solver.objective_value))
+            variables = [*self.teams, *self.use, *self.back]
+            self._values = [solver.value(v) for v in variables]
+            if k == 1 or _late(self.deadline):
+                break  # the last stage, or no time for it: new hints would go unused
+            self.model.add(objective <= round(solver.objective_value))
             self.model.clear_hints()  # type: ignore[no-untyped-call]
-            for var, value in zip([*self.teams, *self.use, *self.back], values, strict=True):
-                self.model.add_hint(var, value)
-            self._values = values
+            try:
+                for var, value in self._tick(zip(variables, self._values, strict=True)):
+                    self.model.add_hint(var, value)
+            except _OutOfTimeError:
+                break
         return self._plan() if found else self.plan
 
     def _plan(self) -> Plan:
