@@ -10,15 +10,18 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import electsec as es
 from checker import check_plan
 from electsec.solvers import backup as backup_module
 from electsec.solvers import pipeline as pipeline_module
 from electsec.solvers.backup import Plan, choose_jointly, needs_backup
-from helpers import SlowClock, geodesic_m, layer_arrays
-from test_backup import check_backups, two_garrisons_one_centre
+from helpers import SlowClock, geodesic_m, layer_arrays, make_instance
+from test_backup import check_backups, two_garrisons_one_centre, with_reserve
 
 LIMIT_M = 10_000.0
 
@@ -214,3 +217,39 @@ def test_a_stage_ending_past_the_deadline_is_the_last(monkeypatch):
     assert near not in found.plan.garrison.tolist()
     assert found.plan.teams.sum() == 2
     assert not found.timed_out  # every centre got its backup in time
+
+
+@settings(max_examples=15, deadline=None, derandomize=True, database=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(1, 7), m=st.integers(2, 5), split=st.booleans())
+def test_a_limit_that_suffices_changes_no_plan(seed, n, m, split):
+    rng = np.random.default_rng(seed)
+    centers, garrisons = make_instance(rng, n, m, demand_max=2, capacity_ratio=2.5)
+    garrisons = with_reserve(garrisons, rng)
+    option = es.Backup(max_distance_m=float(rng.choice([80_000.0, 500_000.0])))
+
+    def outcome(**limit):
+        """(kind, plan or None, message) of one call."""
+        try:
+            plan = es.solve_assignment(centers, garrisons, split=split, backup=option, **limit)
+        except es.InfeasibleError as exc:
+            return "infeasible", exc.partial, exc.diagnosis["reason"]
+        except es.SolverError as exc:
+            return "no plan", None, str(exc)
+        return "plan", plan, ""
+
+    free, timed = outcome(), outcome(time_limit_s=600)
+    assert free[0] == timed[0]
+    assert free[2] == timed[2]
+    if free[1] is None:
+        assert timed[1] is None
+        return
+    a, b = free[1], timed[1]
+    assert (a.status, a.objective) == (b.status, b.objective)
+    pd.testing.assert_frame_equal(a.assignments, b.assignments)
+    pd.testing.assert_frame_equal(a.backups, b.backups)
+    limit_m = option.max_distance_m
+    if free[0] == "plan":
+        check_plan(b, centers, garrisons, split=split)
+        check_backups(b, centers, garrisons, limit_m=limit_m, per_team=1)
+    else:
+        check_partial_backups(b, centers, garrisons, limit_m=limit_m, per_team=1)
