@@ -11,6 +11,14 @@ Cases, each in its own spawned process (so peak RSS is the case's own):
 - ``tight``: synthetic 8,700 × 500, demand 1–6, capacity ≈ 1.05 × demand, ``split=False``,
   T = 2 and 10;
 - ``small``: synthetic 3,000 × 150, same demand and capacity, ``split=False``, T = 2;
+- ``baghdad backup``: the sample's Baghdad governorate (2,066 × 89), each garrison's
+  ``reserve`` a tenth of its capacity, ``backup={"max_distance_m": 20000,
+  "centers_per_team": 5}``, ``split=True`` and ``False``, T = 10; and ``plan_election`` on
+  the sample roads (``data/sample/roads.gpkg``, ``max_time_s=3600``) with
+  ``backup={"max_time_s": 1800, "centers_per_team": 5}``, ``split=True``, T = 30 (the
+  network is built before the clock starts; the travel times are part of the call). The
+  joint backup search needs far more than T here, so these rows check that it stops;
+  their outcome is an ``InfeasibleError`` (some centres have no reserve in reach at all).
 - ``million`` (only with ``--million``): bench_million's 1,000,000 × 5,000 instance,
   ``split=False`` and ``split=True``, T = 120.
 
@@ -23,6 +31,7 @@ average before → after the call. Run from the repository root::
     .venv/bin/python benchmarks/bench_time_limit.py                 # national cases
     .venv/bin/python benchmarks/bench_time_limit.py --load 1 --repeat 3 --json rows.json
     .venv/bin/python benchmarks/bench_time_limit.py --only sample --profile 25
+    .venv/bin/python benchmarks/bench_time_limit.py --only backup --load 0
     .venv/bin/python benchmarks/bench_time_limit.py --million --only million   # slow
 """
 
@@ -46,6 +55,9 @@ from _harness import code_version, machine, peak_rss_mb, print_table, run_isolat
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"
+#: The backup option of the Baghdad cases, geodesic and on the sample roads.
+BACKUP_M = (("max_distance_m", 20_000), ("centers_per_team", 5))
+BACKUP_S = (("max_time_s", 1_800), ("centers_per_team", 5))
 #: Allowed overshoot over T, in seconds.
 NATIONAL_TARGET_S = 0.5
 MILLION_TARGET_S = 3.0
@@ -73,6 +85,8 @@ class Case:
     split: bool
     time_limit_s: float
     target_s: float
+    backup: tuple[tuple[str, Any], ...] = ()
+    roads: bool = False  # plan_election on the sample roads instead of solve_assignment
 
 
 def default_cases(seed: int, *, million: bool) -> list[Case]:
@@ -87,6 +101,15 @@ def default_cases(seed: int, *, million: bool) -> list[Case]:
         _case(f"tight 8,700×500 split=False T={t:g}", "synthetic", tight, t) for t in (2, 10)
     ]
     cases.append(_case("small 3,000×150 split=False T=2", "synthetic", small, 2))
+    cases += [
+        dataclasses.replace(
+            _case(f"baghdad backup 2,066×89 split={s} T=10", "baghdad", sample, 10, split=s),
+            backup=BACKUP_M,
+        )
+        for s in (True, False)
+    ]
+    roads = _case("baghdad backup roads plan_election split=True T=30", "baghdad", sample, 30)
+    cases.append(dataclasses.replace(roads, split=True, backup=BACKUP_S, roads=True))
     if million:
         cases += [
             _case(f"million 1M×5k split={s} T=120", "million", big, 120, split=s)
@@ -150,11 +173,48 @@ def build(case: Case) -> tuple[Any, Any]:
         return _load(params["centers"], params["garrisons"])
     if case.kind == "synthetic":
         return tight_layers(params["n"], params["m"], params["seed"])
+    if case.kind == "baghdad":
+        return baghdad_layers(params["centers"], params["garrisons"])
     if case.kind == "million":
         from bench_million import _frames as million_frames
 
         return million_frames(params["n"], params["m"], params["seed"])
     raise ValueError(f"unknown instance kind {case.kind!r}")
+
+
+def baghdad_layers(centers_path: str, garrisons_path: str) -> tuple[Any, Any]:
+    """The sample's Baghdad governorate; each garrison's reserve a tenth of its capacity."""
+    from bench_national import _load
+
+    centers, garrisons = _load(centers_path, garrisons_path)
+    centers = centers[centers["governorate"] == "Baghdad"].reset_index(drop=True)
+    garrisons = garrisons[garrisons["governorate"] == "Baghdad"].reset_index(drop=True)
+    return centers, garrisons.assign(reserve=garrisons["capacity"] // 10)
+
+
+def call(case: Case, centers: Any, garrisons: Any, network: Any) -> Any:
+    """The timed public call; an election's plan is its one day's."""
+    import electsec as es
+
+    options: dict[str, Any] = {"split": case.split, "time_limit_s": case.time_limit_s}
+    if case.backup:
+        options["backup"] = dict(case.backup)
+    if case.roads:
+        layers = {"general": centers}
+        election = es.plan_election(layers, garrisons, network, max_time_s=3600, **options)
+        return election.days["general"]
+    return es.solve_assignment(centers, garrisons, seed=0, **options)
+
+
+def _network(case: Case) -> Any:
+    """The sample road network, built before the clock starts (None without roads)."""
+    if not case.roads:
+        return None
+    import geopandas as gpd
+
+    from electsec.network import RoadNetwork
+
+    return RoadNetwork.from_roads(gpd.read_file(SAMPLE / "roads.gpkg"))
 
 
 # --- measuring --------------------------------------------------------------------------
@@ -168,6 +228,8 @@ def measure(case: Case, repeat: int = 1) -> dict[str, Any]:
 
     code = code_version()
     centers, garrisons = build(case)
+    network = _network(case)
+    _ = es.solve_assignment, es.plan_election  # load the lazy modules before the clock
     setup = peak_rss_mb()
     runs = []
     for _ in range(repeat):
@@ -175,9 +237,7 @@ def measure(case: Case, repeat: int = 1) -> dict[str, Any]:
         load_before = os.getloadavg()[0]
         started = time.perf_counter()
         try:
-            plan = es.solve_assignment(
-                centers, garrisons, split=case.split, time_limit_s=case.time_limit_s, seed=0
-            )
+            plan = call(case, centers, garrisons, network)
         except Exception as exc:  # an exception is an outcome to record
             error = f"{type(exc).__name__}: {exc}"
         wall = time.perf_counter() - started

@@ -107,10 +107,26 @@ def test_tight_instance_is_deterministic_and_tight(bench):
 
 def test_default_cases(bench):
     national = bench.default_cases(7, million=False)
-    assert [c.time_limit_s for c in national] == [2, 10, 2, 10, 2]
-    assert all(not c.split and c.target_s == bench.NATIONAL_TARGET_S for c in national)
+    plain = [c for c in national if not c.backup]
+    assert [c.time_limit_s for c in plain] == [2, 10, 2, 10, 2]
+    assert all(not c.split and c.target_s == bench.NATIONAL_TARGET_S for c in plain)
+    backup = [(c.kind, c.split, c.time_limit_s, c.roads, dict(c.backup)) for c in national[5:]]
+    assert backup == [
+        ("baghdad", True, 10, False, {"max_distance_m": 20_000, "centers_per_team": 5}),
+        ("baghdad", False, 10, False, {"max_distance_m": 20_000, "centers_per_team": 5}),
+        ("baghdad", True, 30, True, {"max_time_s": 1_800, "centers_per_team": 5}),
+    ]
     million = bench.default_cases(7, million=True)[len(national) :]
     assert [(c.split, c.time_limit_s, c.target_s) for c in million] == [
         (False, 120, bench.MILLION_TARGET_S),
         (True, 120, bench.MILLION_TARGET_S),
     ]
+
+
+def test_baghdad_backup_layers(bench):
+    centers, garrisons = bench.baghdad_layers(
+        str(bench.SAMPLE / "centers.geojson"), str(bench.SAMPLE / "garrisons.geojson")
+    )
+    assert set(centers["governorate"]) == set(garrisons["governorate"]) == {"Baghdad"}
+    assert (len(centers), len(garrisons)) == (2_066, 89)
+    assert (garrisons["reserve"] == garrisons["capacity"] // 10).all()

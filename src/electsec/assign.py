@@ -95,6 +95,11 @@ def solve_assignment(  # noqa: PLR0913 - the public contract (DESIGN.md §4)
         insertion, ejection moves, worst-fit decreasing). If even those place some
         centre in no garrison whole, :class:`SolverError` is raised naming the centres
         (with ``coverage="max"``, the plan covering the most teams is returned instead).
+        With ``backup``, the split LP's pricing and the whole-team search leave half the
+        time left to the backups, whose joint search stops at the limit: the plan is
+        then ``"feasible"``, and centres it had no time to back up are reported as not
+        proven (raise ``time_limit_s``). The backup flows themselves (three at most)
+        are never given up.
     seed
         Seed for the search, an integer in [0, 2**31) (CP-SAT's range); the same
         inputs and seed give the same plan.

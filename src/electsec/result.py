@@ -724,10 +724,15 @@ def _backup_diagnosis(shortage: BackupShortage, labels: Labels) -> Diagnosis:
             f"{shortage.limit:g} {labels.unit} ({len(cut.regions)} blocking region(s))"
         )
     if len(missing) > cut.shortfall:
+        found = (
+            "the time limit ended the joint search before it found another plan (not "
+            "proven: raise time_limit_s)"
+            if shortage.timed_out
+            else "the joint search found no other plan"
+        )
         reason += (
             f"{';' if cut.shortfall else ':'} for {len(missing) - cut.shortfall}, "
-            "the only reserves in reach sit at garrisons that serve them, and the joint "
-            "search found no other plan"
+            f"the only reserves in reach sit at garrisons that serve them, and {found}"
         )
     return Diagnosis(
         kind="backup",

@@ -9,13 +9,20 @@ a CP-SAT model around each centre concerned (its neighbours by shared garrisons,
 then 800, then 3,200 centres) until a proven lower bound on the centres left without
 backup is met. Small instances are finally solved whole, over every allowed pair, so
 there a remaining shortfall is proven.
+
+A ``deadline`` (a :func:`time.perf_counter` reading) bounds the joint search: the clock is
+read before each neighbourhood, every 1,024 items while a model is built, and
+CP-SAT gets the time left; when it passes, the best plan so far is returned and marked
+``timed_out`` (so no shortfall is claimed as proven).
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
@@ -26,7 +33,7 @@ from electsec.solvers.flow import solve_transport
 if TYPE_CHECKING:  # CP-SAT imports pandas: loaded when a model is built (cpsat.cp_sat)
     from ortools.sat.python import cp_model
 
-__all__ = ["Plan", "assign_backups", "choose_jointly", "needs_backup"]
+__all__ = ["JointSearch", "Plan", "assign_backups", "choose_jointly", "needs_backup"]
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +46,10 @@ _ARCS_PER_CENTER = 12
 #: CP-SAT deterministic time of the two joint stages: (most backups, then least primary
 #: cost) as one weighted objective, then least backup cost.
 _DETERMINISTIC_TIME = (2.0, 1.0)
+#: Items between two clock readings while a joint model is built.
+_CHECK_EVERY = 1024
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -57,6 +68,27 @@ class Plan:
     garrison: np.ndarray
     teams: np.ndarray
     backup: np.ndarray
+
+
+@dataclass(frozen=True)
+class JointSearch:
+    """What :func:`choose_jointly` found.
+
+    Attributes
+    ----------
+    plan
+        The best plan found (never worse than the one given).
+    timed_out
+        Whether the deadline ended the search while centres still lacked a backup that
+        it had not ruled out: their shortfall is then not proven.
+    """
+
+    plan: Plan
+    timed_out: bool = False
+
+
+class _OutOfTimeError(Exception):
+    """The deadline passed while a joint model was being built."""
 
 
 def assign_backups(
@@ -106,7 +138,8 @@ def choose_jointly(
     split: bool,
     least_missing: int = 0,
     seed: int = 0,
-) -> Plan:
+    deadline: float | None = None,
+) -> JointSearch:
     """Re-choose primaries and backups together around the centres left without backup.
 
     Each joint model first gives backups to as many centres as it can, then keeps the
@@ -130,11 +163,14 @@ def choose_jointly(
         backup flow without the "not a primary" rule); reaching it stops the search.
     seed
         CP-SAT seed (one worker: repeatable).
+    deadline
+        ``time.perf_counter()`` reading by which to stop, or None (deterministic limits
+        only).
 
     Returns
     -------
-    Plan
-        The best plan found (never worse than ``plan``).
+    JointSearch
+        The best plan found (never worse than ``plan``), and whether time ran out.
     """
     need = needs_backup(plan, row_center, len(plan.backup))
     hopeful = np.zeros(len(need), dtype=bool)
@@ -143,8 +179,14 @@ def choose_jointly(
     def done() -> bool:
         return int((need & (plan.backup < 0)).sum()) <= least_missing
 
-    def joint(free: np.ndarray) -> Plan:
-        model = _JointModel(problem, plan, row_center, arcs, capacity, need, free, split)
+    def joint(free: np.ndarray) -> Plan | None:
+        """Solve the joint model over ``free``; None when the deadline passed first."""
+        try:
+            model = _JointModel(
+                problem, plan, row_center, arcs, capacity, need, free, split, deadline
+            )
+        except _OutOfTimeError:
+            return None
         return model.solve(seed)
 
     size = _FIRST_NEIGHBOURHOOD
@@ -152,13 +194,20 @@ def choose_jointly(
         # One neighbourhood per centre still without backup, so each gets its own room.
         for i in np.flatnonzero(need & (plan.backup < 0) & hopeful):
             if done():
-                return plan
+                return JointSearch(plan)
             if plan.backup[i] < 0:
-                plan = joint(_neighbourhood(problem, plan, row_center, arcs, need, int(i), size))
+                free = _neighbourhood(problem, plan, row_center, arcs, need, int(i), size)
+                found = joint(free)
+                if found is None:
+                    return JointSearch(plan, timed_out=True)
+                plan = found
         size *= 4
     if not done() and int(need.sum()) <= _MAX_NEIGHBOURHOOD:  # small: free every centre
-        plan = joint(np.flatnonzero(need))
-    return plan
+        found = joint(np.flatnonzero(need))
+        if found is None:
+            return JointSearch(plan, timed_out=True)
+        plan = found
+    return JointSearch(plan, timed_out=not done() and _late(deadline))
 
 
 def needs_backup(plan: Plan, row_center: np.ndarray, n_centers: int) -> np.ndarray:
@@ -209,7 +258,11 @@ class _JointModel:
         need: np.ndarray,
         free: np.ndarray,
         split: bool,  # noqa: FBT001
+        deadline: float | None = None,
     ) -> None:
+        if _late(deadline):
+            raise _OutOfTimeError
+        self.deadline = deadline
         self.problem, self.plan, self.free = problem, plan, free
         self.rows = np.flatnonzero(np.isin(row_center, free))
         self.row_center = row_center
@@ -223,13 +276,17 @@ class _JointModel:
         self._capacities(capacity)
         p = problem.arcs
         self.primary_cost = sum(
-            int(p.cost[a]) * t for a, t in zip(self.p_arcs, self.teams, strict=True)
+            int(p.cost[a]) * t for a, t in self._tick(zip(self.p_arcs, self.teams, strict=True))
         )
         self.backup_cost = sum(
-            int(arcs.cost[b]) * y for b, y in zip(self.b_arcs, self.back, strict=True)
+            int(arcs.cost[b]) * y for b, y in self._tick(zip(self.b_arcs, self.back, strict=True))
         )
         self._values: list[int] = []
         self._hint(set(plan.row[plan.teams > 0].tolist()))
+
+    def _tick(self, items: Iterable[_T]) -> Iterator[_T]:
+        """Yield ``items``, raising :class:`_OutOfTimeError` once the deadline has passed."""
+        return _ticking(items, self.deadline)
 
     def _primaries(
         self, *, small: bool, split: bool
@@ -241,16 +298,17 @@ class _JointModel:
         p_arcs = _nearest(p, np.isin(p.center, self.rows), np.where(sent, p.garrison, -1), small)
         demand = self.problem.demand[p.center[p_arcs]]
         teams = [
-            model.new_int_var(0, int(d), f"t{a}") for a, d in zip(p_arcs, demand, strict=True)
+            model.new_int_var(0, int(d), f"t{a}")
+            for a, d in self._tick(zip(p_arcs, demand, strict=True))
         ]
-        use = [model.new_bool_var(f"u{a}") for a in p_arcs]
-        for t, u, d in zip(teams, use, demand, strict=True):
+        use = [model.new_bool_var(f"u{a}") for a in self._tick(p_arcs)]
+        for t, u, d in self._tick(zip(teams, use, demand, strict=True)):
             if split:
                 model.add(t <= int(d) * u)
             else:
                 model.add(t == int(d) * u)
-        by_row = _group(p.center[p_arcs])
-        for r in self.rows:
+        by_row = _group(self._tick(p.center[p_arcs].tolist()))
+        for r in self._tick(self.rows):
             ks = by_row.get(int(r), [])
             model.add(sum(teams[k] for k in ks) == int(self.problem.demand[r]))
             if not split:
@@ -265,9 +323,9 @@ class _JointModel:
         b_arcs = _nearest(
             arcs, np.isin(arcs.center, self.free), self.plan.backup[arcs.center], small
         )
-        back = [model.new_bool_var(f"y{b}") for b in b_arcs]
-        by_center = _group(arcs.center[b_arcs])
-        for i in self.free:
+        back = [model.new_bool_var(f"y{b}") for b in self._tick(b_arcs)]
+        by_center = _group(self._tick(arcs.center[b_arcs].tolist()))
+        for i in self._tick(self.free):
             ks = by_center.get(int(i), [])
             if need[i]:
                 model.add(sum(back[k] for k in ks) <= 1)
@@ -275,9 +333,10 @@ class _JointModel:
                 model.add(sum(back[k] for k in ks) == 0)
         # A backup differs from every primary garrison of the centre.
         n_g = np.int64(self.problem.n_garrisons)
-        primary_of = _group(self.row_center[p.center[self.p_arcs]] * n_g + p.garrison[self.p_arcs])
+        primary_keys = self.row_center[p.center[self.p_arcs]] * n_g + p.garrison[self.p_arcs]
+        primary_of = _group(self._tick(primary_keys.tolist()))
         backup_keys = arcs.center[b_arcs] * n_g + arcs.garrison[b_arcs]
-        for k, key in enumerate(backup_keys):
+        for k, key in enumerate(self._tick(backup_keys.tolist())):
             for j in primary_of.get(int(key), []):
                 model.add_bool_or([back[k].Not(), self.use[j].Not()])
         return b_arcs, back
@@ -290,32 +349,34 @@ class _JointModel:
         backed = plan.backup[plan.backup >= 0]
         backed_fixed = backed[~np.isin(np.flatnonzero(plan.backup >= 0), self.free)]
         b_load = np.bincount(backed_fixed, minlength=m)
-        for g, ks in _group(p.garrison[self.p_arcs]).items():
+        for g, ks in _group(self._tick(p.garrison[self.p_arcs].tolist())).items():
             self.model.add(
                 sum(self.teams[k] for k in ks) <= int(self.problem.capacity[g] - load[g])
             )
-        for g, ks in _group(arcs.garrison[self.b_arcs]).items():
+        for g, ks in _group(self._tick(arcs.garrison[self.b_arcs].tolist())).items():
             self.model.add(sum(self.back[k] for k in ks) <= int(capacity[g] - b_load[g]))
 
     def _hint(self, covered_rows: set[int]) -> None:
         p, plan, arcs = self.problem.arcs, self.plan, self.arcs
         sent = {
             (int(r), int(g)): int(t)
-            for r, g, t in zip(plan.row, plan.garrison, plan.teams, strict=True)
+            for r, g, t in self._tick(zip(plan.row, plan.garrison, plan.teams, strict=True))
             if int(r) in covered_rows
         }
-        for k, a in enumerate(self.p_arcs):
+        for k, a in enumerate(self._tick(self.p_arcs)):
             t = sent.get((int(p.center[a]), int(p.garrison[a])), 0)
             self.model.add_hint(self.teams[k], t)
             self.model.add_hint(self.use[k], t > 0)
-        for k, b in enumerate(self.b_arcs):
+        for k, b in enumerate(self._tick(self.b_arcs)):
             self.model.add_hint(self.back[k], plan.backup[arcs.center[b]] == arcs.garrison[b])
 
     def solve(self, seed: int) -> Plan:
         """Most backups, then least primary cost, then least backup cost (lexicographic).
 
         The first two are one weighted objective (a missing backup outweighs any primary
-        cost), so every solution CP-SAT finds from the hint trades them correctly.
+        cost), so every solution CP-SAT finds from the hint trades them correctly. Each
+        stage gets the time left before the deadline; a stage that finds nothing keeps
+        the previous stage's solution (or the plan as it was).
         """
         sat = cp_sat()
         solver: cp_model.CpSolver = sat.CpSolver()
@@ -326,8 +387,13 @@ class _JointModel:
         missing = len(self.back) - sum(self.back)  # a constant offset does not matter
         found = False
         for k, objective in enumerate((weight * missing + self.primary_cost, self.backup_cost)):
+            if _late(self.deadline):
+                break  # keep what the previous stage found
             self.model.minimize(objective)
             solver.parameters.max_deterministic_time = _DETERMINISTIC_TIME[k]
+            if self.deadline is not None:
+                left = self.deadline - time.perf_counter()
+                solver.parameters.max_time_in_seconds = max(left, 1e-3)
             status = solver.solve(self.model)
             if status not in (sat.OPTIMAL, sat.FEASIBLE):
                 break  # keep what the previous stage found (or the plan as it was)
@@ -339,13 +405,17 @@ class _JointModel:
                 solver.status_name(status),
                 solver.wall_time,
             )
-            values = [solver.value(v) for v in [*self.teams, *self.use, *self.back]]
-            if k == 0:
-                self.model.add(objective <= round(solver.objective_value))
+            variables = [*self.teams, *self.use, *self.back]
+            self._values = [solver.value(v) for v in variables]
+            if k == 1 or _late(self.deadline):
+                break  # the last stage, or no time for it: new hints would go unused
+            self.model.add(objective <= round(solver.objective_value))
             self.model.clear_hints()  # type: ignore[no-untyped-call]
-            for var, value in zip([*self.teams, *self.use, *self.back], values, strict=True):
-                self.model.add_hint(var, value)
-            self._values = values
+            try:
+                for var, value in self._tick(zip(variables, self._values, strict=True)):
+                    self.model.add_hint(var, value)
+            except _OutOfTimeError:
+                break
         return self._plan() if found else self.plan
 
     def _plan(self) -> Plan:
@@ -383,9 +453,25 @@ def _nearest(arcs: Arcs, mask: np.ndarray, current: np.ndarray, small: bool) -> 
     return np.sort(order[(rank < _ARCS_PER_CENTER) | used])
 
 
-def _group(keys: np.ndarray) -> dict[int, list[int]]:
+def _late(deadline: float | None) -> bool:
+    """Whether ``deadline`` (a ``time.perf_counter()`` reading) has passed."""
+    return deadline is not None and time.perf_counter() >= deadline
+
+
+def _ticking(items: Iterable[_T], deadline: float | None) -> Iterator[_T]:
+    """Yield ``items``; every ``_CHECK_EVERY`` items, raise :class:`_OutOfTimeError` if late."""
+    if deadline is None:
+        yield from items
+        return
+    for k, item in enumerate(items):
+        if k % _CHECK_EVERY == 0 and _late(deadline):
+            raise _OutOfTimeError
+        yield item
+
+
+def _group(keys: Iterable[int]) -> dict[int, list[int]]:
     """Positions of each distinct key."""
     out: dict[int, list[int]] = {}
-    for k, key in enumerate(keys.tolist()):
+    for k, key in enumerate(keys):
         out.setdefault(int(key), []).append(k)
     return out

@@ -22,7 +22,13 @@ import numpy as np
 from electsec.budget import Budget
 from electsec.errors import InputError, Issue, SolverError
 from electsec.problem import Arcs, BackupArcs, Instance, Problem
-from electsec.solvers.backup import Plan, assign_backups, choose_jointly, needs_backup
+from electsec.solvers.backup import (
+    JointSearch,
+    Plan,
+    assign_backups,
+    choose_jointly,
+    needs_backup,
+)
 from electsec.solvers.bottleneck import bottleneck, smallest_uniform_limit
 from electsec.solvers.cover import WholeCover, cover_whole
 from electsec.solvers.decompose import solve_regions
@@ -50,6 +56,8 @@ __all__ = ["BackupShortage", "CoverShortage", "Draft", "Outcome", "Settings", "s
 
 #: Up to this many (row, garrison) pairs, joint backup choice sees every allowed pair.
 EXACT_JOINT_PAIRS = 200_000
+#: Share of the time left that the split LP and the whole-team search leave the backups.
+BACKUP_SHARE = 0.5
 _EMPTY = np.zeros(0, dtype=np.int64)
 
 
@@ -108,13 +116,18 @@ class CoverShortage:
 
 @dataclass(frozen=True)
 class BackupShortage:
-    """Why some covered centres get no backup: a Hall check on the reserves."""
+    """Why some covered centres get no backup: a Hall check on the reserves.
+
+    ``timed_out``: the time limit ended the joint search before it had ruled out the
+    centres missing beyond the Hall shortfall (their shortfall is not proven).
+    """
 
     cut: Cut
     missing: np.ndarray
     total_demand: int
     total_capacity: int
     limit: float
+    timed_out: bool = False
 
 
 @dataclass(frozen=True)
@@ -231,8 +244,10 @@ def _fresh(
     deadline = budget.deadline(rows=problem.n_centers)
     if lp is None:
         look = None if widen else lookahead  # the look-ahead prices split plans only
+        # With backups, the LP's pricing leaves them (and the whole-team search) a share.
+        lp_by = _before_backups(instance, deadline)
         lp = solve_split(
-            problem, options, deadline=deadline, widen=widen, start=start, lookahead=look
+            problem, options, deadline=lp_by, widen=widen, start=start, lookahead=look
         )
     if lp.shortfall:
         return _short(instance, settings, lp, deadline)
@@ -241,7 +256,7 @@ def _fresh(
     if settings.objective == "max":
         problem, lp, worst = _fastest_worst_case(problem, lp, instance)
     if settings.split:
-        return _finish(instance, settings, problem, lp, _from_flow(lp), worst)
+        return _finish(instance, settings, problem, lp, _from_flow(lp), worst, deadline)
     single = _search(problem, lp, instance, settings, budget, executor)
     if settings.objective == "max" and _unplaced(problem, single).size:
         # Whole teams do not pack within the worst-case limit: fall back to the total plan.
@@ -253,7 +268,9 @@ def _fresh(
         return _whole_short(instance, settings, instance.problem, total_lp, budget, worst)
     if unplaced.size:
         return Outcome(_from_single(problem, single), unplaced=unplaced, worst_case_limit=worst)
-    return _finish(instance, settings, problem, lp, _from_single(problem, single), worst)
+    plan = _from_single(problem, single)
+    deadline = budget.deadline(rows=problem.n_centers)
+    return _finish(instance, settings, problem, lp, plan, worst, deadline)
 
 
 def _search(
@@ -268,7 +285,7 @@ def _search(
         problem,
         lp,
         options=instance.options,
-        deadline=budget.deadline(rows=problem.n_centers),
+        deadline=_before_backups(instance, budget.deadline(rows=problem.n_centers)),
         seed=settings.seed,
         executor=executor,
     )
@@ -355,8 +372,8 @@ def _whole_short(
 ) -> Outcome:
     """Whole teams do not pack although a split plan covers everyone: cover the most."""
     deadline = budget.deadline(rows=problem.n_centers)
-    draft, split_only = _whole_cover(instance, settings, lp, deadline)
-    draft, backup, _ = _with_backups(instance, settings, problem, lp.arcs, draft)
+    draft, split_only = _whole_cover(instance, settings, lp, _before_backups(instance, deadline))
+    draft, backup, _, _ = _with_backups(instance, settings, problem, lp.arcs, draft, deadline)
     return Outcome(draft, split_only=split_only, backup=backup, worst_case_limit=worst)
 
 
@@ -383,8 +400,9 @@ def _short(
     if settings.split:
         draft = _from_flow(lp)
     else:
-        draft, split_only = _whole_cover(instance, settings, lp, deadline)
-    draft, backup, _ = _with_backups(instance, settings, problem, lp.arcs, draft)
+        search = _before_backups(instance, deadline)
+        draft, split_only = _whole_cover(instance, settings, lp, search)
+    draft, backup, _, _ = _with_backups(instance, settings, problem, lp.arcs, draft, deadline)
     shortage = None
     if settings.coverage == "full":
         shortage = _cover_shortage(instance, cut, lp)
@@ -474,13 +492,16 @@ def _finish(
     lp: FlowSolution,
     draft: Draft,
     worst: int | None,
+    deadline: float | None,
 ) -> Outcome:
     """Attach the backups; with full coverage, say why some centres have none."""
-    draft, backup, need = _with_backups(instance, settings, problem, lp.arcs, draft)
+    draft, backup, need, timed_out = _with_backups(
+        instance, settings, problem, lp.arcs, draft, deadline
+    )
     missing = _EMPTY if backup is None else np.flatnonzero(need & (backup < 0))
     shortage = None
     if instance.backup is not None and missing.size and settings.coverage == "full":
-        shortage = _backup_shortage(instance.backup, need, missing)
+        shortage = _backup_shortage(instance.backup, need, missing, timed_out=timed_out)
     return Outcome(
         draft,
         backup=backup,
@@ -490,24 +511,51 @@ def _finish(
     )
 
 
-def _backup_shortage(backup: BackupArcs, need: np.ndarray, missing: np.ndarray) -> BackupShortage:
+def _backup_shortage(
+    backup: BackupArcs, need: np.ndarray, missing: np.ndarray, *, timed_out: bool
+) -> BackupShortage:
     demand = need.astype(np.int64)
     problem = Problem(demand, backup.capacity, backup.arcs)
     penalty = (int(backup.arcs.cost.max(initial=0)) + 1) * (len(demand) + 2)
     cut = diagnose(problem, solve_transport(problem, backup.arcs, penalty=penalty))
-    return BackupShortage(
-        cut, missing, int(demand.sum()), int(backup.capacity.sum()), backup.limit
-    )
+    total = int(backup.capacity.sum())
+    # Only centres beyond the Hall shortfall can be the time limit's doing.
+    unproven = timed_out and len(missing) > cut.shortfall
+    return BackupShortage(cut, missing, int(demand.sum()), total, backup.limit, timed_out=unproven)
+
+
+def _before_backups(instance: Instance, deadline: float | None) -> float | None:
+    """Return the deadline of a phase before the backups that leaves them their share.
+
+    With backups, the split LP's pricing and the whole-team search each stop when
+    ``BACKUP_SHARE`` of the time left remains, so the backups (their flows, and a joint
+    search if they need one) run within the limit too.
+    """
+    if deadline is None or instance.backup is None:
+        return deadline
+    return deadline - (deadline - time.perf_counter()) * BACKUP_SHARE
 
 
 def _with_backups(
-    instance: Instance, settings: Settings, problem: Problem, pool: Arcs, draft: Draft
-) -> tuple[Draft, np.ndarray | None, np.ndarray]:
-    """Give the plan its backups: the (possibly re-chosen) plan, backups, centres needing one."""
+    instance: Instance,
+    settings: Settings,
+    problem: Problem,
+    pool: Arcs,
+    draft: Draft,
+    deadline: float | None,
+) -> tuple[Draft, np.ndarray | None, np.ndarray, bool]:
+    """Give the plan its backups.
+
+    Returns the (possibly re-chosen) plan, the backups, the centres needing one, and
+    whether the time limit cut the joint search short (the plan is then "feasible").
+    """
     if instance.backup is None:
-        return draft, None, np.zeros(0, dtype=bool)
+        return draft, None, np.zeros(0, dtype=bool), False
     plan = Plan(draft.rows, draft.cols, draft.teams, _EMPTY)
-    plan = _attach(instance, settings, problem, pool, plan)
+    found = _attach(instance, settings, problem, pool, plan, deadline)
+    plan = found.plan
+    if found.timed_out:
+        draft = dataclasses.replace(draft, status="feasible")
     if not np.array_equal(plan.row, draft.rows) or not np.array_equal(plan.garrison, draft.cols):
         new = float(plan.teams @ np.rint(instance.cost(plan.row, plan.garrison)))
         status = draft.status if new == draft.objective else "feasible"
@@ -521,12 +569,17 @@ def _with_backups(
             cost=None,
         )
     need = needs_backup(plan, instance.labels.forces.row_center, instance.n_centers)
-    return draft, plan.backup, need
+    return draft, plan.backup, need, found.timed_out
 
 
 def _attach(
-    instance: Instance, settings: Settings, problem: Problem, pool: Arcs, plan: Plan
-) -> Plan:
+    instance: Instance,
+    settings: Settings,
+    problem: Problem,
+    pool: Arcs,
+    plan: Plan,
+    deadline: float | None,
+) -> JointSearch:
     """Backups for a finished plan, re-choosing primaries nearby only where needed."""
     backup = instance.backup
     assert backup is not None  # noqa: S101
@@ -537,14 +590,16 @@ def _attach(
     plan = Plan(plan.row, plan.garrison, plan.teams, chosen)
     missing = int((need & (chosen < 0)).sum())
     if not missing:
-        return plan
+        return JointSearch(plan)
+    if deadline is not None and time.perf_counter() >= deadline:
+        return JointSearch(plan, timed_out=True)  # no time to bound or search further
     # Without the "not a primary" rule: no plan can leave fewer centres without backup.
     relaxed = assign_backups(need, (primary[0][:0], primary[1][:0]), backup.arcs, backup.capacity)
     least = int((need & (relaxed < 0)).sum())
     if missing == least:
-        return plan
+        return JointSearch(plan)
     joint_problem = _joint_pool(instance, problem, pool, plan)
-    joint = choose_jointly(
+    search = choose_jointly(
         joint_problem,
         plan,
         row_center,
@@ -553,11 +608,14 @@ def _attach(
         split=settings.split,
         least_missing=least,
         seed=settings.seed,
+        deadline=deadline,
     )
-    if settings.split:
+    joint = search.plan
+    if settings.split and (deadline is None or time.perf_counter() < deadline):
         joint = _polish(joint, joint_problem, row_center, need, backup)
     order = np.lexsort((joint.garrison, joint.row))
-    return Plan(joint.row[order], joint.garrison[order], joint.teams[order], joint.backup)
+    joint = Plan(joint.row[order], joint.garrison[order], joint.teams[order], joint.backup)
+    return JointSearch(joint, timed_out=search.timed_out)
 
 
 def _joint_pool(instance: Instance, problem: Problem, pool: Arcs, plan: Plan) -> Problem:
