@@ -19,6 +19,7 @@ import itertools
 import os
 import pickle
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -282,7 +283,7 @@ def _each_on_dask(
     pending: dict[Any, tuple[int, list[Any]]] = {}
 
     def submit(i: int, key: str, args: tuple[Any, ...]) -> Any:
-        own = client.scatter(list(args), broadcast=True, hash=False) if args else []
+        own = _scattered(client, list(args)) if args else []
         future = client.submit(run, *common, *own, key=f"electsec-each-{key}", pure=True)
         pending[future] = (i, own)
         return future
@@ -301,6 +302,20 @@ def _each_on_dask(
         client.cancel(list(pending))
         client.cancel([f for _, own in pending.values() for f in own])
         client.cancel(common)
+
+
+def _scattered(client: Any, values: list[Any], attempts: int = 5) -> list[Any]:
+    """``values`` copied to every worker; tried again when a worker dies during the copy.
+
+    A broadcast to a worker that is going away fails with a closed connection (an
+    ``OSError``); once the scheduler has dropped that worker, the copy to those left works.
+    """
+    for attempt in range(attempts - 1):
+        try:
+            return list(client.scatter(values, broadcast=True, hash=False))
+        except OSError:
+            time.sleep(0.2 * (attempt + 1))
+    return list(client.scatter(values, broadcast=True, hash=False))
 
 
 @dataclass(frozen=True)
