@@ -12,8 +12,8 @@ Al-Qadissiya may fly from Najaf's):
 
 * **airfields** at the approximate public positions of civil airports and air bases
   (Baghdad, Basra, Imam Ali / Nasiriyah, Amarah, Erbil, Sulaymaniyah, Kirkuk, Najaf,
-  Mosul, Al-Asad, Speicher / Tikrit, Kut), each serving its province: air-force departure slots every
-  :data:`AIR_FORCE_SLOT_MIN` minutes, 19:00-08:00;
+  Mosul, Al-Asad, Speicher / Tikrit, Kut), each serving its province: air-force
+  departure slots every :data:`AIR_FORCE_SLOT_MIN` minutes, 19:00-08:00;
 * **army helicopter landing zones** at the warehouses of the desert governorates
   (:data:`HELICOPTER_GOVERNORATES`), slots every :data:`HELICOPTER_SLOT_MIN` minutes,
   20:00-08:00;
