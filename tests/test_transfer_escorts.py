@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import electsec as es
 from electsec.schema import check, transfer_schema
@@ -157,3 +159,22 @@ def test_without_a_timeline_nothing_changes():
     assert tp.escorts is None
     assert tp.timeline is None
     assert np.isfinite(tp.routes["handover_s"]).all()
+
+
+@settings(max_examples=8, deadline=None)
+@given(
+    n=st.integers(2, 6),
+    seed=st.integers(0, 50),
+    count_min=st.sampled_from([60, 120, 180, 240]),
+    ready_at=st.sampled_from(["20:00", "21:00"]),  # check_transfer: pick-ups from 20:00
+)
+def test_any_small_escorted_night_checks_out(n, seed, count_min, ready_at):
+    plan, points, boxes, centers, tl = _night(n, seed, count_min=count_min)
+    kw = KW | {"time_limit_s": 2, "max_iterations": 100, "ready_at": ready_at}
+    tp = es.plan_transfer(plan, points, boxes=boxes, timeline=tl, **kw)
+    check_transfer(tp, plan, points, boxes, centers, capacity=12, legs=False)
+    check_escorts(tp, tl, plan, points)
+    released_s = 18 * 3600 + count_min * 60
+    ready_s = int(ready_at[:2]) * 3600 + int(ready_at[3:]) * 60
+    if ready_s >= released_s:  # every team is free when loading starts: nobody unescorted
+        assert "no_escort" not in set(tp.dropped["reason"])
