@@ -177,6 +177,9 @@ def main() -> None:
         f"latest {media['arrive'].iloc[int(np.argmax(media['arrive_s']))]}"
     )
     print(f"seconds per part: {math.fsum(result['parts']['runtime_s'].fillna(0)):.1f}")
+    for row in late.itertuples():  # the late ones, with the earliest time any plan could reach
+        print(f"  late: {row.warehouse_id} {row.mode} {row.via or '-'} arrives {row.arrive}, "
+              f"earliest possible {row.earliest}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
+import pyproj
 import pytest
 import shapely
 
@@ -30,9 +32,10 @@ def _layer(**overrides: list[object]) -> gpd.GeoDataFrame:
 def test_the_sample_has_a_warehouse_per_governorate_one_tally_and_airfields(repo_root):
     points = es.read_collection_points(repo_root / SAMPLE)
     governorates = gpd.read_file(repo_root / "data/sample/governorates.geojson")["governorate"]
-    warehouses = points[points["kind"] == "warehouse"]
+    warehouses = points[points.index.str.startswith("WH-")]
+    assert (warehouses["kind"] == "warehouse").all()
     served = sorted(g for row in warehouses["governorates"] for g in row)
-    assert served == sorted(governorates)
+    assert served == sorted(governorates)  # one governorate warehouse each
     assert (points["kind"] == "tally").sum() == 1
     assert (points["kind"] == "airfield").sum() >= 3
     assert points.index.is_unique
@@ -90,3 +93,34 @@ def test_the_caller_frame_is_not_mutated():
     before = layer.copy()
     es.read_collection_points(layer)
     pd.testing.assert_frame_equal(layer, before)
+
+
+def test_the_sample_flies_the_desert_out_by_helicopter(repo_root):
+    """Iraq 2025: army helicopters from the desert, the air force from the airports."""
+    points = es.read_collection_points(repo_root / SAMPLE)
+    centers = gpd.read_file(repo_root / "data/sample/centers.geojson")
+    geod = pyproj.Geod(ellps="WGS84")
+    fields = points[points["kind"] == "airfield"]
+    for governorate in ("Al-Anbar", "Al-Muthanna", "Al-Najaf"):
+        mine = points[points["governorates"].map(lambda g, name=governorate: name in g)]
+        zones = mine[(mine["kind"] == "airfield") & (mine["slot_min"] == 15)]
+        stores = mine[mine["kind"] == "warehouse"]
+        assert len(zones) == len(stores) >= 1  # a landing zone at every collection point
+        spots = {(round(g.x, 6), round(g.y, 6)) for g in zones.geometry}
+        assert spots == {(round(g.x, 6), round(g.y, 6)) for g in stores.geometry}
+        # every centre of the governorate within 100 km of one of its collection points
+        group = centers[centers["governorate"] == governorate]
+        ones = np.ones(len(group))
+        nearest = np.min(
+            [
+                geod.inv(group.geometry.x, group.geometry.y, p.x * ones, p.y * ones)[2]
+                for p in stores.geometry
+            ],
+            axis=0,
+        )
+        assert nearest.max() <= 100_000
+    by_road = {"Babil", "Diyala"}  # near Baghdad: no airfield of their own
+    air_force = fields[fields["slot_min"] == 30]
+    assert not any(by_road & set(g) for g in air_force["governorates"])
+    assert {"Al-Basrah", "Ninewa", "Erbil", "Kirkuk"} <= {g for r in air_force["governorates"]
+                                                          for g in r}  # fmt: skip

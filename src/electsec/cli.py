@@ -101,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     _report_parser(sub)
     _sweep_parsers(sub)
     _election_parser(sub)
+    _transfer_parser(sub)
     return parser
 
 
@@ -116,6 +117,13 @@ def _election_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
     from electsec import cli_election  # noqa: PLC0415 - its own module, loaded with the parser
 
     cli_election.add_parser(sub)
+
+
+def _transfer_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
+    """Add ``transfer`` (see :mod:`electsec.cli_transfer`)."""
+    from electsec import cli_transfer  # noqa: PLC0415 - its own module, loaded with the parser
+
+    cli_transfer.add_parser(sub)
 
 
 def _plan_parser(sub: argparse._SubParsersAction[_Parser]) -> None:
@@ -351,9 +359,10 @@ def _usage_failed(exc: _UsageError, *, json_out: bool) -> int:
 
 
 def _sweep_commands() -> dict[str, Callable[[argparse.Namespace], int]]:
-    from electsec import cli_election, cli_sweeps  # noqa: PLC0415
+    from electsec import cli_election, cli_sweeps, cli_transfer  # noqa: PLC0415
 
     return {
+        "transfer": _guarded(cli_transfer.transfer_command),
         "scenarios": _guarded(cli_sweeps.scenarios_command),
         "contingency": _guarded(cli_sweeps.contingency_command),
         "election": _guarded(cli_election.election_command),

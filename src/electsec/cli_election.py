@@ -100,6 +100,9 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
     )
     _solve_arguments(parser)
     _timeline_arguments(parser)
+    from electsec import cli_transfer  # noqa: PLC0415 - the transfer's flags live there
+
+    cli_transfer.transfer_arguments(parser, required=False)
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
     parser.add_argument("--no-map", action="store_true", help="skip each day's map.html")
     parser.add_argument(
@@ -187,14 +190,14 @@ def _timeline_arguments(parser: argparse.ArgumentParser) -> None:
 
 def election_command(args: argparse.Namespace) -> int:
     """Run ``electsec election``; return the exit code."""
-    from electsec import cli  # noqa: PLC0415
+    from electsec import cli, cli_transfer  # noqa: PLC0415
 
     args.command = "election"
     issues = cli._path_issues(args)
     if args.special is not None and not args.special.is_file():
         issues.append(Issue("arguments", "--special", (), f"file not found: {args.special}"))
     options, flag_issues = cli._flag_options(args, roads=args.roads is not None)
-    issues += flag_issues + _timeline_issues(args)
+    issues += flag_issues + _timeline_issues(args) + cli_transfer.transfer_issues(args)
     centers, phase_issues = _centers(args)
     issues += phase_issues
     dates = _dates(args, list(centers), issues)
@@ -210,12 +213,24 @@ def election_command(args: argparse.Namespace) -> int:
         return cli.EXIT_INFEASIBLE
     timeline = _timeline(args, election, network)
     written = _write(args, election, timeline, network)
+    transfer = None
+    if args.points is not None:  # the night after the general day, escorted from its timeline
+        phase = "general" if "general" in election.days else [*election.days][-1]
+        transfer = cli_transfer.run_transfer(args, election, timeline, network, phase)
+        written += cli_transfer.write_transfer(transfer, args.out / "transfer")
     text = election.summary().T.to_string() + "\n\n" + timeline.summary().T.to_string()
+    if transfer is not None:
+        text += "\n\nballot transfer:\n" + transfer.summary().to_string()
     text += "\n\nwritten:\n"
     text += "\n".join(f"  {p}" for p in written)
-    cli._emit(
-        args, {**election.to_dict(), "written": [str(p) for p in written]}, text, stream=sys.stdout
-    )
+    data = {**election.to_dict(), "written": [str(p) for p in written]}
+    if transfer is not None:
+        data["transfer"] = transfer.summary().to_dict()
+    cli._emit(args, data, text, stream=sys.stdout)
+    if transfer is not None and len(transfer.dropped):  # the plan is written; say what is not
+        sys.stderr.write(f"WARNING: {len(transfer.dropped)} centres dropped from the transfer; "
+                         "see transfer/dropped.csv\n")  # fmt: skip
+        return cli.EXIT_INFEASIBLE
     return cli.EXIT_OK
 
 

@@ -50,6 +50,14 @@ import shapely
 from electsec.collection import ALL, read_collection_points
 from electsec.errors import InputError, Issue, did_you_mean
 from electsec.schema import SCHEMA_VERSION
+from electsec.timeline import Timeline
+from electsec.transfer_escorts import (
+    assign_escorts,
+    escort_phase,
+    escorted_timeline,
+    released_teams,
+    with_returns,
+)
 
 if TYPE_CHECKING:
     from electsec.result import AssignmentResult
@@ -1186,8 +1194,8 @@ class TransferPlan:
     dropped
         Centres no convoy collects (:data:`DROP_COLUMNS`): ``reason`` (``no_warehouse``,
         ``intake_boxes``, ``no_vehicle``, ``capacity``, ``unreachable``, ``not_served``,
-        ``intake_rate``), the numbers (boxes vs capacity, earliest hand-over vs closing,
-        shortest route) and a sentence with the fix.
+        ``intake_rate``, ``no_escort``), the numbers (boxes vs capacity, earliest
+        hand-over vs closing, shortest route) and a sentence with the fix.
     media
         One row per warehouse with centres: when its media are ready (last hand-over +
         :data:`MEDIA_HANDLING_S`), ``mode`` (``road`` or ``air``) and ``via``, arrival at
@@ -1201,6 +1209,15 @@ class TransferPlan:
         The options used.
     solve_time_s
         Wall time of the call.
+    escorts
+        With ``timeline=``: one row per convoy (:data:`electsec.transfer_escorts.ESCORT_COLUMNS`):
+        the escorting team's ``garrison_id`` and the ``center_id`` it guarded, where it
+        ``joins_at`` (that centre or its garrison) at ``join_s``, its ``release_s``, the
+        hand-over ``end_s`` and ``return_s`` back at its garrison. None without.
+    timeline
+        With ``timeline=``: a copy of that :class:`~electsec.Timeline` with the escort
+        legs written in (``escort_convoy``, ``escort_end``, the later ``return_at``;
+        ``by_hour`` counts escorts away until back and gains ``escorting``). None without.
     """
 
     routes: gpd.GeoDataFrame = field(repr=False)
@@ -1210,6 +1227,8 @@ class TransferPlan:
     parts: pd.DataFrame = field(repr=False)
     parameters: dict[str, Any] = field(default_factory=dict, repr=False)
     solve_time_s: float = 0.0
+    escorts: pd.DataFrame | None = field(default=None, repr=False)
+    timeline: Any = field(default=None, repr=False)
 
     def summary(self) -> pd.Series:
         """Return the key figures: convoys, centres and boxes moved or dropped, times."""
@@ -1253,7 +1272,7 @@ class TransferPlan:
             "parts": _records(self.parts),
             "parameters": dict(self.parameters),
             "solve_time_s": self.solve_time_s,
-        }
+        } | ({} if self.escorts is None else {"escorts": _records(self.escorts)})
 
     def manifests(self, directory: str | os.PathLike[str]) -> list[Path]:
         """Write one chain-of-custody CSV and one printable offline page per convoy.
@@ -1436,6 +1455,7 @@ def plan_transfer(  # noqa: PLR0913 - the options of the night, each a keyword
     phase: str | None = None,
     max_iterations: int | None = None,
     escorts: Any = None,
+    timeline: Any = None,
 ) -> TransferPlan:
     """Plan the night's ballot transfer: convoys to the warehouses, media to the tally.
 
@@ -1487,6 +1507,14 @@ def plan_transfer(  # noqa: PLR0913 - the options of the night, each a keyword
         garrison not listed has none): each convoy needs one, so a garrison sends at most
         that many convoys (shared over its warehouses in proportion). None: no limit. The
         hook for the movement timeline's released teams.
+    timeline
+        A :class:`~electsec.Timeline` of the day (``es.movement_timeline``; a Timeline
+        given as ``escorts=`` counts as this): each garrison sends at most as many
+        convoys as the timeline releases teams from it (and at most ``escorts=``), every
+        convoy is escorted by a team released from its first centre or back at its
+        garrison (:mod:`electsec.transfer_escorts`; a convoy none can escort is not run,
+        its centres dropped ``no_escort``), and :attr:`TransferPlan.timeline` is a copy
+        with the escort legs written in.
 
     Returns
     -------
@@ -1513,9 +1541,7 @@ def plan_transfer(  # noqa: PLR0913 - the options of the night, each a keyword
     travel, speeds = _travel(costs, network)
     centers, _ = _centers(day, boxes)
     garrison_ids = pd.Index(day.garrison_points.index.astype(str))
-    fleet = dataclasses.replace(
-        _fleet(vehicles, garrison_ids), escorts=_escorts(escorts, garrison_ids)
-    )
+    fleet, timeline, tl_phase = _fleet_escorts(vehicles, escorts, timeline, phase, garrison_ids)
     max_route = None if max_route_min is None else int(max_route_min * 60)
     window = _Window(ready_s, max_route, ready_s + int(media_deadline_min * 60))
     drops = _Drops()
@@ -1530,6 +1556,8 @@ def plan_transfer(  # noqa: PLR0913 - the options of the night, each a keyword
     solve = {"seed": int(seed), "max_iterations": max_iterations, "executor": executor}
     results, how = _route_parts(parts, built, budgets, solve, pts)
     convoys = _collect(parts, built, results, how, centers, window, pts, drops)
+    escorted = _escort(convoys, centers, (timeline, tl_phase), (travel, pts, day), drops)
+    convoys = escorted.convoys
     media = _media(convoys, _direct_s(parts, built, centers), pts, legs, window)
     fleet_used = (
         "table"
@@ -1543,6 +1571,7 @@ def plan_transfer(  # noqa: PLR0913 - the options of the night, each a keyword
         "road": dataclasses.asdict(speeds),
         "network": network is not None,
         "escorts": None if fleet.escorts is None else int(fleet.escorts.sum()),
+        "timeline": tl_phase,
     }
     return TransferPlan(
         routes=_routes(convoys, network),
@@ -1552,6 +1581,8 @@ def plan_transfer(  # noqa: PLR0913 - the options of the night, each a keyword
         parts=_parts_table(parts, results, budgets, how),
         parameters=parameters,
         solve_time_s=time.perf_counter() - clock,
+        escorts=escorted.table,
+        timeline=escorted.timeline,
     )
 
 
@@ -1699,3 +1730,65 @@ def _collect(
         convoys += _convoys(part, sound, b.lonlat, centers)
     _name_convoys(convoys, centers)
     return _intake(convoys, points, centers, drops)
+
+
+@dataclass(frozen=True)
+class _Escorted:
+    convoys: list[dict[str, Any]]
+    table: pd.DataFrame | None = None
+    timeline: Any = None
+
+
+def _fleet_escorts(
+    vehicles: Any, escorts: Any, timeline: Any, phase: str | None, garrison_ids: pd.Index
+) -> tuple[_Fleet, Any, str | None]:
+    """Return the fleet, its cap on convoys per garrison, and the timeline's day (if any).
+
+    With a timeline the cap is the teams it frees per garrison, within ``escorts=``.
+    """
+    if isinstance(escorts, Timeline) and timeline is None:
+        escorts, timeline = None, escorts
+    cap = _escorts(escorts, garrison_ids)
+    tl_phase = None
+    if timeline is not None:
+        tl_phase = escort_phase(timeline, phase)
+        freed = released_teams(timeline, tl_phase).reindex(garrison_ids).fillna(0)
+        freed = freed.astype(np.int64)
+        if cap is not None:
+            freed = freed.clip(upper=cap.reindex(garrison_ids).fillna(0).astype(np.int64))
+        cap = freed
+    return dataclasses.replace(_fleet(vehicles, garrison_ids), escorts=cap), timeline, tl_phase
+
+
+def _escort(
+    convoys: list[dict[str, Any]],
+    centers: _Centers,
+    timed: tuple[Any, str | None],
+    where: tuple[Travel, gpd.GeoDataFrame, AssignmentResult],
+    drops: _Drops,
+) -> _Escorted:
+    """Escort every convoy from the timeline; drop the centres of those none can escort."""
+    timeline, phase = timed
+    if timeline is None or phase is None:
+        return _Escorted(convoys)
+    travel, points, day = where
+    escorts, alone = assign_escorts(convoys, centers.ids, timeline, phase)
+    for c in alone:
+        first, _, load_s, _ = c["visits"][0]
+        msg = (
+            f"its convoy {c['convoy_id']} has no escort: no team is released at its first "
+            f"centre {centers.ids[first]} by {_clock(load_s)} and none of garrison "
+            f"{c['garrison_id']} is back by {_clock(c['start_s'])}; give the centre a team, "
+            "count sooner, or set ready_at= later"
+        )
+        for i, *_ in c["visits"]:
+            drops.add(str(centers.ids[i]), "no_escort", msg, warehouse_id=c["warehouse_id"],
+                      boxes=int(centers.boxes[i]), earliest_s=int(load_s))  # fmt: skip
+    gone = {c["convoy_id"] for c in alone}
+    kept = [c for c in convoys if c["convoy_id"] not in gone]
+    wh_xy = {str(k): (g.x, g.y) for k, g in points.geometry.items()}
+    gp = day.garrison_points
+    gar_xy = {str(k): (g.x, g.y) for k, g in zip(gp.index, gp.geometry, strict=True)}
+    table = with_returns(escorts, travel, wh_xy, gar_xy)
+    new = escorted_timeline(timeline, phase, table)
+    return _Escorted(kept, table.drop(columns="row"), new)
