@@ -96,7 +96,7 @@ def _check_written_back(new: Any, tl: Any, escorts: pd.DataFrame, midnight: Any)
         assert r.escorting <= freed
 
 
-def test_every_convoy_is_escorted_by_a_team_the_timeline_frees():
+def test_every_convoy_is_escorted_by_a_team_the_timeline_frees(tmp_path):
     plan, points, boxes, centers, tl = _night()
     before = tl.movements.copy()
     tp = es.plan_transfer(plan, points, boxes=boxes, timeline=tl, **KW)
@@ -110,6 +110,11 @@ def test_every_convoy_is_escorted_by_a_team_the_timeline_frees():
     data = json.loads(json.dumps(tp.to_dict()))
     assert check(data, transfer_schema(), table="transfer") == []
     assert [e["convoy_id"] for e in data["escorts"]] == list(tp.escorts["convoy_id"])
+    # each convoy's manifest page names its escort's garrison and where it joins
+    tp.manifests(tmp_path)
+    for e in tp.escorts.itertuples():
+        page = (tmp_path / f"{e.convoy_id.replace('/', '_')}.html").read_text(encoding="utf-8")
+        assert f"a team of garrison {e.garrison_id}, joining at {e.joins_at}" in page
     # a Timeline given as escorts= is the same request
     same = es.plan_transfer(plan, points, boxes=boxes, escorts=tl, **KW)
     pd.testing.assert_frame_equal(same.escorts, tp.escorts)

@@ -106,6 +106,7 @@ def write_manifests(plan: TransferPlan, directory: Path) -> list[Path]:
     """
     directory.mkdir(parents=True, exist_ok=True)
     written = []
+    escorts = _escort_lines(plan.escorts)
     for convoy_id, stops in plan.stops.groupby("convoy_id", sort=True):
         rows = manifest_rows(stops)
         stem = directory / _file_stem(str(convoy_id))
@@ -116,20 +117,38 @@ def write_manifests(plan: TransferPlan, directory: Path) -> list[Path]:
             writer.writerows(rows)
         route = plan.routes[plan.routes["convoy_id"] == convoy_id].iloc[0]
         html_path = stem.with_suffix(".html")
-        html_path.write_text(_page(str(convoy_id), route, stops), encoding="utf-8")
+        escort = escorts.get(str(convoy_id), "")
+        html_path.write_text(_page(str(convoy_id), route, stops, escort), encoding="utf-8")
         written += [csv_path, html_path]
     return written
 
 
-def _page(convoy_id: str, route: Any, stops: pd.DataFrame) -> str:
+def _escort_lines(escorts: pd.DataFrame | None) -> dict[str, str]:
+    """Per convoy, who escorts it (from the movement timeline), or nothing without one."""
+    if escorts is None:
+        return {}
+    from electsec.transfer import _clock  # noqa: PLC0415
+
+    rows: Any = escorts.itertuples(index=False)
+    return {
+        str(row.convoy_id): (
+            f"a team of garrison {row.garrison_id}, joining at {row.joins_at} "
+            f"at {_clock(float(row.join_s))} (planned)"
+        )
+        for row in rows
+    }
+
+
+def _page(convoy_id: str, route: Any, stops: pd.DataFrame, escort: str = "") -> str:
     esc = html.escape
+    planned = f" ({esc(escort)})" if escort else ""
     head = (
         f"<h1>Custody manifest — convoy {esc(convoy_id)}</h1>"
         f"<p>Garrison {esc(str(route['garrison_id']))} → warehouse "
         f"{esc(str(route['warehouse_id']))}; {int(route['boxes'])} boxes from "
         f"{int(route['centers'])} centres; leaves {esc(str(route['start']))}, "
         f"hand-over {esc(str(route['handover']))} (expected times).</p>"
-        "<p>Convoy commander: " + _BLANK + " &nbsp; Escort: " + _BLANK + "</p>"
+        "<p>Convoy commander: " + _BLANK + " &nbsp; Escort: " + _BLANK + planned + "</p>"
     )
     ordered: Any = stops.sort_values("sequence").itertuples(index=False)
     parts = [head, *(_stop_block(stop) for stop in ordered)]
