@@ -231,7 +231,14 @@ def test_both_days_of_an_election_at_a_speed(election):
         count_min=90,
     )
     assert set(timeline.movements["travel_source"]) == {"geodesic"}
-    assert list(timeline.movements.columns[:17]) == list(es.timeline.MOVEMENT_COLUMNS)
+    assert set(timeline.movements["distance_source"]) == {"plan"}  # the plan's own metres
+    for day, moves in timeline.movements.groupby("phase"):
+        planned = plan.days[day].assignments.set_index(["garrison_id", "center_id"])
+        keys = list(zip(moves["garrison_id"], moves["center_id"], strict=True))
+        np.testing.assert_allclose(moves["distance_m"], planned.loc[keys, "distance_m"])
+    assert list(timeline.movements.columns[: len(es.timeline.MOVEMENT_COLUMNS)]) == list(
+        es.timeline.MOVEMENT_COLUMNS
+    )
     assert list(timeline.summary().index) == ["special", "general"]
 
 
@@ -738,7 +745,9 @@ def test_very_late_teams_and_an_empty_day(tiny, election, tmp_path):
     timeline = es.movement_timeline(empty, date="2025-11-11", speed_kmh=40)
     assert len(timeline.movements) == 0
     assert len(timeline.by_hour) == 0
-    assert list(timeline.movements.columns[:17]) == list(es.timeline.MOVEMENT_COLUMNS)
+    assert list(timeline.movements.columns[: len(es.timeline.MOVEMENT_COLUMNS)]) == list(
+        es.timeline.MOVEMENT_COLUMNS
+    )
     assert len(timeline.summary()) == 0
     assert len(timeline.to_geodataframe()) == 0
 

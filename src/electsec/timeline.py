@@ -74,6 +74,7 @@ MOVEMENT_COLUMNS = (
     "on_time",
     "late_s",
     "travel_source",
+    "distance_source",
 )
 #: Descriptive columns carried from the layers, when they have them.
 INFO_COLUMNS = (
@@ -126,8 +127,11 @@ class Timeline:
     movements
         One row per assignment: ``phase, date, garrison_id, center_id, teams,
         distance_m, travel_s, depart, arrive, in_place_by, polls_open, polls_close,
-        release, return_at, on_time, late_s, travel_source`` (times are tz-naive local
-        ``pandas.Timestamp``), then ``center_name, tier, governorate, garrison_name,
+        release, return_at, on_time, late_s, travel_source, distance_source`` (times
+        are tz-naive local ``pandas.Timestamp``; ``distance_m`` is the plan's own metres
+        when it was planned on distances, ``distance_source == "plan"``, else the
+        straight-line geodesic, ``"geodesic"``: a plan on road travel times has no road
+        distance), then ``center_name, tier, governorate, garrison_name,
         command`` when the layers have them.
     by_hour
         Teams away per phase, hour and garrison, plus national rows (see
@@ -731,6 +735,7 @@ def _movements(
             "on_time": ~late,
             "late_s": late_s,
             "travel_source": travel.source,
+            "distance_source": "plan" if day.plan.cost_column == "distance_m" else "geodesic",
         }
     )
     return _with_info(frame, day.plan)
