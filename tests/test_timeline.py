@@ -16,6 +16,7 @@ import itertools
 import json
 import math
 import pickle
+import re
 from fractions import Fraction
 from pathlib import Path
 
@@ -628,6 +629,19 @@ def test_chart_and_page(election, tmp_path):
     timeline = es.movement_timeline(plan, speed_kmh=40)
     figure = timeline.chart()
     assert len(figure.axes) == 2
+    figure.canvas.draw()
+    for ax, (phase, date) in zip(
+        figure.axes, [("special", "09 Nov 2025"), ("general", "11 Nov 2025")], strict=True
+    ):
+        # each day readable on its own: its date in the title, its own visible clock axis
+        assert phase in ax.get_title()
+        assert date in ax.get_title()
+        shown = [t.get_text() for t in ax.get_xticklabels() if t.get_visible() and t.get_text()]
+        assert shown
+        assert all(re.fullmatch(r"\d\d:\d\d", t) for t in shown), shown
+        # the legend sits outside the axes, so it hides none of the day's bars
+        legend = ax.get_legend().get_window_extent()
+        assert legend.x0 >= ax.get_window_extent().x1
     png = timeline.chart(tmp_path / "forces.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     page = timeline.chart(tmp_path / "forces.html")
