@@ -10,6 +10,7 @@ orders are checked against known times (late movements and backup duty included)
 from __future__ import annotations
 
 import csv
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -553,3 +554,17 @@ def test_road_routes_give_road_distances(tiny, repo_root, tmp_path):
             assert r["distance_source"] == "geodesic"
             assert abs(int(r["distance_m"]) - move["distance_m"]) <= 0.5
     assert roads > len(guard) / 2
+
+
+def test_pages_show_travel_in_whole_minutes_rounded_up_and_a_map_key(election, tmp_path):
+    timeline = hand_timeline(election)
+    write_orders(timeline, tmp_path)
+    moves = timeline.movements
+    for gid, own in moves.groupby("garrison_id"):
+        text = next(
+            p for p in (tmp_path / "garrisons").glob("*.html") if page_id(p) == gid
+        ).read_text(encoding="utf-8")
+        shown = sorted(int(m) for m in re.findall(r"<td>(\d+) min, [\d.]+ km", text))
+        assert shown == sorted(math.ceil(t / 60) for t in own["travel_s"])
+        assert min(shown) >= 1  # a drive is never shown as 0 minutes
+        assert "numbered dots: the centres" in text

@@ -105,6 +105,10 @@ Row = dict[str, Any]
 _RESERVED = {"CON", "PRN", "AUX", "NUL"} | {f"{p}{k}" for p in ("COM", "LPT") for k in range(10)}
 _MAX_STEM = 60
 _NO_COMMAND = "(no command)"
+_MAP_KEY = (
+    "<p class='muted'>Map: ■ the garrison; numbered dots: the centres (# of the table); "
+    "lines: the route (road path or straight line).</p>"
+)
 #: The list of the files a run wrote (removed by the next run into the folder).
 _MANIFEST = "MANIFEST.txt"
 _OWNED = re.compile(r"index\.html|(?:garrisons|commands)/[A-Za-z0-9_-]+\.(?:html|csv)")
@@ -637,6 +641,7 @@ def _unit_sections(rows: list[Row], context: _Context, gid: str, title: str) -> 
             lines = context.shapes[[r["_move"] for r in guard]]
             parts.append(_day_line(guard[0], date))
             parts += [_guard_table(guard, date), _svg(lines, [r["center_id"] for r in guard])]
+            parts.append(_MAP_KEY)
         else:
             parts.append("<p>No centre to guard on this day.</p>")
         if backup:
@@ -712,7 +717,7 @@ def _guard_table(guard: list[Row], date: str) -> str:
     body = []
     for k, r in enumerate(guard, start=1):
         km = f"{float(r['distance_m']) / 1000:.1f} km" if r["distance_m"] else ""
-        minutes = f"{float(r['travel_s']) / 60:.0f} min" if r["travel_s"] else ""
+        minutes = f"{math.ceil(float(r['travel_s']) / 60)} min" if r["travel_s"] else ""
         status = (
             f"<span class='late'>LATE by {math.ceil(float(r['late_s'] or 0) / 60)} min</span>"
             if r["on_time"] == "False"
@@ -755,7 +760,8 @@ def _cells(cells: Iterable[Any], *, css: str = "", start: str = "", end: str = "
 
 
 def _minutes(seconds: str) -> str:
-    return f"{float(seconds) / 60:.0f}" if seconds else "-"
+    """Whole minutes, rounded up (a response or a drive is never shorter than stated)."""
+    return f"{math.ceil(float(seconds) / 60)}" if seconds else "-"
 
 
 def _clock(stamp: str, date: str) -> str:
