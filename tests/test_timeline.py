@@ -562,7 +562,7 @@ def test_sources_and_matrices_are_checked(tiny, tiny_plan, grid):
     with pytest.raises(es.InputError) as caught:
         es.movement_timeline("plan.json", date="2025-11-11", speed_kmh=40)
     assert "plan" in _columns(caught.value)
-    with pytest.raises(TypeError):
+    with pytest.raises(es.InputError, match=r"spead_kmh.*did you mean .speed_kmh."):
         es.movement_timeline(tiny_plan, date="2025-11-11", speed_kmh=40, spead_kmh=4)
 
 
@@ -877,3 +877,10 @@ def test_random_elections(seed, retained, speed, leave):
     if leave is not None:
         stamps = {p: _at(days[p][0], leave) for p in days}
     check_timeline(timeline, days, travel=lambda p, t: geodesic_s(p, t, speed), earliest=stamps)
+
+
+def test_unknown_options_are_refused_by_name(election):
+    plan, _ = election
+    with pytest.raises(es.InputError, match="in_place") as caught:
+        es.movement_timeline(plan, speed_kmh=40, in_place=30)
+    assert "in_place_min" in str(caught.value)  # the closest known option, as the fix

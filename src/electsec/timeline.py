@@ -25,6 +25,7 @@ sample (8,703 centres, ~18,000 teams) takes well under a second without roads.
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import math
 import re
 from collections.abc import Mapping
@@ -276,6 +277,7 @@ def movement_timeline(  # noqa: PLR0913 - the documented keyword-only options
     return_to: str = "garrison",
     network: Any = None,
     backup_limit_s: float | None = None,
+    **unknown: Any,
 ) -> Timeline:
     """Time every movement of a plan: depart, arrive, hold, release, return.
 
@@ -321,7 +323,8 @@ def movement_timeline(  # noqa: PLR0913 - the documented keyword-only options
     Raises
     ------
     InputError
-        Every bad option at once: a bad time (``"25:00"``), a negative number of minutes,
+        An unknown option (named, with the known ones). Every bad option at once:
+        a bad time (``"25:00"``), a negative number of minutes,
         ``polls_close`` not after ``polls_open``, an unknown ``return_to``, a date that is
         none, a day without date, more than one of ``costs``/``network``/``speed_kmh``,
         a distance plan with none of them, pairs the costs or roads cannot price.
@@ -368,6 +371,13 @@ def movement_timeline(  # noqa: PLR0913 - the documented keyword-only options
     >>> bool((late["late_s"] > 0).all()), len(late) > 0
     (True, True)
     """
+    if unknown:
+        known = tuple(inspect.signature(movement_timeline).parameters)[1:-1]
+        issues = [
+            Issue("arguments", name, (), f"unknown option ({did_you_mean(name, known)})")
+            for name in unknown
+        ]
+        raise InputError(issues)
     options = _Options.checked(
         plan,
         date=date,
