@@ -436,3 +436,12 @@ def test_votes_agency_needs_every_garrisons_agency(tiny):
     with pytest.raises(es.InputError, match="every garrison belongs to one agency") as caught:
         es.solve_assignment(voting, unknown)
     assert caught.value.issues[0].ids == (unknown.index[0],)
+
+
+def test_a_misspelt_named_option_is_pointed_at_its_name(tiny):
+    centers, garrisons = tiny
+    with pytest.raises(es.InputError) as info:
+        es.plan_election(_layers(centers, 10), garrisons, min_retaind=0.3)
+    (issue,) = info.value.issues
+    assert issue.column == "min_retaind"
+    assert "min_retained" in issue.message  # the fix: the option meant, not only solve options

@@ -10,6 +10,7 @@ orders are checked against known times (late movements and backup duty included)
 from __future__ import annotations
 
 import csv
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,6 +112,22 @@ def election(commanded):
     return es.plan_election(layers, garrisons, min_retained=0.5, dates=DATES)
 
 
+def assert_times_to_the_minute(row, move):
+    """An order's times are the timeline's to the whole minute a commander reads.
+
+    The departure rounds down (leave no later than stated), every other time rounds up
+    (arrive, release, back home no sooner than stated).
+    """
+    for column in TIMES:
+        exact = getattr(move, column)
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:00", row[column]), row[column]
+        shown = pd.Timestamp(row[column])
+        if column == "depart":
+            assert exact - pd.Timedelta(minutes=1) < shown <= exact, column
+        else:
+            assert exact <= shown < exact + pd.Timedelta(minutes=1), column
+
+
 def read_rows(path):
     with Path(path).open(newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
@@ -148,12 +165,14 @@ def test_every_movement_is_in_exactly_one_garrison_order_with_its_times(election
     assert len(seen) == len(moves)
     for move in moves.itertuples(index=False):
         row = seen[(move.phase, move.garrison_id, move.center_id)]
-        for column in TIMES:
-            assert pd.Timestamp(row[column]) == getattr(move, column), column
+        assert_times_to_the_minute(row, move)
         assert int(row["teams"]) == move.teams
         assert row["date"] == DATES[move.phase]
         assert row["on_time"] == str(bool(move.on_time))
-        assert float(row["travel_s"]) == pytest.approx(move.travel_s, abs=1e-9)
+        assert re.fullmatch(r"\d+", row["travel_s"])
+        assert re.fullmatch(r"\d+", row["distance_m"])
+        assert move.travel_s <= int(row["travel_s"]) < move.travel_s + 1
+        assert abs(int(row["distance_m"]) - move.distance_m) <= 0.5
         assert row["center_name"] == move.center_name
         assert row["tier"] == move.tier
     # every garrison of the plan has an order, tasked or not (TG06 guards nothing on day 1)
@@ -186,7 +205,7 @@ def test_the_real_timeline_with_backups_gives_orders_and_backup_duty(commanded, 
     assert set(guard) == set(keys)
     for move in moves.itertuples(index=False):
         row = guard[(move.phase, move.garrison_id, move.center_id)]
-        assert [pd.Timestamp(row[c]) for c in TIMES] == [getattr(move, c) for c in TIMES]
+        assert_times_to_the_minute(row, move)
         assert row["on_time"] == str(bool(move.on_time))
     assert (~moves["on_time"]).any()  # 05:50 makes some late: they stay in the orders
     duty = timeline.backup_response[timeline.backup_response["on_duty"]]
@@ -195,9 +214,10 @@ def test_the_real_timeline_with_backups_gives_orders_and_backup_duty(commanded, 
     assert set(backup) == set(expected.groups)
     for key, hours in expected:
         row = backup[key]
-        assert float(row["backup_best_s"]) == pytest.approx(hours["response_s"].min())
+        best = hours["response_s"].min()  # whole seconds, rounded up
+        assert best <= int(row["backup_best_s"]) < best + 1
         worst = np.maximum(hours["committed_response_s"], hours["response_s"]).max()
-        assert float(row["backup_worst_s"]) == pytest.approx(worst)
+        assert worst <= int(row["backup_worst_s"]) < worst + 1
         bad = hours[~(hours["within_limit"] & hours["committed_within_limit"])]
         assert row["backup_hours_beyond_limit"].split() == [
             h.strftime("%H:%M") for h in bad["hour"]
@@ -474,3 +494,77 @@ def test_one_plan_gives_one_voting_day(tiny, tmp_path):
     text = (tmp_path / "garrisons" / "TG01.html").read_text(encoding="utf-8")
     assert "Voting day — 2025-11-11" in text
     assert "retained to vote" not in text  # one plan: no forces by day
+
+
+def test_unknown_options_are_refused_by_name(election, tmp_path):
+    timeline = es.movement_timeline(election, speed_kmh=40)
+    for call in (timeline.orders, lambda d, **o: write_orders(timeline, d, **o)):
+        with pytest.raises(es.InputError, match="netwrk") as caught:
+            call(tmp_path / "x", netwrk=None)
+        assert "network" in str(caught.value)  # the known option, as the fix
+    assert not (tmp_path / "x").exists()  # refused before anything is written
+
+
+def test_a_rerun_removes_the_orders_of_ids_gone_and_nothing_else(commanded, tmp_path):
+    centers, garrisons = commanded
+    first = es.plan_election({"general": centers}, garrisons, dates={"general": DATES["general"]})
+    written = write_orders(es.movement_timeline(first, speed_kmh=40), tmp_path)
+    mine = tmp_path / "garrisons" / "notes.txt"
+    mine.write_text("the commander's own notes")
+    renamed = garrisons.assign(garrison_id=[f"N{i}" for i in range(len(garrisons))])
+    second = es.plan_election({"general": centers}, renamed, dates={"general": DATES["general"]})
+    again = write_orders(es.movement_timeline(second, speed_kmh=40), tmp_path)
+    on_disk = {p for p in tmp_path.rglob("*") if p.is_file()} - {tmp_path / "MANIFEST.txt"}
+    assert on_disk == set(again) | {mine}  # the first run's TG.. pages are gone
+    gone = {p for p in written if p.parent.name == "garrisons"}
+    assert gone
+    assert not gone & set(again)
+    ids = {page_id(p) for p in (tmp_path / "garrisons").glob("*.html")}
+    assert ids == set(renamed["garrison_id"])
+
+
+def test_road_routes_give_road_distances(tiny, repo_root, tmp_path):
+    from electsec.network import RoadNetwork
+
+    network = RoadNetwork.from_roads(gpd.read_file(repo_root / "data" / "sample" / "roads.gpkg"))
+    centers, garrisons = tiny
+    costs = es.distance_matrix(centers, garrisons, metric="travel_time", network=network)
+    dates = {"general": DATES["general"]}
+    election = es.plan_election({"general": centers}, garrisons, costs, dates=dates)
+    timed = es.movement_timeline(election, network=network)
+    # a plan on road times has no road distance: the timeline names its metres geodesic
+    assert set(timed.movements["distance_source"]) == {"geodesic"}
+    write_orders(timed, tmp_path)
+    rows = [r for p in (tmp_path / "garrisons").glob("*.csv") for r in read_rows(p)]
+    guard = [r for r in rows if r["duty"] == "guard"]
+    moves = timed.movements.set_index(["phase", "garrison_id", "center_id"])
+    # the fastest route is no shorter than the straight line and no longer than the
+    # network's top speed (or the off-road speed) sustained for its travel time allows
+    top_mps = max(float(np.max(network.length_m / network.time_s)), 1e-9)
+    top_mps = max(top_mps, network.offroad_speed_kmh / 3.6)
+    roads = 0
+    for r in guard:
+        move = moves.loc[(r["phase"], r["garrison_id"], r["center_id"])]
+        if r["route"] == "road":
+            roads += 1
+            assert r["distance_source"] == "road"
+            assert move["distance_m"] - 1 <= int(r["distance_m"])
+            assert int(r["distance_m"]) <= move["travel_s"] * top_mps + 1
+        else:
+            assert r["distance_source"] == "geodesic"
+            assert abs(int(r["distance_m"]) - move["distance_m"]) <= 0.5
+    assert roads > len(guard) / 2
+
+
+def test_pages_show_travel_in_whole_minutes_rounded_up_and_a_map_key(election, tmp_path):
+    timeline = hand_timeline(election)
+    write_orders(timeline, tmp_path)
+    moves = timeline.movements
+    for gid, own in moves.groupby("garrison_id"):
+        text = next(
+            p for p in (tmp_path / "garrisons").glob("*.html") if page_id(p) == gid
+        ).read_text(encoding="utf-8")
+        shown = sorted(int(m) for m in re.findall(r"<td>(\d+) min, [\d.]+ km", text))
+        assert shown == sorted(math.ceil(t / 60) for t in own["travel_s"])
+        assert min(shown) >= 1  # a drive is never shown as 0 minutes
+        assert "numbered dots: the centres" in text

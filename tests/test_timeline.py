@@ -16,6 +16,7 @@ import itertools
 import json
 import math
 import pickle
+import re
 from fractions import Fraction
 from pathlib import Path
 
@@ -231,7 +232,14 @@ def test_both_days_of_an_election_at_a_speed(election):
         count_min=90,
     )
     assert set(timeline.movements["travel_source"]) == {"geodesic"}
-    assert list(timeline.movements.columns[:17]) == list(es.timeline.MOVEMENT_COLUMNS)
+    assert set(timeline.movements["distance_source"]) == {"plan"}  # the plan's own metres
+    for day, moves in timeline.movements.groupby("phase"):
+        planned = plan.days[day].assignments.set_index(["garrison_id", "center_id"])
+        keys = list(zip(moves["garrison_id"], moves["center_id"], strict=True))
+        np.testing.assert_allclose(moves["distance_m"], planned.loc[keys, "distance_m"])
+    assert list(timeline.movements.columns[: len(es.timeline.MOVEMENT_COLUMNS)]) == list(
+        es.timeline.MOVEMENT_COLUMNS
+    )
     assert list(timeline.summary().index) == ["special", "general"]
 
 
@@ -554,7 +562,7 @@ def test_sources_and_matrices_are_checked(tiny, tiny_plan, grid):
     with pytest.raises(es.InputError) as caught:
         es.movement_timeline("plan.json", date="2025-11-11", speed_kmh=40)
     assert "plan" in _columns(caught.value)
-    with pytest.raises(TypeError):
+    with pytest.raises(es.InputError, match=r"spead_kmh.*did you mean .speed_kmh."):
         es.movement_timeline(tiny_plan, date="2025-11-11", speed_kmh=40, spead_kmh=4)
 
 
@@ -621,6 +629,19 @@ def test_chart_and_page(election, tmp_path):
     timeline = es.movement_timeline(plan, speed_kmh=40)
     figure = timeline.chart()
     assert len(figure.axes) == 2
+    figure.canvas.draw()
+    for ax, (phase, date) in zip(
+        figure.axes, [("special", "09 Nov 2025"), ("general", "11 Nov 2025")], strict=True
+    ):
+        # each day readable on its own: its date in the title, its own visible clock axis
+        assert phase in ax.get_title()
+        assert date in ax.get_title()
+        shown = [t.get_text() for t in ax.get_xticklabels() if t.get_visible() and t.get_text()]
+        assert shown
+        assert all(re.fullmatch(r"\d\d:\d\d", t) for t in shown), shown
+        # the legend sits outside the axes, so it hides none of the day's bars
+        legend = ax.get_legend().get_window_extent()
+        assert legend.x0 >= ax.get_window_extent().x1
     png = timeline.chart(tmp_path / "forces.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     page = timeline.chart(tmp_path / "forces.html")
@@ -738,7 +759,9 @@ def test_very_late_teams_and_an_empty_day(tiny, election, tmp_path):
     timeline = es.movement_timeline(empty, date="2025-11-11", speed_kmh=40)
     assert len(timeline.movements) == 0
     assert len(timeline.by_hour) == 0
-    assert list(timeline.movements.columns[:17]) == list(es.timeline.MOVEMENT_COLUMNS)
+    assert list(timeline.movements.columns[: len(es.timeline.MOVEMENT_COLUMNS)]) == list(
+        es.timeline.MOVEMENT_COLUMNS
+    )
     assert len(timeline.summary()) == 0
     assert len(timeline.to_geodataframe()) == 0
 
@@ -854,3 +877,10 @@ def test_random_elections(seed, retained, speed, leave):
     if leave is not None:
         stamps = {p: _at(days[p][0], leave) for p in days}
     check_timeline(timeline, days, travel=lambda p, t: geodesic_s(p, t, speed), earliest=stamps)
+
+
+def test_unknown_options_are_refused_by_name(election):
+    plan, _ = election
+    with pytest.raises(es.InputError, match="in_place") as caught:
+        es.movement_timeline(plan, speed_kmh=40, in_place=30)
+    assert "in_place_min" in str(caught.value)  # the closest known option, as the fix

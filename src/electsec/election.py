@@ -341,7 +341,8 @@ def _option_issues(options: Mapping[str, Any]) -> list[Issue]:
             )
             issues.append(Issue("arguments", name, (), message))
         elif name not in known:
-            message = f"unknown option ({did_you_mean(name, known)})"
+            named = (*known, "costs", "min_retained", "hold_back", "dates")
+            message = f"unknown option ({did_you_mean(name, named)})"
             issues.append(Issue("arguments", name, (), message))
     return issues + _solve_issues(
         options.get("split", False),

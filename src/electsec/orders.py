@@ -27,6 +27,7 @@ import csv
 import hashlib
 import html
 import io
+import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -37,8 +38,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from electsec.errors import InputError, Issue
+from electsec.errors import InputError, Issue, did_you_mean
 from electsec.report import write_page
+from electsec.timeline_travel import geodesic_m
 
 __all__ = ["ORDER_COLUMNS", "safe_file_stem", "write_orders"]
 
@@ -87,6 +89,7 @@ ORDER_COLUMNS = (
     "on_time",
     "late_s",
     "distance_m",
+    "distance_source",
     "travel_s",
     "travel_source",
     "route",
@@ -102,6 +105,13 @@ Row = dict[str, Any]
 _RESERVED = {"CON", "PRN", "AUX", "NUL"} | {f"{p}{k}" for p in ("COM", "LPT") for k in range(10)}
 _MAX_STEM = 60
 _NO_COMMAND = "(no command)"
+_MAP_KEY = (
+    "<p class='muted'>Map: ■ the garrison; numbered dots: the centres (# of the table); "
+    "lines: the route (road path or straight line).</p>"
+)
+#: The list of the files a run wrote (removed by the next run into the folder).
+_MANIFEST = "MANIFEST.txt"
+_OWNED = re.compile(r"index\.html|(?:garrisons|commands)/[A-Za-z0-9_-]+\.(?:html|csv)")
 _PRINT_STYLE = """<style>
 .order h2 { margin-top: 1.2em; border-bottom: 2px solid #333; }
 .late { color: #b00020; font-weight: 600; } .ok { color: #1b5e20; }
@@ -118,7 +128,9 @@ nav { font-size: 0.9em; margin-bottom: 1em; }
 </style>"""
 
 
-def write_orders(timeline: Any, directory: str | Path, *, network: Any = None) -> list[Path]:
+def write_orders(
+    timeline: Any, directory: str | Path, *, network: Any = None, **options: Any
+) -> list[Path]:
     """Write one printable order per garrison and per command, and an index.
 
     Parameters
@@ -129,8 +141,9 @@ def write_orders(timeline: Any, directory: str | Path, *, network: Any = None) -
         duty, when the plan has backups) and ``plan`` (for the map's points and the
         garrisons' names, commands and forces of each day).
     directory
-        The folder to write (created). Files of an earlier run with other ids are not
-        removed.
+        The folder to write (created). A re-run into the same folder first removes the
+        files the earlier run wrote (listed in its ``MANIFEST.txt``), so no order of an
+        id that is gone is left behind; no other file is touched.
     network
         A road network (anything :meth:`electsec.network.RoadNetwork.build` takes): each
         route is then the fastest road path (the one road travel times measure); a
@@ -146,22 +159,32 @@ def write_orders(timeline: Any, directory: str | Path, *, network: Any = None) -
     Raises
     ------
     InputError
-        When ``timeline`` has no ``movements`` table with the contract's columns, or
-        ``directory`` is a file.
+        When ``timeline`` has no ``movements`` table with the contract's columns,
+        ``directory`` is a file, or an option is unknown (named, with the known ones).
 
     Notes
     -----
     Every movement appears in exactly one garrison's CSV (``duty == "guard"``), with
-    its times as ISO text (``YYYY-MM-DD HH:MM:SS``, local time); a command's CSV holds
-    exactly the rows of its garrisons' CSVs.
+    its times as ISO text (``YYYY-MM-DD HH:MM:SS``, local time) to the whole minute:
+    the departure rounded down, every other time up (the timeline keeps the exact
+    times); seconds and metres are whole numbers. A command's CSV holds exactly the rows
+    of its garrisons' CSVs.
     """
-    out = _folder(directory)
+    if options:
+        known = ("network",)
+        issues = [
+            Issue("arguments", name, (), f"unknown option ({did_you_mean(name, known)})")
+            for name in options
+        ]
+        raise InputError(issues)
     movements = _movements(timeline)
     units = _units(timeline, movements)
+    out = _folder(directory)
     if network is None:
         network = getattr(timeline, "network", None)
     shapes, kinds = _routes(timeline, movements, network)
-    rows = _order_rows(movements.assign(route=kinds), _backup_duties(timeline), units)
+    movements = _road_distances(movements.assign(route=kinds), shapes)
+    rows = _order_rows(movements, _backup_duties(timeline), units)
     records: list[Row] = _as_text(rows).to_dict("records")  # type: ignore[assignment]
     context = _Context(timeline, units, shapes, movements)
     by_unit: dict[str, list[Row]] = {gid: [] for gid in context.units}
@@ -179,6 +202,7 @@ def write_orders(timeline: Any, directory: str | Path, *, network: Any = None) -
         part = [r for gid in members for r in by_unit[gid]]
         written += _write_command(out / "commands", stem, command, members, part, context)
     _write_index(written[0], context, records, command_stems)
+    _write_manifest(out, written)
     return written
 
 
@@ -186,13 +210,27 @@ def write_orders(timeline: Any, directory: str | Path, *, network: Any = None) -
 
 
 def _folder(directory: str | Path) -> Path:
+    """Create the folder (and its two sub-folders); remove the files of an earlier run."""
     out = Path(directory)
     if out.exists() and not out.is_dir():
         message = f"{out} is a file; name a folder to write the orders into"
         raise InputError([Issue("arguments", "directory", (), message)])
+    manifest = out / _MANIFEST
+    if manifest.is_file():
+        for line in manifest.read_text(encoding="utf-8").splitlines():
+            old = out / line
+            # only names this writer makes: index.html or <sub>/<safe stem>.html|.csv
+            if _OWNED.fullmatch(line) and old.is_file():
+                old.unlink()
+        manifest.unlink()
     for sub in ("garrisons", "commands"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     return out
+
+
+def _write_manifest(out: Path, written: Sequence[Path]) -> None:
+    names = [p.relative_to(out).as_posix() for p in written]
+    (out / _MANIFEST).write_text("\n".join(names) + "\n", encoding="utf-8")
 
 
 def _movements(timeline: Any) -> pd.DataFrame:
@@ -324,6 +362,27 @@ def _routes(timeline: Any, movements: pd.DataFrame, network: Any) -> tuple[np.nd
     return lines, kinds.astype(object)
 
 
+def _road_distances(movements: pd.DataFrame, shapes: np.ndarray) -> pd.DataFrame:
+    """``distance_m`` along the road route where one is drawn (``distance_source="road"``).
+
+    Elsewhere the timeline's own ``distance_m`` and ``distance_source`` are kept (the
+    plan's metres, or the straight-line geodesic).
+    """
+    source = movements.get("distance_source", pd.Series("", index=movements.index))
+    source = source.fillna("").astype(str)
+    road = (movements["route"] == "road").to_numpy()
+    distance = movements["distance_m"].to_numpy(dtype=float).copy()
+    if road.any():
+        coords, line = shapely.get_coordinates(shapes[road], return_index=True)
+        same = line[1:] == line[:-1]
+        legs = geodesic_m(coords[:-1][same], coords[1:][same])
+        distance[np.flatnonzero(road)] = np.bincount(
+            line[1:][same], weights=legs, minlength=int(road.sum())
+        )
+        source = source.where(~road, "road")
+    return movements.assign(distance_m=distance, distance_source=source.to_numpy())
+
+
 def _points(plans: Mapping[str, Any], movements: pd.DataFrame, side: str) -> np.ndarray:
     """Return the movements' garrison or centre points (None where the plan has none)."""
     key = f"{side}_id"
@@ -390,14 +449,14 @@ def _center_info(movements: pd.DataFrame) -> pd.DataFrame:
 
 
 def _as_text(rows: pd.DataFrame) -> pd.DataFrame:
-    """Every cell as text for the CSVs and pages: ISO times, numbers as given."""
+    """Every cell as text for the CSVs and pages: ISO times to the minute, whole numbers."""
     text = pd.DataFrame(index=rows.index)
     for column in ORDER_COLUMNS:
         values = rows[column]
         if column in _TIMES or column == "date":
-            text[column] = _time_text(values, date_only=column == "date")
+            text[column] = _time_text(values, date_only=column == "date", early=column == "depart")
         elif column in _NUMBERS:
-            text[column] = _number_text(values)
+            text[column] = _number_text(values, up=column.endswith("_s"))
         elif column == "on_time":
             text[column] = values.map(lambda v: "" if v is None or pd.isna(v) else str(bool(v)))
         else:
@@ -417,24 +476,26 @@ _NUMBERS = (
 )
 
 
-def _time_text(values: pd.Series, *, date_only: bool) -> pd.Series:
-    """ISO text of times (to the second, or exact when a time has a fraction); "" for none."""
+def _time_text(values: pd.Series, *, date_only: bool, early: bool = False) -> pd.Series:
+    """ISO text of times to the whole minute a commander reads; "" for none.
+
+    ``early`` (the departure) rounds down, so a team leaving then is never later; every
+    other time rounds up (arrive, back home: never sooner than stated).
+    """
     stamps = pd.to_datetime(values, errors="coerce")
     if date_only:
         return stamps.dt.strftime("%Y-%m-%d").fillna("")
-    whole = stamps.dropna().dt.floor("s")
-    if (whole == stamps.dropna()).all():
-        return stamps.dt.strftime("%Y-%m-%d %H:%M:%S").fillna("")
-    return stamps.map(lambda t: "" if pd.isna(t) else t.isoformat(sep=" "))
+    minutes = stamps.dt.floor("min") if early else stamps.dt.ceil("min")
+    return minutes.dt.strftime("%Y-%m-%d %H:%M:%S").fillna("")
 
 
-def _number_text(values: pd.Series) -> pd.Series:
-    """Whole numbers without a decimal point, others exact (``repr``); "" when none."""
+def _number_text(values: pd.Series, *, up: bool = False) -> pd.Series:
+    """Whole numbers (rounded, or up with ``up``) without a decimal point; "" when none."""
     numbers = pd.to_numeric(values, errors="coerce").astype(float)
-    whole = numbers.notna() & (numbers % 1 == 0)
-    out = numbers.map(lambda v: "" if np.isnan(v) else repr(float(v)))
-    out[whole] = numbers[whole].astype(np.int64).astype(str)
-    return out
+    raw = numbers.to_numpy(dtype=float)
+    whole = np.ceil(raw - 1e-9) if up else np.round(raw)
+    text = ["" if np.isnan(v) else str(int(v)) for v in whole]
+    return pd.Series(text, index=values.index, dtype=object)
 
 
 def _csv_text(rows: Sequence[Row]) -> str:
@@ -580,6 +641,7 @@ def _unit_sections(rows: list[Row], context: _Context, gid: str, title: str) -> 
             lines = context.shapes[[r["_move"] for r in guard]]
             parts.append(_day_line(guard[0], date))
             parts += [_guard_table(guard, date), _svg(lines, [r["center_id"] for r in guard])]
+            parts.append(_MAP_KEY)
         else:
             parts.append("<p>No centre to guard on this day.</p>")
         if backup:
@@ -655,9 +717,9 @@ def _guard_table(guard: list[Row], date: str) -> str:
     body = []
     for k, r in enumerate(guard, start=1):
         km = f"{float(r['distance_m']) / 1000:.1f} km" if r["distance_m"] else ""
-        minutes = f"{float(r['travel_s']) / 60:.0f} min" if r["travel_s"] else ""
+        minutes = f"{math.ceil(float(r['travel_s']) / 60)} min" if r["travel_s"] else ""
         status = (
-            f"<span class='late'>LATE by {float(r['late_s'] or 0) / 60:.0f} min</span>"
+            f"<span class='late'>LATE by {math.ceil(float(r['late_s'] or 0) / 60)} min</span>"
             if r["on_time"] == "False"
             else "<span class='ok'>on time</span>"
         )
@@ -698,7 +760,8 @@ def _cells(cells: Iterable[Any], *, css: str = "", start: str = "", end: str = "
 
 
 def _minutes(seconds: str) -> str:
-    return f"{float(seconds) / 60:.0f}" if seconds else "-"
+    """Whole minutes, rounded up (a response or a drive is never shorter than stated)."""
+    return f"{math.ceil(float(seconds) / 60)}" if seconds else "-"
 
 
 def _clock(stamp: str, date: str) -> str:

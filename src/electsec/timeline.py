@@ -25,6 +25,7 @@ sample (8,703 centres, ~18,000 teams) takes well under a second without roads.
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 import math
 import re
 from collections.abc import Mapping
@@ -74,6 +75,7 @@ MOVEMENT_COLUMNS = (
     "on_time",
     "late_s",
     "travel_source",
+    "distance_source",
 )
 #: Descriptive columns carried from the layers, when they have them.
 INFO_COLUMNS = (
@@ -126,8 +128,11 @@ class Timeline:
     movements
         One row per assignment: ``phase, date, garrison_id, center_id, teams,
         distance_m, travel_s, depart, arrive, in_place_by, polls_open, polls_close,
-        release, return_at, on_time, late_s, travel_source`` (times are tz-naive local
-        ``pandas.Timestamp``), then ``center_name, tier, governorate, garrison_name,
+        release, return_at, on_time, late_s, travel_source, distance_source`` (times
+        are tz-naive local ``pandas.Timestamp``; ``distance_m`` is the plan's own metres
+        when it was planned on distances, ``distance_source == "plan"``, else the
+        straight-line geodesic, ``"geodesic"``: a plan on road travel times has no road
+        distance), then ``center_name, tier, governorate, garrison_name,
         command`` when the layers have them.
     by_hour
         Teams away per phase, hour and garrison, plus national rows (see
@@ -272,6 +277,7 @@ def movement_timeline(  # noqa: PLR0913 - the documented keyword-only options
     return_to: str = "garrison",
     network: Any = None,
     backup_limit_s: float | None = None,
+    **unknown: Any,
 ) -> Timeline:
     """Time every movement of a plan: depart, arrive, hold, release, return.
 
@@ -317,7 +323,8 @@ def movement_timeline(  # noqa: PLR0913 - the documented keyword-only options
     Raises
     ------
     InputError
-        Every bad option at once: a bad time (``"25:00"``), a negative number of minutes,
+        An unknown option (named, with the known ones). Every bad option at once:
+        a bad time (``"25:00"``), a negative number of minutes,
         ``polls_close`` not after ``polls_open``, an unknown ``return_to``, a date that is
         none, a day without date, more than one of ``costs``/``network``/``speed_kmh``,
         a distance plan with none of them, pairs the costs or roads cannot price.
@@ -364,6 +371,13 @@ def movement_timeline(  # noqa: PLR0913 - the documented keyword-only options
     >>> bool((late["late_s"] > 0).all()), len(late) > 0
     (True, True)
     """
+    if unknown:
+        known = tuple(inspect.signature(movement_timeline).parameters)[1:-1]
+        issues = [
+            Issue("arguments", name, (), f"unknown option ({did_you_mean(name, known)})")
+            for name in unknown
+        ]
+        raise InputError(issues)
     options = _Options.checked(
         plan,
         date=date,
@@ -731,6 +745,7 @@ def _movements(
             "on_time": ~late,
             "late_s": late_s,
             "travel_source": travel.source,
+            "distance_source": "plan" if day.plan.cost_column == "distance_m" else "geodesic",
         }
     )
     return _with_info(frame, day.plan)

@@ -244,6 +244,7 @@ def _figure(timeline: Timeline) -> Any:
     dates = _optional_module("matplotlib.dates")
     curves = forces_in_use(timeline.movements)
     phases = list(dict.fromkeys(curves["phase"])) or ["(no movements)"]
+    days = timeline.movements.groupby("phase")["date"].first().to_dict()
     fig, axes = plt.subplots(len(phases), 1, figsize=(10, 3.2 * len(phases)), squeeze=False)
     for ax, phase in zip(axes[:, 0], phases, strict=True):
         day = curves[curves["phase"] == phase]
@@ -255,11 +256,15 @@ def _figure(timeline: Timeline) -> Any:
                 colors=list(_COLOURS.values()),
                 step="post",
             )
-            ax.legend(loc="upper right", fontsize=8)
-        ax.set(title=f"{phase}: teams in use", ylabel="teams")
-        ax.xaxis.set_major_formatter(dates.DateFormatter("%d %b %H:%M"))
+            # outside the axes: inside, it hides the evening's returns
+            ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+        date = f" — {pd.Timestamp(days[phase]):%d %b %Y}" if phase in days else ""
+        ax.set(title=f"{phase}{date}: teams in use", ylabel="teams", xlabel="local time")
+        # every day its own time axis (fig.autofmt_xdate would hide all but the last)
+        one_date = pd.to_datetime(day["time"]).dt.normalize().nunique() <= 1
+        ax.xaxis.set_major_formatter(dates.DateFormatter("%H:%M" if one_date else "%d %b %H:%M"))
+        ax.tick_params(axis="x", labelrotation=0)
         ax.grid(alpha=0.3)
-    fig.autofmt_xdate()
     fig.tight_layout()
     return fig
 
