@@ -19,8 +19,9 @@ import itertools
 import os
 import pickle
 import tempfile
-import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import CancelledError
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -266,6 +267,10 @@ def _each_on_executor(
             future.cancel()
 
 
+#: Times a task the Dask scheduler cancels (its worker died at the wrong moment) is sent again.
+_DASK_TRIES = 3
+
+
 def _each_on_dask(
     client: Any,
     run: Callable[..., Any],
@@ -277,15 +282,23 @@ def _each_on_dask(
     common = client.scatter(list(shared), broadcast=True, hash=False) if shared else []
     window = 2 * max(1, sum(client.nthreads().values()))
     queue = iter(enumerate(tasks))
-    # A task's scattered arguments stay held until its answer is fetched: a finished task
-    # whose worker dies before then is recomputed, and needs them (released, the scheduler
-    # forgets them and cancels the task).
-    pending: dict[Any, tuple[int, list[Any]]] = {}
+    # Each future stays held until its answer is fetched: a finished task whose worker dies
+    # before then is recomputed.
+    pending: dict[Any, int] = {}
+
+    tries: dict[int, int] = {}
 
     def submit(i: int, key: str, args: tuple[Any, ...]) -> Any:
-        own = _scattered(client, list(args)) if args else []
-        future = client.submit(run, *common, *own, key=f"electsec-each-{key}", pure=True)
-        pending[future] = (i, own)
+        # A task's own arguments travel inside the task, not scattered: the scheduler keeps
+        # them, so a task lost with its worker is run again elsewhere (scattered data dies
+        # with the worker holding it, and a broadcast stalls on a worker going away).
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*[Ll]arge.*", category=UserWarning)
+            again = f"-{tries[i]}" if tries.get(i) else ""
+            future = client.submit(
+                run, *common, *args, key=f"electsec-each-{key}{again}", pure=True
+            )
+        pending[future] = i
         return future
 
     started = as_completed(  # type: ignore[no-untyped-call]
@@ -293,29 +306,22 @@ def _each_on_dask(
     )
     try:
         for future in started:
-            answer = future.result()
-            i, _ = pending.pop(future)  # its arguments are released with it
+            i = pending.pop(future)
+            try:
+                answer = future.result()
+            except CancelledError:  # the scheduler forgot it while a worker died: again
+                tries[i] = tries.get(i, 0) + 1
+                if tries[i] > _DASK_TRIES:
+                    raise
+                common = client.scatter(list(shared), broadcast=True, hash=False) if shared else []
+                started.add(submit(i, *tasks[i]))  # type: ignore[no-untyped-call]
+                continue
             yield i, answer
             for i, task in itertools.islice(queue, 1):
                 started.add(submit(i, *task))  # type: ignore[no-untyped-call]
     finally:
         client.cancel(list(pending))
-        client.cancel([f for _, own in pending.values() for f in own])
         client.cancel(common)
-
-
-def _scattered(client: Any, values: list[Any], attempts: int = 5) -> list[Any]:
-    """``values`` copied to every worker; tried again when a worker dies during the copy.
-
-    A broadcast to a worker that is going away fails with a closed connection (an
-    ``OSError``); once the scheduler has dropped that worker, the copy to those left works.
-    """
-    for attempt in range(attempts - 1):
-        try:
-            return list(client.scatter(values, broadcast=True, hash=False))
-        except OSError:
-            time.sleep(0.2 * (attempt + 1))
-    return list(client.scatter(values, broadcast=True, hash=False))
 
 
 @dataclass(frozen=True)
