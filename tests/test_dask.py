@@ -78,28 +78,33 @@ def _kill_one_worker(client):
     assert victim not in client.scheduler_info()["workers"], "the worker did not die"
 
 
-def test_a_worker_killed_mid_sweep_loses_no_scenario(cluster, sweep_inputs, tmp_path):
-    _, client = cluster
-    base, scenarios = sweep_inputs
-    expected = es.run_scenarios(base, scenarios, split=True, coverage="max")
+def _sweep_killing_a_worker(client, base, scenarios, checkpoint, *, after):
+    """The sweep on ``client``, one worker killed once ``after`` answers are written."""
     got = {}
 
     def run():
         got["sweep"] = es.run_scenarios(
-            base, scenarios, split=True, coverage="max", executor=client, checkpoint=tmp_path
+            base, scenarios, split=True, coverage="max", executor=client, checkpoint=checkpoint
         )
 
     worker = threading.Thread(target=run)
     worker.start()
     deadline = time.monotonic() + 120
-    while len(list(tmp_path.glob("*.pkl"))) < 10 and time.monotonic() < deadline:
+    while len(list(checkpoint.glob("*.pkl"))) < after and time.monotonic() < deadline:
         time.sleep(0.02)
-    done_before = len(list(tmp_path.glob("*.pkl")))
+    done_before = len(list(checkpoint.glob("*.pkl")))
     _kill_one_worker(client)
     worker.join(timeout=300)
     assert not worker.is_alive()
     assert done_before < len(scenarios), "the worker was killed mid-sweep"
-    sweep = got["sweep"]
+    return got["sweep"]
+
+
+def test_a_worker_killed_mid_sweep_loses_no_scenario(cluster, sweep_inputs, tmp_path):
+    _, client = cluster
+    base, scenarios = sweep_inputs
+    expected = es.run_scenarios(base, scenarios, split=True, coverage="max")
+    sweep = _sweep_killing_a_worker(client, base, scenarios, tmp_path, after=10)
     pd.testing.assert_frame_equal(_columns(expected.table), _columns(sweep.table))
     _same_plans(expected, sweep)
 
@@ -201,24 +206,7 @@ def test_a_worker_killed_mid_sweep_of_whole_scenarios_loses_none(cluster, tmp_pa
     base, scenarios = _whole_scenarios()
     expected = es.run_scenarios(base, scenarios, split=True, coverage="max")
     assert {type(p) for p in expected.plans.values()} == {es.AssignmentResult}
-    got = {}
-
-    def run():
-        got["sweep"] = es.run_scenarios(
-            base, scenarios, split=True, coverage="max", executor=client, checkpoint=tmp_path
-        )
-
-    worker = threading.Thread(target=run)
-    worker.start()
-    deadline = time.monotonic() + 120
-    while len(list(tmp_path.glob("*.pkl"))) < 5 and time.monotonic() < deadline:
-        time.sleep(0.02)
-    done_before = len(list(tmp_path.glob("*.pkl")))
-    _kill_one_worker(client)
-    worker.join(timeout=300)
-    assert not worker.is_alive()
-    assert done_before < len(scenarios), "the worker was killed mid-sweep"
-    sweep = got["sweep"]
+    sweep = _sweep_killing_a_worker(client, base, scenarios, tmp_path, after=5)
     pd.testing.assert_frame_equal(_columns(expected.table), _columns(sweep.table))
     _same_plans(expected, sweep)
     # Each is the direct solve of its edited instance, not only equal to the sweep here.

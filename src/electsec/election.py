@@ -38,7 +38,7 @@ from electsec.preparation import prepare
 from electsec.problem import Instance
 from electsec.result import AssignmentResult, _records
 from electsec.schema import SCHEMA_VERSION
-from electsec.validation import is_number
+from electsec.validation import as_date, is_number
 
 __all__ = ["DEFAULT_ORDER", "ElectionPlan", "plan_election"]
 
@@ -459,26 +459,13 @@ def _dates(
             message = f"names no day of the centres ({did_you_mean(phase, phases)})"
             issues.append(Issue("arguments", "dates", (phase,), message))
             continue
-        day = _date(value)
+        day = as_date(value)
         if day is None:
             message = f"must be a date or an ISO date string 'YYYY-MM-DD', got {value!r}"
             issues.append(Issue("arguments", "dates", (phase,), message))
         else:
             out[phase] = day
     return out
-
-
-def _date(value: Any) -> dt.date | None:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    if isinstance(value, str):
-        try:
-            return dt.date.fromisoformat(value.strip())
-        except ValueError:
-            return None
-    return None
 
 
 def _day_teams(

@@ -40,30 +40,11 @@ import shapely
 
 from electsec.errors import InputError, Issue, did_you_mean
 from electsec.report import write_page
+from electsec.timeline import CONTRACT_COLUMNS
 from electsec.timeline_travel import geodesic_m
 
 __all__ = ["ORDER_COLUMNS", "safe_file_stem", "write_orders"]
 
-#: Columns of ``Timeline.movements`` the orders need (the timeline contract's first ones).
-MOVEMENT_COLUMNS = (
-    "phase",
-    "date",
-    "garrison_id",
-    "center_id",
-    "teams",
-    "distance_m",
-    "travel_s",
-    "depart",
-    "arrive",
-    "in_place_by",
-    "polls_open",
-    "polls_close",
-    "release",
-    "return_at",
-    "on_time",
-    "late_s",
-    "travel_source",
-)
 #: Columns of every order CSV (garrison and command), in this order. ``duty`` is
 #: ``"guard"`` (a movement of the timeline, one row each) or ``"backup"`` (one row per
 #: day and centre its reserve backs up; the movement columns are then empty).
@@ -242,7 +223,7 @@ def _movements(timeline: Any) -> pd.DataFrame:
             f"table, got {type(timeline).__name__}"
         )
         raise InputError([Issue("arguments", "timeline", (), message)])
-    missing = [c for c in MOVEMENT_COLUMNS if c not in movements.columns]
+    missing = [c for c in CONTRACT_COLUMNS if c not in movements.columns]
     if missing:
         message = "the timeline's movements lack columns; build it with movement_timeline()"
         raise InputError([Issue("timeline", ", ".join(missing), (), message)])

@@ -41,7 +41,7 @@ from electsec.costs import CostMatrix
 from electsec.errors import ElectsecError, InputError, Issue
 from electsec.timeline_hours import backup_table, hour_table
 from electsec.timeline_travel import Travel, pair_travel
-from electsec.validation import did_you_mean, is_number
+from electsec.validation import as_date, did_you_mean, is_number
 
 if TYPE_CHECKING:
     from electsec.election import ElectionPlan
@@ -56,8 +56,8 @@ __all__ = [
     "movement_timeline",
 ]
 
-#: Columns of :attr:`Timeline.movements`, in order (descriptive columns follow).
-MOVEMENT_COLUMNS = (
+#: The movement columns every consumer of a timeline may rely on (the orders need these).
+CONTRACT_COLUMNS = (
     "phase",
     "date",
     "garrison_id",
@@ -75,8 +75,9 @@ MOVEMENT_COLUMNS = (
     "on_time",
     "late_s",
     "travel_source",
-    "distance_source",
 )
+#: Columns of :attr:`Timeline.movements`, in order (descriptive columns follow).
+MOVEMENT_COLUMNS = (*CONTRACT_COLUMNS, "distance_source")
 #: Descriptive columns carried from the layers, when they have them.
 INFO_COLUMNS = (
     ("center", "name", "center_name"),
@@ -582,15 +583,9 @@ def _election_dates(plan: ElectionPlan, date: Any, issues: list[Issue]) -> dict[
 
 def _one_date(value: Any, name: str, issues: list[Issue], *, phase: str | None = None) -> Any:
     where = () if phase is None else (phase,)
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    if isinstance(value, str):
-        try:
-            return dt.date.fromisoformat(value.strip())
-        except ValueError:
-            pass
+    day = as_date(value)
+    if day is not None:
+        return day
     if value is None:
         message = "is required: the day of the plan, a datetime.date or 'YYYY-MM-DD'"
     else:

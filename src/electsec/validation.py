@@ -6,6 +6,7 @@ the public readers raise them together in one :class:`InputError`.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import math
 from typing import Any, TypeGuard
@@ -520,6 +521,20 @@ def _tier_limits(centers: gpd.GeoDataFrame, limit: dict[Any, Any], name: str) ->
     mapped = tiers.map({str(k): float(v) for k, v in limit.items()})
     per_center: np.ndarray = mapped.fillna(np.inf).to_numpy(float)
     return per_center
+
+
+def as_date(value: Any) -> dt.date | None:
+    """Read a date, a datetime or an ISO ``'YYYY-MM-DD'`` as a ``datetime.date``; else None."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError:
+            return None
+    return None
 
 
 def is_number(

@@ -117,13 +117,18 @@ def local_flow(
     return flow
 
 
-def proven(problem: Problem, pool: Arcs, flow: np.ndarray) -> FlowSolution | None:
-    """Return ``flow`` with its duals if it is optimal on ``pool`` (covering), else None."""
+def proven(
+    problem: Problem, pool: Arcs, flow: np.ndarray, *, rounds: int = ROUNDS
+) -> FlowSolution | None:
+    """Return ``flow`` with its duals if it is optimal on ``pool`` (covering), else None.
+
+    ``rounds`` bounds the Bellman-Ford rounds that settle the duals.
+    """
     n = problem.n_centers
     penalty = np.full(n, _INF, dtype=np.int64)
     uncovered = np.zeros(n, dtype=np.int64)
     try:
-        u, w = _potentials(problem, pool, flow, uncovered, penalty, rounds=ROUNDS)
+        u, w = _potentials(problem, pool, flow, uncovered, penalty, rounds=rounds)
     except SolverError:
         return None
     return FlowSolution(pool, flow, uncovered, int(flow @ pool.cost), u, w, penalty)

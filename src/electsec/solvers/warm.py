@@ -23,18 +23,17 @@ from typing import Any
 import numpy as np
 
 from electsec.budget import Budget
-from electsec.errors import ElectsecError, SolverError
+from electsec.errors import ElectsecError
 from electsec.problem import Arcs, Instance, Problem
 from electsec.solvers.flow import (
-    _INF,
     FlowSolution,
     _Network,
-    _potentials,
     _with_arcs,
     price,
     solve_split,
 )
 from electsec.solvers.pipeline import Outcome, Settings, solve_instance
+from electsec.solvers.resolve import proven
 
 __all__ = [
     "Edit",
@@ -304,7 +303,7 @@ def repair(
         flow = _local_flow(base, problem, pool, region)
         if flow is None:
             return None
-        duals = _duals(problem, pool, flow)
+        duals = proven(problem, pool, flow, rounds=REPAIR_ROUNDS)
         if duals is not None:
             new = price(problem, duals, max_per_center=REPAIR_PRICED)
             if not len(new):
@@ -360,18 +359,6 @@ def _local_flow(
     m = problem.n_garrisons
     flow[np.searchsorted(pool.keys(m), base.served.keys(m)[keep_out])] = base.served_flow[keep_out]
     return flow
-
-
-def _duals(problem: Problem, pool: Arcs, flow: np.ndarray) -> FlowSolution | None:
-    """Return the flow with its duals if it is optimal on ``pool``, else None."""
-    n = problem.n_centers
-    penalty = np.full(n, _INF, dtype=np.int64)
-    uncovered = np.zeros(n, dtype=np.int64)
-    try:
-        u, w = _potentials(problem, pool, flow, uncovered, penalty, rounds=REPAIR_ROUNDS)
-    except SolverError:
-        return None
-    return FlowSolution(pool, flow, uncovered, int(flow @ pool.cost), u, w, penalty)
 
 
 def _grow(base: WarmBase, pool: Arcs, region: np.ndarray, hops: int) -> None:
