@@ -30,7 +30,19 @@ def test_scenarios_from_a_file_write_the_table_and_a_map(tmp_path, repo_root, ca
     assert table.loc[0, "teams_short"] > 0
     page = (out / "map.html").read_text()
     assert "leaflet" in page.lower()
-    assert "wrote" in capsys.readouterr().out
+    printed = capsys.readouterr()
+    assert "wrote" in printed.out
+    assert "2/2" in printed.err  # the CLI shows a tqdm bar by default: two scenarios done
+
+
+def test_contingency_shows_a_bar_unless_told_not_to(tmp_path, repo_root, capfd):
+    paths = [str(repo_root / p) for p in TINY]
+    args = ["contingency", *paths, "--no-map"]
+    assert main([*args, "--out", str(tmp_path / "a")]) == EXIT_OK
+    total = len(pd.read_csv(tmp_path / "a" / "contingency.csv"))
+    assert f"{total}/{total}" in capfd.readouterr().err
+    assert main([*args, "--no-progress", "--out", str(tmp_path / "b")]) == EXIT_OK
+    assert "/" + str(total) not in capfd.readouterr().err
 
 
 def test_contingency_on_local_workers_equals_the_library(tmp_path, repo_root):

@@ -260,9 +260,20 @@ def test_unknown_or_bad_sweep_options_are_named(base):
         es.run_scenarios(base, [es.Scenario("a"), es.Scenario("b", garrisons_lost=["nope"])])
 
 
-def test_a_progress_bar_goes_to_stderr(base, capsys):
-    es.contingency(base, progress=True)
-    assert "scenarios" in capsys.readouterr().err
+def test_a_tqdm_bar_goes_to_stderr_with_its_total_and_final_count(base, capfd):
+    table = es.contingency(base, progress=True)
+    out, err = capfd.readouterr()
+    total = len(table)
+    assert out == ""
+    assert f"{total}/{total}" in err  # tqdm's "n/total" at the end of the run
+    assert "100%" in err
+    assert "scenarios" in err  # the bar's label
+
+
+def test_no_bar_and_nothing_printed_by_default(base, capfd):
+    es.contingency(base)
+    es.contingency(base, progress=False)
+    assert capfd.readouterr() == ("", "")
 
 
 TIER_LIMITS = {"high": 4000.0, "medium": 8000.0, "low": 20000.0}

@@ -18,6 +18,7 @@ import hashlib
 import itertools
 import os
 import pickle
+import sys
 import tempfile
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -432,13 +433,14 @@ def _on_executor(
 
 @contextmanager
 def _bar(total: int, label: str, *, show: bool) -> Iterator[Callable[[], None]]:
-    """Show a rich progress bar on standard error (a no-op when ``show`` is False)."""
+    """Show a tqdm progress bar on standard error (nothing at all when ``show`` is False).
+
+    ``tqdm.auto`` draws a widget in a Jupyter notebook and a text bar elsewhere.
+    """
     if not show:
         yield lambda: None
         return
-    from rich.console import Console  # noqa: PLC0415 - only when a bar is shown
-    from rich.progress import Progress  # noqa: PLC0415
+    from tqdm.auto import tqdm  # noqa: PLC0415 - only when a bar is shown
 
-    with Progress(*Progress.get_default_columns(), console=Console(stderr=True)) as bar:
-        job = bar.add_task(label, total=total)
-        yield lambda: bar.advance(job)
+    with tqdm(total=total, desc=label, file=sys.stderr, unit="scenario") as bar:
+        yield lambda: bar.update(1)
