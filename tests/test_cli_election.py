@@ -173,6 +173,36 @@ def test_a_day_that_cannot_be_covered_exits_3_with_its_diagnosis(layers, tmp_pat
     assert json.loads((out / "diagnosis.json").read_text())["error"] == "InfeasibleError"
 
 
+def test_coverage_max_writes_the_short_day_with_its_uncovered_centres(layers, tmp_path, capsys):
+    centers_path, garrisons_path, centers, _ = layers
+    out = tmp_path / "out"
+    argv = ["election", centers_path, garrisons_path, *DAYS, "--min-retained", "1"]
+    assert main([*argv, "--coverage", "max", "--no-map", "--out", str(out)]) == EXIT_INFEASIBLE
+    err = capsys.readouterr().err
+    # every garrison keeps all its teams on the special day: none of its centres is covered
+    special_ids = sorted(centers.loc[centers["phase"] == "special", "center_id"])
+    uncovered = pd.read_csv(out / "special" / "uncovered.csv")
+    assert sorted(uncovered["center_id"]) == special_ids
+    assert f"special day leaves {len(special_ids)} centres uncovered" in err
+    assert all(i in err for i in special_ids)
+    assert "general day leaves" not in err
+    assert len(pd.read_csv(out / "general" / "uncovered.csv")) == 0
+    # the covered day still has its timeline and orders; the short day has no movement
+    movements = pd.read_csv(out / "movements.csv")
+    general_ids = set(centers.loc[centers["phase"] == "general", "center_id"])
+    assert set(movements["center_id"]) == general_ids
+    for name in ("timeline.html", "orders/index.html", "report.html", "summary.csv"):
+        assert (out / name).stat().st_size > 0
+    assert not (out / "diagnosis.json").exists()
+
+
+def test_coverage_max_on_a_coverable_election_exits_0(layers, tmp_path, capsys):
+    centers_path, garrisons_path, _, _ = layers
+    argv = ["election", centers_path, garrisons_path, *DAYS, "--coverage", "max", "--no-map"]
+    assert main([*argv, "--out", str(tmp_path / "out")]) == EXIT_OK
+    assert "uncovered" not in capsys.readouterr().err
+
+
 def test_roads_route_the_orders_and_time_the_days(layers, repo_root, tmp_path):
     centers_path, garrisons_path, _, _ = layers
     roads = repo_root / "data" / "sample" / "roads.gpkg"

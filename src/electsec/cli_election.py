@@ -13,7 +13,9 @@ the movement timeline (:func:`electsec.movement_timeline`) and writes into ``--o
     report.html                                       the election report (offline)
 
 Exit codes as for every command: 0 written, 2 bad input or flags (each named), 3 a day
-cannot be covered (``diagnosis.json`` written), 4 the solver stopped without a plan.
+cannot be covered (``diagnosis.json`` written; with ``--coverage max`` the plans,
+timelines and orders are written too, each day's uncovered centres listed in
+``<phase>/uncovered.csv`` and on standard error), 4 the solver stopped without a plan.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ _FLAGS = {
     "hold_back": "--hold-back",
     "time_limit_s": "--time-limit",
     "split": "--split",
+    "coverage": "--coverage",
     "objective": "--objective",
     "seed": "--seed",
     "k": "--k",
@@ -148,6 +151,14 @@ def _solve_arguments(parser: argparse.ArgumentParser) -> None:
         help="seconds for planning every day together (each day gets its share)",
     )
     parser.add_argument("--seed", type=int, default=None, help="search seed (default 0)")
+    parser.add_argument(
+        "--coverage",
+        choices=("full", "max"),
+        default="full",
+        help="full (default): a day that cannot be fully covered stops with its diagnosis "
+        "(exit 3); max: cover as many centres as possible and write every plan, timeline "
+        "and order anyway, listing the uncovered centres (exit 3 if any is left)",
+    )
 
 
 def _timeline_arguments(parser: argparse.ArgumentParser) -> None:
@@ -197,6 +208,8 @@ def election_command(args: argparse.Namespace) -> int:
     if args.special is not None and not args.special.is_file():
         issues.append(Issue("arguments", "--special", (), f"file not found: {args.special}"))
     options, flag_issues = cli._flag_options(args, roads=args.roads is not None)
+    if args.coverage != "full":
+        options["coverage"] = args.coverage
     issues += flag_issues + _timeline_issues(args) + cli_transfer.transfer_issues(args)
     centers, phase_issues = _centers(args)
     issues += phase_issues
@@ -227,11 +240,28 @@ def election_command(args: argparse.Namespace) -> int:
     if transfer is not None:
         data["transfer"] = transfer.summary().to_dict()
     cli._emit(args, data, text, stream=sys.stdout)
+    partial = _warn_uncovered(args, election)
     if transfer is not None and len(transfer.dropped):  # the plan is written; say what is not
         sys.stderr.write(f"WARNING: {len(transfer.dropped)} centres dropped from the transfer; "
                          "see transfer/dropped.csv\n")  # fmt: skip
         return cli.EXIT_INFEASIBLE
-    return cli.EXIT_OK
+    return cli.EXIT_INFEASIBLE if partial else cli.EXIT_OK
+
+
+def _warn_uncovered(args: argparse.Namespace, election: Any) -> bool:
+    """List each day's uncovered centres on stderr (``--coverage max``); True if any."""
+    partial = False
+    for phase, plan in election.days.items():
+        ids = [str(i) for i in plan.uncovered["center_id"]]
+        if not ids:
+            continue
+        partial = True
+        shown = ", ".join(ids[:20]) + (f", … ({len(ids)} in all)" if len(ids) > 20 else "")
+        sys.stderr.write(
+            f"WARNING: the {phase} day leaves {len(ids)} centres uncovered "
+            f"(see {args.out / phase / 'uncovered.csv'}): {shown}\n"
+        )
+    return partial
 
 
 def _timeline_issues(args: argparse.Namespace) -> list[Issue]:
