@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import pickle
+import re
 from fractions import Fraction
 
 import geopandas as gpd
@@ -266,6 +267,34 @@ def test_the_report_has_every_day_and_the_forces(tiny, tmp_path):
     for heading in ("Voting days", "Forces by day", "Special day", "General day", "By command"):
         assert heading in page
     assert page.count("<iframe") == 2
+
+
+def _days_table(page):
+    """The report's "Voting days" table as {row label: [cell per column]} and its head."""
+    at = page.index("<h2>Voting days</h2>")
+    table = page[at : page.index("</table>", at)]
+    head = re.findall(r"<th>([^<]*)</th>", table[: table.index("</thead>")])
+    rows = re.findall(r"<tr>\s*<th>([^<]*)</th>(.*?)</tr>", table, flags=re.DOTALL)
+    return head, {label: re.findall(r"<td>([^<]*)</td>", cells) for label, cells in rows}
+
+
+def test_the_voting_days_table_has_a_column_per_day_and_every_figure(tiny, tmp_path):
+    centers, garrisons = tiny
+    layers = _layers(centers, 10)
+    dates = {"special": "2025-11-09", "general": "2025-11-11"}
+    election = es.plan_election(layers, garrisons, min_retained=0.5, dates=dates)
+    head, rows = _days_table(election.report(tmp_path / "election.html").read_text())
+    assert head == ["", "special 2025-11-09", "general 2025-11-11"]
+    summary = election.summary()
+    assert len(rows) == len(summary.columns) - 1  # every figure but the date, in the head
+    for column in summary.columns.drop("date"):
+        cells = rows[column.replace("_", " ")]
+        for cell, value in zip(cells, summary[column], strict=True):
+            if isinstance(value, str | bool):
+                assert cell == str(value)
+            else:
+                assert float(cell.replace(",", "")) == pytest.approx(float(value), abs=5e-4)
+    assert rows["centers covered"] == ["10", "30"]
 
 
 def test_dates_order_any_phases(tiny):

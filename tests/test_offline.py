@@ -6,6 +6,9 @@ too) and every request the page attempted. A page that needs the web draws nothi
 its attempts are listed — the first test proves the probe sees both.
 """
 
+import html
+import json
+import re
 import shlex
 
 import geopandas as gpd
@@ -15,7 +18,7 @@ import pytest
 
 import electsec as es
 from electsec.cli import main
-from helpers import WEB_ASSET, needs_browser, render_offline
+from helpers import WEB_ASSET, chromium, needs_browser, render_offline
 
 pytestmark = needs_browser
 
@@ -116,6 +119,32 @@ def test_the_election_report_draws_offline(tiny, tmp_path):
     assert drawn["tiles"] == 0
     assert drawn["paths"] >= 40 + 2 * 6
     assert len(drawn["legends"]) == 2
+
+
+#: Appended to a page: after load, the width of its "Voting days" table and of the window.
+_WIDTH_PROBE = """<script>window.addEventListener("load", function () {
+  var table = document.querySelector("table.days"), pre = document.createElement("pre");
+  pre.id = "electsec-width";
+  pre.textContent = JSON.stringify({table: table.getBoundingClientRect().width,
+    window: document.documentElement.clientWidth, columns: table.rows[0].cells.length});
+  document.body.appendChild(pre);
+});</script>"""
+
+
+def test_the_voting_days_table_fits_a_printed_page(tiny, tmp_path):
+    centers, garrisons = tiny
+    layers = {"special": centers.iloc[:10].drop(columns="phase"), "general": centers.iloc[10:]}
+    election = es.plan_election(layers, garrisons, min_retained=0.5)
+    page = election.report(tmp_path / "election.html")
+    probe = tmp_path / "width.html"
+    probe.write_text(page.read_text().replace("</body>", _WIDTH_PROBE + "</body>"))
+    # an A4 page is 794 CSS px wide at 96 dpi
+    dom = chromium(tmp_path, probe.as_uri(), "--dump-dom", "--window-size=794,1123").stdout
+    found = re.search(r'<pre id="electsec-width">(.*?)</pre>', dom, flags=re.DOTALL)
+    assert found, dom[-500:]
+    width = json.loads(html.unescape(found.group(1)))
+    assert width["columns"] == 3  # the figures' labels and one column per day
+    assert 0 < width["table"] <= width["window"] <= 794
 
 
 def _exported(nb, path):

@@ -197,7 +197,7 @@ def write_election_report(
     parts = [
         f"<h1>{html.escape(title)}</h1>",
         "<h2>Voting days</h2>",
-        _table(election.summary().loc[:, _DAY_COLUMNS]),
+        _days_table(election.summary()),
         "<h2>Forces by day</h2>",
         "<p>Retained: teams kept back to vote (their duties go on); held back: kept out "
         "of the day's plan. Teams used one day are available the next.</p>",
@@ -220,19 +220,34 @@ def write_election_report(
     return write_page(path, title, parts)
 
 
-#: Columns of the days table of the election report.
-_DAY_COLUMNS = [
-    "date",
-    "status",
-    "centers_covered",
-    "centers_uncovered",
-    "teams_available",
-    "teams_assigned",
-    "teams_uncovered",
-    "garrisons_used",
-    "objective",
-    "gap",
-]
+def _days_table(summary: pd.DataFrame) -> str:
+    """Show the days side by side: a row per figure, a column per day (its date in the head).
+
+    Every figure of :meth:`Election.summary` as a column would be 17 columns across a
+    page (the old table showed 10 of them, 11 columns); transposed, the table is as wide
+    as the number of days and keeps every figure.
+    """
+    figures = [column for column in summary.columns if column != "date"]
+    cells = {
+        _day_head(str(phase), summary.at[phase, "date"]): [
+            _cell(summary.at[phase, column]) for column in figures
+        ]
+        for phase in summary.index
+    }
+    labels = pd.Index([column.replace("_", " ") for column in figures])
+    return _table(pd.DataFrame(cells, index=labels), css="days")
+
+
+def _day_head(phase: str, date: object) -> str:
+    return phase if date is None or pd.isna(date) else f"{phase} {date}"  # type: ignore[call-overload]
+
+
+def _cell(value: object) -> str:
+    """Format one figure: whole numbers with thousands separators, others to 3 places."""
+    if isinstance(value, bool | str) or value is None:
+        return str(value)
+    number = float(value)  # type: ignore[arg-type]
+    return f"{number:,.0f}" if number.is_integer() else f"{number:,.3f}"
 
 
 def _table(frame: pd.DataFrame, *, css: str = "") -> str:
