@@ -113,6 +113,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="process pool side")
     parser.add_argument("--old-src", default=None, help="src folder of older code to time")
     parser.add_argument("--single", type=int, default=100, help="garrison losses, split=False")
+    parser.add_argument("--csv", default=None, help="write the per-scenario gap table here")
     args = parser.parse_args()
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
@@ -121,7 +122,7 @@ def main() -> None:
         f"commit {commit.stdout.strip()}, load average "
         f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} (shared 2-core machine)"
     )
-    here = _robustness(args)
+    here = _robustness(args) if args.n > 0 else None  # --n 0: single-sourcing only
     if here is not None:
         draws = here["draws"]
         short = draws["teams_short"]
@@ -137,11 +138,13 @@ def main() -> None:
         import electsec as es
 
         _single(
-            es.prepare(f"{SAMPLE}/centers.geojson", f"{SAMPLE}/garrisons.geojson"), args.single
+            es.prepare(f"{SAMPLE}/centers.geojson", f"{SAMPLE}/garrisons.geojson"),
+            args.single,
+            args.csv,
         )
 
 
-def _single(base: Any, count: int) -> None:
+def _single(base: Any, count: int, csv: str | None = None) -> None:
     import electsec as es
 
     ids = list(base.labels.garrison_ids)[:: max(1, len(base.labels.garrison_ids) // count)][:count]
@@ -154,6 +157,11 @@ def _single(base: Any, count: int) -> None:
     tick = time.perf_counter()
     cold_gap = np.array([_gap(es.solve(s.apply(base), split=False, **options)) for s in scenarios])
     cold_s = time.perf_counter() - tick
+    if csv is not None:
+        import pandas as pd
+
+        table = {"scenario": [s.name for s in scenarios], "warm_gap": warm_gap}
+        pd.DataFrame({**table, "cold_gap": cold_gap}).to_csv(csv, index=False)
     print(f"single-sourcing, {count} garrison losses, time_limit_s=2 each:")
     for name, secs, gap in (("warm sweep", warm_s, warm_gap), ("cold solves", cold_s, cold_gap)):
         print(
