@@ -153,3 +153,91 @@ def test_election_refuses_transfer_flags_without_points(sample, tmp_path, capsys
     err = capsys.readouterr().err
     assert "--ready-at" in err
     assert "--points" in err
+
+
+def _routes_of(out):
+    routes = gpd.read_file(out / "routes.geojson").drop(columns="geometry")
+    stops = pd.read_csv(out / "stops.csv", dtype={"place_id": str})
+    return routes.sort_values("convoy_id").reset_index(drop=True), stops
+
+
+def test_transfer_from_a_saved_plan_equals_the_solved_one(sample, tmp_path):
+    base = [sample["centers"], sample["garrisons"], "--points", sample["points"],
+            "--date", "2025-11-11", *FAST]  # fmt: skip
+    solved = tmp_path / "solved"
+    assert main(["transfer", *base, "--split", "--out", str(solved)]) == EXIT_OK
+    again = tmp_path / "again"
+    args = [*base, "--plan", str(solved / "plan"), "--out", str(again)]
+    assert main(["transfer", *args]) == EXIT_OK
+    (r1, s1), (r2, s2) = _routes_of(solved), _routes_of(again)
+    pd.testing.assert_frame_equal(r1, r2)
+    pd.testing.assert_frame_equal(s1, s2)
+    a1 = pd.read_csv(solved / "plan" / "assignments.csv")
+    pd.testing.assert_frame_equal(a1, pd.read_csv(again / "plan" / "assignments.csv"))
+
+
+def test_read_plan_gives_back_the_solved_assignment(sample, tmp_path):
+    import electsec as es
+    from electsec import cli
+    from electsec.saved_plan import read_plan
+
+    plan = es.solve_assignment(sample["centers"], sample["garrisons"], split=True)
+    cli._write(plan, tmp_path / "p", with_map=False)
+    back = read_plan(tmp_path / "p", sample["centers"], sample["garrisons"])
+    written = plan.assignments.assign(distance_m=plan.assignments["distance_m"].round())
+    pd.testing.assert_frame_equal(back.assignments, written, check_dtype=False)  # whole metres
+    assert back.center_points.equals(plan.center_points)
+    assert back.garrison_points.equals(plan.garrison_points)
+    pd.testing.assert_frame_equal(back.center_info, plan.center_info)
+    kw = {"time_limit_s": 5, "max_iterations": 200, "seed": 3}
+    n1 = es.plan_transfer(plan, sample["points"], **kw)
+    n2 = es.plan_transfer(back, sample["points"], **kw)
+    pd.testing.assert_frame_equal(n1.stops, n2.stops)
+
+
+def test_a_bad_plan_folder_exits_2_naming_the_file_or_ids(sample, tmp_path, capsys):
+    base = ["transfer", sample["centers"], sample["garrisons"], "--points", sample["points"],
+            *FAST, "--out", str(tmp_path / "o")]  # fmt: skip
+    assert main([*base, "--plan", str(tmp_path / "nowhere")]) == EXIT_INPUT
+    err = capsys.readouterr().err
+    assert "--plan" in err
+    assert "nowhere" in err
+    assert "Traceback" not in err
+    (tmp_path / "empty").mkdir()
+    assert main([*base, "--plan", str(tmp_path / "empty")]) == EXIT_INPUT
+    assert "assignments.csv" in capsys.readouterr().err
+    saved = tmp_path / "saved"
+    assert main([*base[:-2], "--split", "--out", str(saved)]) == EXIT_OK
+    capsys.readouterr()
+    path = saved / "plan" / "assignments.csv"
+    table = pd.read_csv(path, dtype=str)
+    table.loc[0, "center_id"] = "XX999"
+    table.to_csv(path, index=False)
+    assert main([*base, "--plan", str(saved / "plan")]) == EXIT_INPUT
+    err = capsys.readouterr().err
+    assert "XX999" in err
+    assert "Traceback" not in err
+    assert main([*base, "--phase", "general"]) == EXIT_INPUT  # --phase needs --plan
+    assert "--phase" in capsys.readouterr().err
+
+
+def test_transfer_reads_an_election_folder_by_phase(sample, tmp_path, capsys):
+    centers = gpd.read_file(sample["centers"])
+    centers["phase"] = ["special"] * 10 + ["general"] * 30
+    path = tmp_path / "centers.geojson"
+    centers.to_file(path, driver="GeoJSON")
+    election = tmp_path / "election"
+    args = [str(path), sample["garrisons"], "--date-special", "2025-11-09", "--date-general",
+            "2025-11-11", "--split", "--no-map", "--out", str(election)]  # fmt: skip
+    assert main(["election", *args]) == EXIT_OK
+    base = ["transfer", str(path), sample["garrisons"], "--points", sample["points"], *FAST,
+            "--plan", str(election)]  # fmt: skip
+    out = tmp_path / "night"
+    assert main([*base, "--phase", "special", "--out", str(out)]) == EXIT_OK
+    special = centers[centers["phase"] == "special"]["center_id"]
+    _check_night(out, special, dict.fromkeys(special, 5))
+    capsys.readouterr()
+    assert main([*base, "--phase", "runoff", "--out", str(tmp_path / "x")]) == EXIT_INPUT
+    err = capsys.readouterr().err
+    assert "runoff" in err
+    assert "special" in err

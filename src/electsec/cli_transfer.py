@@ -13,6 +13,10 @@ released teams as escorts (:func:`electsec.plan_transfer`) and writes into ``--o
     manifests/                              one custody CSV and page per convoy
     transfer.json, report.html              the plan as JSON, the offline report
 
+With ``--plan DIR`` the day's plan is read from a folder ``electsec plan --out`` or
+``electsec election --out`` wrote (``--phase`` picks an election's day, default general;
+:func:`electsec.saved_plan.read_plan`) instead of solved again.
+
 ``electsec election ... --points P`` runs the same step after the general day, into
 ``--out``/transfer. Exit codes: 0 written, 2 bad input or flags (each named), 3 the day
 cannot be covered (diagnosis written) or centres were dropped from the transfer (the
@@ -85,6 +89,15 @@ def add_parser(sub: argparse._SubParsersAction[Any]) -> None:
     cli_election._timeline_arguments(parser)
     transfer_arguments(parser, required=True)
     parser.add_argument("--out", type=Path, required=True, metavar="DIR", help="output folder")
+    parser.add_argument(
+        "--plan", type=Path, default=None, metavar="DIR",
+        help="read the day's plan from a folder 'electsec plan --out' or 'electsec election "
+        "--out' wrote instead of solving it (the layers must be the plan's)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--phase", default=None, metavar="DAY",
+        help="with --plan on an election folder: the day (default general)",
+    )  # fmt: skip
     parser.add_argument("--no-map", action="store_true", help="skip the plan's map.html")
     parser.add_argument(
         "--json", action="store_true", help="print the transfer as JSON instead of a summary"
@@ -137,9 +150,11 @@ def transfer_command(args: argparse.Namespace) -> int:
     for name, path in (("CENTERS", args.centers), ("GARRISONS", args.garrisons)):
         if not Path(path).is_file():
             issues.append(Issue("arguments", name, (), f"file not found: {path}"))
+    if args.phase is not None and args.plan is None:
+        issues.append(Issue("arguments", "--phase", (), "applies with --plan only"))
     if issues:
         raise InputError(issues)
-    plan, network = _plan(args, options)
+    plan, network = _saved(args) if args.plan is not None else _plan(args, options)
     if plan is None:
         return cli.EXIT_INFEASIBLE
     written = cli._write(plan, args.out / "plan", with_map=not args.no_map, network=network)
@@ -218,6 +233,17 @@ def _plan(args: argparse.Namespace, options: dict[str, Any]) -> tuple[Any, Any]:
         cli._write_diagnosis(args.out, exc)
         cli._emit(args, exc.to_dict(), f"INFEASIBLE: {exc}", stream=sys.stderr)
         return None, network
+
+
+def _saved(args: argparse.Namespace) -> tuple[Any, Any]:
+    """Read the day's plan from ``--plan`` (no solve), and the road network if given."""
+    from electsec import cli  # noqa: PLC0415
+    from electsec.saved_plan import read_plan  # noqa: PLC0415
+    from electsec.service import read_roads  # noqa: PLC0415
+
+    plan = read_plan(args.plan, args.centers, args.garrisons, phase=args.phase)
+    roads = None if args.roads is None else read_roads(args.roads, layer=args.roads_layer)
+    return plan, cli._network(roads)
 
 
 def _timeline(args: argparse.Namespace, plan: Any, network: Any) -> Any:
