@@ -537,3 +537,22 @@ def test_horizon_means_no_window() -> None:
     problem = line_problem()
     assert (problem.due_s == HORIZON_S).all()
     assert problem.vehicle_types[0].shift_end == HORIZON_S
+
+
+def test_a_warm_start_is_checked_and_never_worsened() -> None:
+    problem = grid_problem()
+    first = solve_routes(problem, seed=2, time_limit_s=5.0, max_iterations=300)
+    check_routes(problem, first)
+    warm = [(r.vehicle_type, r.stops) for r in first.routes]
+    again = solve_routes(problem, seed=9, time_limit_s=5.0, max_iterations=1, initial=warm)
+    check_routes(problem, again)
+    assert again.feasible
+    assert again.objective <= first.objective
+    for bad, column in (
+        ([(7, warm[0][1])], "vehicle_type"),
+        ([(warm[0][0], (0, 0))], "stops"),
+        ([(warm[0][0], (problem.n_stops,))], "stops"),
+    ):
+        with pytest.raises(InputError) as info:
+            solve_routes(problem, initial=bad, **QUICK)
+        assert column in {i.column for i in info.value.issues}

@@ -864,6 +864,46 @@ def _argument_issues(time_limit_s: object, seed: object, limits: Mapping[str, ob
         raise InputError(issues)
 
 
+def _initial_issues(
+    problem: RoutingProblem, initial: Sequence[tuple[int, Sequence[int]]] | None
+) -> list[tuple[int, tuple[int, ...]]]:
+    """Check a warm start: known vehicle types and stops, each stop once, within counts."""
+    if initial is None:
+        return []
+    routes, issues = [], []
+    seen: set[int] = set()
+    used = [0] * len(problem.vehicle_types)
+    for k, (vt, given) in enumerate(initial):
+        stops = tuple(int(s) for s in given)
+        if not (isinstance(vt, int | np.integer) and 0 <= int(vt) < len(used)):
+            issues.append(Issue("initial", "vehicle_type", (k,), f"unknown vehicle type {vt!r}"))
+            continue
+        bad = [s for s in stops if not 0 <= s < problem.n_stops or s in seen]
+        if bad or len(set(stops)) != len(stops):
+            msg = "stops must be stop indices, each on one route once"
+            issues.append(Issue("initial", "stops", (k,), msg))
+        used[int(vt)] += 1
+        seen.update(stops)
+        routes.append((int(vt), stops))
+    over = [t for t, n in enumerate(used) if n > problem.vehicle_types[t].count]
+    if over:
+        msg = "more routes than the vehicle type has vehicles"
+        issues.append(Issue("initial", "vehicle_type", tuple(over), msg))
+    if issues:
+        raise InputError(issues)
+    return routes
+
+
+def _warm_start(built: _Built, routes: list[tuple[int, tuple[int, ...]]]) -> Any:
+    """Return the warm start as a PyVRP solution over the kept stops (None: none)."""
+    if not routes:
+        return None
+    client = {int(s): k for k, s in enumerate(built.kept)}
+    visits = [(vt, [client[s] for s in stops if s in client]) for vt, stops in routes]
+    made = [pyvrp.Route(built.data, v, vt) for vt, v in visits if v]
+    return pyvrp.Solution(built.data, made) if made else None
+
+
 def solve_routes(
     problem: RoutingProblem,
     *,
@@ -871,6 +911,7 @@ def solve_routes(
     seed: int = 0,
     max_iterations: int | None = None,
     max_no_improvement: int | None = None,
+    initial: Sequence[tuple[int, Sequence[int]]] | None = None,
 ) -> Routes:
     """Route the fleet through the stops, within windows, capacities and shifts.
 
@@ -890,6 +931,10 @@ def solve_routes(
         Stop after this many iterations (if the time limit does not come first).
     max_no_improvement
         Stop after this many iterations without a better solution.
+    initial
+        A warm start: routes as ``(vehicle_type, stops)`` (stops in visiting order). It
+        need not be feasible (the search repairs it); stops the screening drops are left
+        out of it.
 
     Returns
     -------
@@ -899,7 +944,8 @@ def solve_routes(
     Raises
     ------
     InputError
-        If an argument is out of range.
+        If an argument is out of range, or ``initial`` names an unknown vehicle type or
+        stop, a stop twice, or more routes of a type than it has vehicles.
 
     Examples
     --------
@@ -913,6 +959,7 @@ def solve_routes(
     clock = time.perf_counter()
     limits = {"max_iterations": max_iterations, "max_no_improvement": max_no_improvement}
     _argument_issues(time_limit_s, seed, limits)
+    warm = _initial_issues(problem, initial)
     kept, dropped = _screen(problem)
     prizes = sum(int(problem.prize[s.stop]) for s in dropped if not problem.required[s.stop])
     if not len(kept):
@@ -924,7 +971,13 @@ def solve_routes(
         # PyVRP warns when its penalties hit their bound (no feasible solution in sight);
         # the caller reads that from ``Routes.feasible`` instead.
         warnings.simplefilter("always", pyvrp.exceptions.PenaltyBoundWarning)
-        result = pyvrp.solve(built.data, stop, seed=int(seed), collect_stats=False)
+        result = pyvrp.solve(
+            built.data,
+            stop,
+            seed=int(seed),
+            collect_stats=False,
+            initial_solution=_warm_start(built, warm),
+        )
     for warning in caught:
         logger.debug("PyVRP: %s", warning.message)
     best = result.best

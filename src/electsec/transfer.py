@@ -35,7 +35,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,8 +101,14 @@ MAX_PART_STOPS: Final = 1200
 NO_ROAD: Final = 10**9
 #: Share of ``time_limit_s`` kept for building the parts and labelling the routes.
 _RESERVE_SHARE: Final = 0.1
-#: Share of a part's budget for routing it to its media cut-off first.
-_TIGHT_SHARE: Final = 0.7
+#: Share of a part's budget for routing it to its media cut-off first; the rest routes it
+#: again, to closing time if that left a centre out, or on the gate's slots if the
+#: warehouse's queue ends after the cut-off (:func:`_gate_slots`).
+_TIGHT_SHARE: Final = 0.5
+#: Spare gate slots offered to the re-route on the gate's slots, per convoy of the first
+#: routes (at least :data:`_MIN_SPARE_SLOTS`).
+_SPARE_SLOTS: Final = 0.25
+_MIN_SPARE_SLOTS: Final = 2
 _FLEET_KEYS: Final = ("vehicles_per_team", "boxes_per_vehicle")
 _COST_KEYS: Final = ("road_speed_kmh", "road_detour", "air_speed_kmh")
 _GEOD: Final = pyproj.Geod(ellps="WGS84")
@@ -677,18 +683,24 @@ def _solve_parts(
     seed: int,
     max_iterations: int | None,
     executor: Executor | None,
+    initial: list[Any] | None = None,
 ) -> list[Routes | None]:
+    """Solve the parts (None: no problem), each with its budget and warm start."""
     from electsec.routing import solve_routes  # noqa: PLC0415
 
     kwargs: dict[str, Any] = {"seed": seed, "max_iterations": max_iterations}
+    starts = [None] * len(problems) if initial is None else initial
+    calls = zip(problems, budgets, starts, strict=True)
     if executor is None:
         return [
-            None if p is None else solve_routes(p, time_limit_s=b, **kwargs)
-            for p, b in zip(problems, budgets, strict=True)
+            None if p is None else solve_routes(p, time_limit_s=b, initial=w, **kwargs)
+            for p, b, w in calls
         ]
     futures = [
-        None if p is None else executor.submit(solve_routes, p, time_limit_s=b, **kwargs)
-        for p, b in zip(problems, budgets, strict=True)
+        None
+        if p is None
+        else executor.submit(solve_routes, p, time_limit_s=b, initial=w, **kwargs)
+        for p, b, w in calls
     ]
     return [None if f is None else f.result() for f in futures]
 
@@ -761,7 +773,7 @@ def _sound(
     for r in routes.routes:
         late = r.time_warp_s > 0 or r.end_s > close_s
         long = window.max_route_s is not None and r.duration_s > window.max_route_s
-        if not (late or long or r.load[0] > part.capacity[r.vehicle_type]):
+        if not (late or long or r.load[0] > part.capacity[r.start_depot - 1]):
             kept.append(r)
             continue
         for v in r.visits:
@@ -790,7 +802,7 @@ def _convoys(
             {
                 "part": part.name,
                 "warehouse_id": part.warehouse,
-                "garrison_id": part.garrisons[r.vehicle_type],
+                "garrison_id": part.garrisons[r.start_depot - 1],
                 "start_s": r.start_s,
                 "arrive_s": r.end_s,
                 "visits": visits,
@@ -1554,7 +1566,7 @@ def plan_transfer(  # noqa: PLR0913 - the options of the night, each a keyword
         0.0 if s == 0 else b for s, b in zip(sizes, _budgets(sizes, remaining), strict=True)
     ]
     solve = {"seed": int(seed), "max_iterations": max_iterations, "executor": executor}
-    results, how = _route_parts(parts, built, budgets, solve, pts)
+    results, how = _route_parts(parts, built, budgets, solve, (pts, window))
     convoys = _collect(parts, built, results, how, centers, window, pts, drops)
     escorted = _escort(convoys, centers, (timeline, tl_phase), (travel, pts, day), drops)
     convoys = escorted.convoys
@@ -1592,20 +1604,10 @@ def _complete(r: Routes | None) -> bool:
     )
 
 
-def _with_end(problem: RoutingProblem, end_s: int, used: list[int]) -> RoutingProblem:
-    """Return the problem with shifts ending at ``end_s`` and ``used[t]`` vehicles of type t.
-
-    A type with none keeps one vehicle whose shift ends at 0, before any pick-up opens
-    (the types, and so the garrison of each route, keep their indices).
-    """
-    types = tuple(
-        dataclasses.replace(vt, count=n, shift_end_s=end_s)
-        if n
-        else dataclasses.replace(vt, count=1, shift_start_s=0, shift_end_s=0)
-        for vt, n in zip(problem.vehicle_types, used, strict=True)
-    )
-    due = np.maximum(problem.ready_s, end_s)
-    return dataclasses.replace(problem, vehicle_types=types, due_s=due)
+def _gate_gap_s(wh: Any) -> int:
+    """Whole seconds the gate of ``wh`` needs per convoy (rounded up; 0: no limit)."""
+    rate = float(wh["convoys_per_hour"])
+    return 0 if math.isnan(rate) else math.ceil(3600.0 / rate)
 
 
 def _gate_last_s(arrivals: list[int], wh: Any) -> float:
@@ -1618,35 +1620,98 @@ def _gate_last_s(arrivals: list[int], wh: Any) -> float:
     return last
 
 
-def _queue_fixes(
-    parts: list[_Part], built: list[_Built], results: list[Any], points: gpd.GeoDataFrame
-) -> dict[int, RoutingProblem]:
-    """Tighter problems for the deadline-routed parts whose gate queue makes them late.
+@dataclass(frozen=True)
+class _Slotted:
+    """A part routed again on the gate's slots, and its first routes as the warm start."""
 
-    When the queue at a warehouse ends ``d`` seconds after the media cut-off, its parts
-    are routed again with at most the vehicles they used, every convoy in ``d`` earlier
-    (where each centre alone still can); :func:`_better_gates` keeps the new routes only
-    if they shorten the queue.
+    problem: RoutingProblem
+    initial: tuple[tuple[int, tuple[int, ...]], ...]
+
+
+def _on_slots(tight: RoutingProblem, slots: list[tuple[int, int]]) -> RoutingProblem:
+    """Return the tight problem with one vehicle per slot ``(garrison type, shift end)``."""
+    types = tuple(
+        dataclasses.replace(tight.vehicle_types[j], count=1, shift_end_s=end) for j, end in slots
+    )
+    return dataclasses.replace(tight, vehicle_types=types)
+
+
+def _spare_slots(
+    parts: list[_Part],
+    slots: dict[int, list[tuple[int, int]]],
+    ends: Iterator[int],
+    count: int,
+) -> None:
+    """Give ``count`` more slots (from ``ends``) to the vehicles the first routes left idle.
+
+    In turn over the (part, garrison) pairs with vehicles idle, those whose vehicles the
+    first routes used most first.
     """
-    fixes = {}
+    used = {(i, j): 0 for i in slots for j in range(len(parts[i].garrisons))}
+    for i, mine in slots.items():
+        for j, _ in mine:
+            used[i, j] += 1
+    idle = {key: parts[key[0]].counts[key[1]] - n for key, n in used.items()}
+    turn = sorted((key for key, n in idle.items() if n > 0), key=lambda k: (-used[k], k))
+    while count > 0 and turn:
+        for key in list(turn):
+            end = next(ends, None)
+            if end is None or count == 0:
+                return
+            slots[key[0]].append((key[1], end))
+            count, idle[key] = count - 1, idle[key] - 1
+            if not idle[key]:
+                turn.remove(key)
+
+
+def _gate_slots(
+    parts: list[_Part],
+    built: list[_Built],
+    results: list[Any],
+    points: gpd.GeoDataFrame,
+    window: _Window,
+) -> dict[int, _Slotted]:
+    """Put every convoy of a warehouse whose gate queue ends too late on a gate slot.
+
+    At a warehouse whose parts were all routed to the media cut-off ``c`` and collected
+    every centre, but whose gate queue ends after ``c``: the gate hands over one convoy
+    every ``g`` seconds (its rate, rounded up), so slot ``k`` ends at ``c - k g``. The
+    first routes, latest arrival first, take slots 0, 1, …, each its own vehicle of its
+    garrison whose shift ends at its slot; idle vehicles take :data:`_SPARE_SLOTS` more.
+    No slot ends before the gate opens or the boxes are ready. Convoys that each reach
+    the gate by their own slot are all handed over by ``c``, in whatever order they
+    arrive: the ``m`` latest arrive by ``c - (m - 1) g``. The first routes are the warm
+    start (those past their slot are repaired by the search).
+    """
+    out: dict[int, _Slotted] = {}
     for wid in dict.fromkeys(p.warehouse for p in parts):
         mine = [i for i, p in enumerate(parts) if p.warehouse == wid]
+        cutoff, wh = built[mine[0]].cutoff_s, points.loc[wid]
+        gap = _gate_gap_s(wh)
+        if cutoff is None or not gap:
+            continue
         if not all(built[i].tight is not None and _complete(results[i]) for i in mine):
             continue
-        arrivals = [x.end_s for i in mine for x in results[i].routes]
-        wh, cutoff = points.loc[wid], built[mine[0]].cutoff_s
-        late = _gate_last_s(arrivals, wh) - (cutoff or 0)
-        if cutoff is None or late <= 0:
+        if _gate_last_s([x.end_s for i in mine for x in results[i].routes], wh) <= cutoff:
             continue
-        end_s = int(cutoff - late)
+        floor_s = max(int(wh["opens_min"]) * 60, window.ready_s)
+        ends = iter(range(cutoff, floor_s - 1, -gap))
+        ranked = sorted(
+            ((x, i) for i in mine for x in results[i].routes),
+            key=lambda t: (-t[0].end_s, t[1], t[0].start_depot, t[0].stops),
+        )
+        slots: dict[int, list[tuple[int, int]]] = {i: [] for i in mine}
+        warm: dict[int, list[tuple[int, tuple[int, ...]]]] = {i: [] for i in mine}
+        for (x, i), end in zip(ranked, ends, strict=False):
+            warm[i].append((len(slots[i]), x.stops))
+            slots[i].append((x.start_depot - 1, end))
+        spare = max(_MIN_SPARE_SLOTS, math.ceil(len(ranked) * _SPARE_SLOTS))
+        _spare_slots(parts, slots, ends, spare)
         for i in mine:
             tight = built[i].tight
-            if tight is not None and max(built[i].lone_s, int(wh["opens_min"]) * 60) <= end_s:
-                used = [0] * len(tight.vehicle_types)
-                for x in results[i].routes:
-                    used[x.vehicle_type] += 1
-                fixes[i] = _with_end(tight, end_s, used)
-    return fixes
+            if tight is not None and slots[i]:
+                out[i] = _Slotted(_on_slots(tight, slots[i]), tuple(warm[i]))
+    return out
 
 
 def _better_gates(
@@ -1674,16 +1739,18 @@ def _route_parts(
     built: list[_Built],
     budgets: list[float],
     solve: dict[str, Any],
-    points: gpd.GeoDataFrame,
+    where: tuple[gpd.GeoDataFrame, _Window],
 ) -> tuple[list[Routes | None], list[str]]:
     """Route every part, first to meet the media deadline where that is possible.
 
     A part whose every centre can reach its warehouse by the media cut-off is routed with
     that cut-off as the end of the shifts, on :data:`_TIGHT_SHARE` of its budget. On the
     rest: if that left a centre out, it is routed again to the warehouse's closing time;
-    if the warehouse's gate queue makes it late, it is routed again to end earlier (kept
-    only if every centre is still collected).
+    if the warehouse's gate queue then ends after the cut-off, it is routed again on the
+    gate's slots (:func:`_gate_slots`), kept if every centre is still collected and the
+    queue ends sooner.
     """
+    points, window = where
     first = [b.problem if b.tight is None else b.tight for b in built]
     shares = [
         t if b.tight is None else t * _TIGHT_SHARE for b, t in zip(built, budgets, strict=True)
@@ -1693,10 +1760,12 @@ def _route_parts(
     relax = [i for i, b in enumerate(built) if b.tight is not None and not _complete(results[i])]
     for i, b in enumerate(built):
         how[i] = "media_deadline" if b.tight is not None else how[i]
-    fixes = _queue_fixes(parts, built, results, points)
-    again_ids = relax + [i for i in fixes if i not in relax]
-    problems = [fixes.get(i) if i not in relax else built[i].problem for i in again_ids]
-    again = _solve_parts(problems, [budgets[i] - shares[i] for i in again_ids], **solve)
+    slotted = _gate_slots(parts, built, results, points, window)
+    again_ids = relax + [i for i in slotted if i not in relax]
+    problems = [built[i].problem if i in relax else slotted[i].problem for i in again_ids]
+    starts = [None if i in relax else slotted[i].initial for i in again_ids]
+    rest = [budgets[i] - shares[i] for i in again_ids]
+    again = _solve_parts(problems, rest, initial=starts, **solve)
     tried = {}
     for i, r in zip(again_ids, again, strict=True):
         if i in relax:
