@@ -76,12 +76,23 @@ class Arcs:
         return Arcs(self.center[keep], self.garrison[keep], self.cost[keep])
 
     def union(self, other: Arcs) -> Arcs:
-        """Return the arcs of both sets (each pair once)."""
-        return Arcs.from_arrays(
-            np.concatenate([self.center, other.center]),
-            np.concatenate([self.garrison, other.garrison]),
-            np.concatenate([self.cost, other.cost]),
-        )
+        """Return the arcs of both sets (each pair once, at its cheapest cost)."""
+        if not len(self) or not len(other):
+            return other if not len(self) else self
+        # Each set is sorted and unique: one stable sort of the two runs merges them, and
+        # a pair in both is two neighbours (the first from ``self``).
+        center = np.concatenate([self.center, other.center])
+        garrison = np.concatenate([self.garrison, other.garrison])
+        m = int(garrison.max()) + 1
+        keys = center.astype(np.int64) * m + garrison
+        order = np.argsort(keys, kind="stable")
+        keys, cost = keys[order], np.concatenate([self.cost, other.cost])[order]
+        twice = np.flatnonzero(keys[1:] == keys[:-1])
+        cost[twice] = np.minimum(cost[twice], cost[twice + 1])
+        keep = np.ones(len(keys), dtype=bool)
+        keep[twice + 1] = False
+        pick = order[keep]
+        return Arcs(center[pick], garrison[pick], cost[keep])
 
     def keys(self, n_garrisons: int) -> np.ndarray:
         """One int64 key per arc (``center * n_garrisons + garrison``), sorted."""

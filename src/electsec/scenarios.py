@@ -208,7 +208,8 @@ class Scenario:
             for g in _selected(key, labels, garrisons, "capacity", issues, garrisons_in):
                 total[g] = _new_capacity(int(labels.capacity[g]), value, key, issues)
         demand = forces.demand.copy()
-        centers = _positions(labels.center_ids)
+        named = self.centers_removed or self.demand or self.tiers
+        centers = _positions(labels.center_ids) if named else {}  # 8,700 names: only if used
         self._edit_demand(labels, centers, demand, issues)
         retiered = self._edit_tiers(base, centers, issues)
         if issues:

@@ -321,7 +321,7 @@ def _potentials(
     for _ in range(rounds or n + m + 2):
         u_new = penalty.astype(np.int64)
         if len(arcs):
-            via = np.minimum.reduceat(np.minimum(w[arcs.garrison], _INF) + arcs.cost, starts)
+            via = np.minimum.reduceat(w[arcs.garrison] + arcs.cost, starts)  # w ≤ _INF
             u_new[rows] = np.minimum(via, penalty[rows])
         w_new = w0.copy()
         if len(used):
@@ -775,7 +775,11 @@ def _dropped(problem: Problem, sol: FlowSolution, known: np.ndarray, slack: np.n
         return first.subset(np.zeros(len(first), dtype=bool))
     # Reduced costs first (two gathers), membership only for the few arcs below ``slack``:
     # the other order searches every first candidate in the pool's keys each round.
-    low = sol.reduced_cost(first) < slack[first.center]
+    # rc = c - u + w < slack, with one gather per side
+    low = (
+        first.cost + sol.garrison_potential[first.garrison]
+        < (sol.center_potential + slack)[first.center]
+    )
     low[low] = _fresh(first.subset(low), known, problem.n_garrisons)
     return first.subset(low)
 

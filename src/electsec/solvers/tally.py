@@ -67,7 +67,7 @@ class Reference:
         """Centres whose garrisons or teams differ in ``draft`` (as :func:`diff_plans`)."""
         center = instance.labels.forces.row_center[draft.rows]
         keys, teams = _signature(center, draft.cols, draft.teams, instance)
-        moved = np.setxor1d(keys, self.keys) // instance.n_garrisons
+        moved = np.setxor1d(keys, self.keys, assume_unique=True) // instance.n_garrisons
         return len(np.union1d(moved, np.flatnonzero(teams != self.teams)))
 
 
