@@ -328,6 +328,12 @@ def _potentials(
             back = np.minimum.reduceat(u_new[arcs.center[used]] - arcs.cost[used], g_starts)
             g = used_g[g_starts]
             w_new[g] = np.minimum(w_new[g], back)
+        if (w_new < 0).any():
+            # Labels only fall from round to round, and an optimal flow's are ≥ 0 (a
+            # negative path to a garrison would move teams more cheaply from a spare
+            # one): this flow is not optimal, as all its remaining rounds would show.
+            msg = "a negative residual path: the flow is not optimal"
+            raise SolverError(msg)
         if np.array_equal(u_new, u) and np.array_equal(w_new, w):
             break
         u, w = u_new, w_new
