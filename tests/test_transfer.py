@@ -26,7 +26,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import electsec as es
-import electsec.transfer as tr
+import electsec.transfer_convoys as tr_convoys
+import electsec.transfer_gates as tr_gates
 from electsec import routing
 from electsec.schema import check, transfer_schema
 from helpers import WEB_ASSET, needs_browser, render_offline
@@ -325,7 +326,7 @@ def test_the_decomposition_by_warehouse_loses_nothing():
 
 def test_sectors_of_a_big_part_still_serve_every_centre(monkeypatch):
     plan, points, boxes, centers = small_case(9, seed=7)
-    monkeypatch.setattr(tr, "MAX_PART_STOPS", 4)
+    monkeypatch.setattr(tr_convoys, "MAX_PART_STOPS", 4)
     tp = es.plan_transfer(plan, points, boxes=boxes, time_limit_s=5, max_iterations=300)
     assert len(tp.parts) == 3
     assert tp.parts["stops"].max() <= 4
@@ -616,7 +617,7 @@ def test_a_late_gate_queue_is_routed_again_to_end_sooner(monkeypatch):
     fixed = es.plan_transfer(plan, points, **kw)
     check_transfer(fixed, plan, points, boxes, centers, per_team=2, deadline_s=READY_S + 230 * 60)
     assert list(fixed.parts["routed_to"]) == ["media_deadline_gate"]
-    monkeypatch.setattr(tr, "_gate_slots", lambda *_: {})
+    monkeypatch.setattr(tr_gates, "_gate_slots", lambda *_: {})
     first = es.plan_transfer(plan, points, **kw)
     assert list(first.parts["routed_to"]) == ["media_deadline"]
     assert fixed.routes["handover_s"].max() < first.routes["handover_s"].max()

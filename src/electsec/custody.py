@@ -84,7 +84,7 @@ def manifest_rows(stops: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _expected(stop: Any) -> str:
-    from electsec.transfer import _clock  # noqa: PLC0415
+    from electsec.transfer_common import _clock  # noqa: PLC0415
 
     return _clock(float(stop.start_s))
 
@@ -127,7 +127,7 @@ def _escort_lines(escorts: pd.DataFrame | None) -> dict[str, str]:
     """Per convoy, who escorts it (from the movement timeline), or nothing without one."""
     if escorts is None:
         return {}
-    from electsec.transfer import _clock  # noqa: PLC0415
+    from electsec.transfer_common import _clock  # noqa: PLC0415
 
     rows: Any = escorts.itertuples(index=False)
     return {
