@@ -455,7 +455,8 @@ def plan_transfer(  # noqa: PLR0913 - the options of the night, each a keyword
         0.0 if s == 0 else b for s, b in zip(sizes, _budgets(sizes, remaining), strict=True)
     ]
     solve = {"seed": int(seed), "max_iterations": max_iterations, "executor": executor}
-    results, how = _route_parts(parts, built, budgets, solve, (pts, window))
+    deadline = clock + time_limit_s * (1 - _RESERVE_SHARE)
+    results, how = _route_parts(parts, built, budgets, solve, (pts, window), deadline)
     convoys = _collect(parts, built, results, how, centers, window, pts, drops)
     escorted = _escort(convoys, centers, (timeline, tl_phase), (travel, pts, day), drops)
     convoys = escorted.convoys

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
@@ -44,6 +45,7 @@ def _route_parts(
     budgets: list[float],
     solve: dict[str, Any],
     where: tuple[gpd.GeoDataFrame, _Window],
+    deadline: float | None = None,
 ) -> tuple[list[Routes | None], list[str]]:
     """Route every part, first to meet the media deadline where that is possible.
 
@@ -52,7 +54,9 @@ def _route_parts(
     rest: if that left a centre out, it is routed again to the warehouse's closing time;
     if the warehouse's gate queue then ends after the cut-off, it is routed again on the
     gate's slots (:func:`_gate_slots`), kept if every centre is still collected and the
-    queue ends sooner.
+    queue ends sooner. The parts routed again share what is left before ``deadline`` (a
+    :func:`time.perf_counter` time) in proportion to their own rest of budget: the rest
+    of the parts routed once, and any time a search did not use, goes to them.
     """
     points, window = where
     first = [b.problem if b.tight is None else b.tight for b in built]
@@ -68,7 +72,7 @@ def _route_parts(
     again_ids = relax + [i for i in slotted if i not in relax]
     problems = [built[i].problem if i in relax else slotted[i].problem for i in again_ids]
     starts = [None if i in relax else slotted[i].initial for i in again_ids]
-    rest = [budgets[i] - shares[i] for i in again_ids]
+    rest = _again_budgets([budgets[i] - shares[i] for i in again_ids], deadline)
     again = _solve_parts(problems, rest, initial=starts, **solve)
     tried = {}
     for i, r in zip(again_ids, again, strict=True):
@@ -215,3 +219,12 @@ def _better_gates(
         if new and _gate_last_s(after, wh) < _gate_last_s(before, wh):
             keep |= new
     return keep
+
+
+def _again_budgets(rest: list[float], deadline: float | None) -> list[float]:
+    """Scale the second routes' budgets ``rest`` up to the time left before ``deadline``."""
+    total = sum(rest)
+    left = math.inf if deadline is None else deadline - time.perf_counter()
+    if not rest or total <= 0 or not math.isfinite(left) or left <= total:
+        return rest
+    return [r * left / total for r in rest]
