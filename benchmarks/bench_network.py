@@ -93,10 +93,10 @@ def networkx_side(spacing: float, query: str, n_garrisons: int) -> dict[str, Any
     from electsec.network import _augmented
 
     centers, garrisons, net, info = _setup(spacing)
-    c_snap = net._snap(
+    c_snap = net.snap_xy(
         np.column_stack([centers.to_crs(net.crs).geometry.x, centers.to_crs(net.crs).geometry.y])
     )
-    g_snap = net._snap(
+    g_snap = net.snap_xy(
         np.column_stack(
             [garrisons.to_crs(net.crs).geometry.x, garrisons.to_crs(net.crs).geometry.y]
         )

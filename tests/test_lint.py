@@ -81,3 +81,65 @@ def test_functions_are_short():
 def test_solve_assignment_is_a_short_facade():
     """``solve_assignment`` is ``solve(prepare(...))``: its body stays at most 40 lines."""
     assert _function_sizes()["assign.py", "solve_assignment"] <= 40
+
+
+#: Where code may not reach into a RoadNetwork's private attributes (network.py may).
+_NETWORK_CLIENTS = ("src/electsec", "benchmarks")
+
+
+def _road_network_privates() -> set[str]:
+    """The private names of :class:`~electsec.network.RoadNetwork`: methods and attributes."""
+    tree = ast.parse((ROOT / "src/electsec/network.py").read_text(encoding="utf-8"))
+    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "RoadNetwork")
+    names = set()
+    for node in ast.walk(cls):
+        if isinstance(node, ast.FunctionDef):
+            names.add(node.name)
+        elif (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "self"
+        ):
+            names.add(node.attr)
+    return {n for n in names if n.startswith("_") and not n.startswith("__")}
+
+
+def _private_uses(paths: list[Path], privates: set[str]) -> list[str]:
+    """``path:line name`` wherever ``something._private`` is read, ``self``/``cls`` aside."""
+
+    def reaches_in(node: ast.Attribute) -> bool:
+        own = isinstance(node.value, ast.Name) and node.value.id in {"self", "cls"}
+        return node.attr in privates and not own
+
+    return sorted(
+        f"{path.name}:{node.lineno} {node.attr}"
+        for path in paths
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Attribute) and reaches_in(node)
+    )
+
+
+def test_road_network_privates_stay_in_network_py():
+    """Other modules use RoadNetwork's public seam (``snap_xy``, ``segments_of``, ...)."""
+    privates = _road_network_privates()
+    assert {"_snap", "_seg_geom", "_edge_seg", "_seg_a", "_tree"} <= privates
+    paths = [
+        path
+        for where in _NETWORK_CLIENTS
+        for path in sorted((ROOT / where).rglob("*.py"))
+        if path != ROOT / "src/electsec/network.py"
+    ]
+    assert len(paths) > 10
+    assert _private_uses(paths, privates) == []
+
+
+def test_the_private_scan_catches_a_use(tmp_path):
+    planted = tmp_path / "planted.py"
+    planted.write_text(
+        "def f(net, after, xy):\n"
+        "    s = after._snap(xy)\n"
+        "    return net._seg_geom[s.segment], self._snap(xy), net.snap_xy(xy)\n",
+        encoding="utf-8",
+    )
+    found = _private_uses([planted], _road_network_privates())
+    assert found == ["planted.py:2 _snap", "planted.py:3 _seg_geom"]

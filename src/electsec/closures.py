@@ -31,9 +31,9 @@ from electsec.costs import CostMatrix
 from electsec.errors import InputError, Issue
 from electsec.network import (
     RoadNetwork,
+    Snap,
     _augmented,
     _searched_matrix,
-    _Snap,
     _sweep,
     _xy,
 )
@@ -88,13 +88,13 @@ def reprice_closed(
     weight = "time" if metric == "travel_time" else "length"
     offroad = 3.6 / net.offroad_speed_kmh if weight == "time" else 1.0
     c_xy, g_xy = _xy(centers, net.crs), _xy(garrisons, net.crs)
-    c1, g1 = after._snap(c_xy), after._snap(g_xy)
+    c1, g1 = after.snap_xy(c_xy), after.snap_xy(g_xy)
     graph, g_node, c_node = _augmented(after, weight, offroad, c1, g1)
     ends = len(np.unique(net.tail[edges])) + len(np.unique(net.head[edges]))
     everyone = np.arange(len(centers)), np.arange(len(garrisons))
     if _detection_pays(ends, min(len(centers), len(garrisons))):
         # A point that meets the roads anew may get closer to some: all its pairs.
-        c0, g0 = net._snap(c_xy), net._snap(g_xy)
+        c0, g0 = net.snap_xy(c_xy), net.snap_xy(g_xy)
         moved = _moved(net, after, c0, c1, edges), _moved(net, after, g0, g1, edges)
         kept = ~moved[0][pairs[0]] & ~moved[1][pairs[1]]
         kept &= pairs[2] <= (np.inf if cutoff is None else cutoff)
@@ -150,18 +150,20 @@ def _detection_pays(ends: int, sources: int) -> bool:
 
 
 def _moved(
-    net: RoadNetwork, after: RoadNetwork, before: _Snap, now: _Snap, edges: np.ndarray
+    net: RoadNetwork, after: RoadNetwork, before: Snap, now: Snap, edges: np.ndarray
 ) -> np.ndarray:
     """Points whose way onto the roads may change: on a closed segment, or snapped anew."""
-    closed = np.zeros(len(net._seg_a), dtype=bool)
-    seg = net._edge_seg[edges]
+    closed = np.zeros(net.n_segments, dtype=bool)
+    seg = net.segments_of(edges)
     closed[seg[seg >= 0]] = True
     on_before, on_now = before.segment >= 0, now.segment >= 0
     moved: np.ndarray = on_before != on_now
     both = on_before & on_now
     moved[on_before] |= closed[before.segment[on_before]]
     same = shapely.equals_exact(
-        net._seg_geom[before.segment[both]], after._seg_geom[now.segment[both]], tolerance=0.0
+        net.segment_geometries(before.segment[both]),
+        after.segment_geometries(now.segment[both]),
+        tolerance=0.0,
     )
     moved[both] |= ~same | (before.fraction[both] != now.fraction[both])
     return moved
@@ -171,7 +173,7 @@ def _on_path(
     net: RoadNetwork,
     weight: str,
     offroad: float,
-    snaps: tuple[_Snap, _Snap],
+    snaps: tuple[Snap, Snap],
     edges: np.ndarray,
     pairs: tuple[np.ndarray, np.ndarray, np.ndarray],
 ) -> np.ndarray:

@@ -67,6 +67,7 @@ __all__ = [
     "NetworkMetric",
     "RoadBuildReport",
     "RoadNetwork",
+    "Snap",
     "network_costs",
     "read_osm_roads",
 ]
@@ -82,13 +83,32 @@ _PROBES = 12
 
 
 @dataclass(frozen=True)
-class _Snap:
-    """Where points meet the network (all arrays aligned with the input points)."""
+class Snap:
+    """Where points meet the network (all arrays aligned with the input points).
 
-    segment: np.ndarray  # int64 segment index, -1 when off the network
-    fraction: np.ndarray  # position along the segment from its end ``a`` (0..1)
-    distance_m: np.ndarray  # straight-line distance to the road
-    point_xy: np.ndarray  # snapped position, network CRS
+    Returned by :meth:`RoadNetwork.snap_xy`. A segment is one undirected road: the one or
+    two directed edges between the same two junctions along the same line
+    (:meth:`RoadNetwork.segments_of`).
+
+    Attributes
+    ----------
+    segment
+        int64 segment index of each point, -1 when off the network (farther than
+        ``max_snap_m`` from every road).
+    fraction
+        Position of the snapped point along its segment, from the segment's lower-numbered
+        end node (0..1).
+    distance_m
+        Straight-line distance from the point to the nearest road (also for points off
+        the network; inf when the network has no road).
+    point_xy
+        (N, 2) snapped position in the network CRS (NaN when the network has no road).
+    """
+
+    segment: np.ndarray
+    fraction: np.ndarray
+    distance_m: np.ndarray
+    point_xy: np.ndarray
 
 
 class RoadNetwork:
@@ -511,6 +531,68 @@ class RoadNetwork:
             index=layer.index,
         )
 
+    def snap_xy(self, xy: np.ndarray) -> Snap:
+        """Snap points given as coordinates in the network CRS to their nearest segment.
+
+        The array form of :meth:`snap`, for code that builds its own graph on the
+        segments (:func:`network_costs` and the closure and timeline re-pricing).
+
+        Parameters
+        ----------
+        xy
+            (N, 2) point coordinates in :attr:`crs` (metres).
+
+        Returns
+        -------
+        Snap
+            The segment, position along it, distance and snapped point of each point.
+
+        See Also
+        --------
+        snap : The same for a layer of points, as a table.
+        """
+        return self._snap(np.asarray(xy, dtype=float).reshape(-1, 2))
+
+    @property
+    def n_segments(self) -> int:
+        """Undirected segments: the snapping targets (see :meth:`segments_of`)."""
+        return len(self._seg_geom)
+
+    def segments_of(self, edges: np.ndarray) -> np.ndarray:
+        """Return the segment of each directed edge.
+
+        Both directions of a two-way road share one segment; an edge of no length that
+        starts and ends at one junction has none.
+
+        Parameters
+        ----------
+        edges
+            Edge ids: positions in :attr:`tail` / :attr:`head`.
+
+        Returns
+        -------
+        numpy.ndarray
+            int64 segment index per edge (0 to :attr:`n_segments` - 1), -1 for no segment.
+        """
+        found: np.ndarray = self._edge_seg[np.asarray(edges, dtype=np.int64)]
+        return found
+
+    def segment_geometries(self, segments: np.ndarray) -> np.ndarray:
+        """Return the lines of ``segments``, drawn from the lower-numbered end node.
+
+        Parameters
+        ----------
+        segments
+            Segment indices (0 to :attr:`n_segments` - 1), as in :attr:`Snap.segment`.
+
+        Returns
+        -------
+        numpy.ndarray
+            One shapely LineString per segment, in :attr:`crs`.
+        """
+        found: np.ndarray = self._seg_geom[np.asarray(segments, dtype=np.int64)]
+        return found
+
     def without(self, edges: np.ndarray) -> RoadNetwork:
         """Return this network with the directed ``edges`` removed (roads closed).
 
@@ -598,14 +680,14 @@ class RoadNetwork:
             self._seg_cost[name] = (ab, ba)
         self._tree = shapely.STRtree(geom)
 
-    def _snap(self, xy: np.ndarray) -> _Snap:
+    def _snap(self, xy: np.ndarray) -> Snap:
         n = len(xy)
         segment = np.full(n, -1, dtype=np.int64)
         fraction = np.zeros(n)
         distance = np.full(n, np.inf)
         point_xy = np.full((n, 2), np.nan)
         if n == 0 or len(self._seg_geom) == 0:
-            return _Snap(segment, fraction, distance, point_xy)
+            return Snap(segment, fraction, distance, point_xy)
         points = shapely.points(xy)
         (src, seg), dist = self._tree.query_nearest(
             points, return_distance=True, all_matches=False
@@ -620,7 +702,7 @@ class RoadNetwork:
         fraction[src] = np.clip(frac, 0.0, 1.0)
         on = dist <= self.max_snap_m
         segment[src[on]] = seg[on]
-        return _Snap(segment, fraction, distance, point_xy)
+        return Snap(segment, fraction, distance, point_xy)
 
     def _graph(self, weight: str) -> sp.csr_array:
         """CSR graph of the cheapest edge per directed node pair."""
@@ -769,7 +851,7 @@ def _searched_matrix(
     graph: Any,
     g_node: np.ndarray,
     layers: tuple[gpd.GeoDataFrame, gpd.GeoDataFrame],
-    snaps: tuple[_Snap, _Snap],
+    snaps: tuple[Snap, Snap],
     xys: tuple[np.ndarray, np.ndarray],
     arcs: tuple[np.ndarray, np.ndarray, np.ndarray],
     *,
@@ -818,7 +900,7 @@ _SHOWN = 10
 
 
 def _road_facts(
-    net: RoadNetwork, c_snap: _Snap, g_snap: _Snap, c_xy: np.ndarray, g_xy: np.ndarray
+    net: RoadNetwork, c_snap: Snap, g_snap: Snap, c_xy: np.ndarray, g_xy: np.ndarray
 ) -> tuple[RoadReach, np.ndarray]:
     """Find each centre's road piece, its size and garrisons, and its nearest garrison.
 
@@ -853,7 +935,7 @@ def _road_facts(
 
 
 def _with_unreached(
-    road: RoadReach, net: RoadNetwork, graph: sp.csr_array, sources: np.ndarray, c_snap: _Snap
+    road: RoadReach, net: RoadNetwork, graph: sp.csr_array, sources: np.ndarray, c_snap: Snap
 ) -> RoadReach:
     """Add, per centre, the nodes and km of its road piece that no garrison can reach."""
     n_nodes = max(net.n_nodes, 1)
@@ -876,7 +958,7 @@ def _with_unreached(
     )
 
 
-def _piece_of(net: RoadNetwork, piece: np.ndarray, snap: _Snap) -> np.ndarray:
+def _piece_of(net: RoadNetwork, piece: np.ndarray, snap: Snap) -> np.ndarray:
     """Road piece of each snapped point (-1 off the network)."""
     found = np.full(len(snap.segment), -1, dtype=np.int64)
     on = snap.segment >= 0
@@ -906,8 +988,8 @@ def _build_warnings(report: RoadBuildReport | None) -> tuple[str, ...]:
 def _road_warnings(
     centers: gpd.GeoDataFrame,
     garrisons: gpd.GeoDataFrame,
-    c_snap: _Snap,
-    g_snap: _Snap,
+    c_snap: Snap,
+    g_snap: Snap,
     road: RoadReach,
     g_piece_centers: np.ndarray,
 ) -> tuple[str, ...]:
@@ -953,7 +1035,7 @@ def _ids(layer: gpd.GeoDataFrame, mask: np.ndarray) -> str:
 
 
 def _augmented(
-    net: RoadNetwork, weight: str, offroad: float, c_snap: _Snap, g_snap: _Snap
+    net: RoadNetwork, weight: str, offroad: float, c_snap: Snap, g_snap: Snap
 ) -> tuple[sp.csr_array, np.ndarray, np.ndarray]:
     """Road graph plus one virtual node per garrison (sources) and per centre (sinks)."""
     n_nodes = net.n_nodes
@@ -968,7 +1050,7 @@ def _augmented(
         [net.time_s if weight == "time" else net.length_m],
     )
 
-    def attach(snap: _Snap, virtual: np.ndarray, *, source: bool) -> None:
+    def attach(snap: Snap, virtual: np.ndarray, *, source: bool) -> None:
         on = np.flatnonzero(snap.segment >= 0)
         s, f = snap.segment[on], snap.fraction[on]
         leg = snap.distance_m[on] * offroad
@@ -996,7 +1078,7 @@ def _augmented(
 
 
 def _same_segment(
-    g_snap: _Snap, c_snap: _Snap, ab: np.ndarray, ba: np.ndarray, offroad: float
+    g_snap: Snap, c_snap: Snap, ab: np.ndarray, ba: np.ndarray, offroad: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Direct arcs between a garrison and a centre snapped to the same segment."""
     g_on = np.flatnonzero(g_snap.segment >= 0)
@@ -1100,8 +1182,8 @@ def _probe_limit(
     c_on: np.ndarray,
     g_on: np.ndarray,
     k: int,
-    c_snap: _Snap,
-    g_snap: _Snap,
+    c_snap: Snap,
+    g_snap: Snap,
 ) -> np.ndarray:
     """Estimate each centre's k-th cheapest cost, calibrated on a few exact searches.
 
@@ -1494,8 +1576,8 @@ def _nothing_kept(report: RoadBuildReport) -> Issue:
 class _Ends:
     """Distinct centre and garrison points of :meth:`RoadNetwork.paths`, snapped."""
 
-    centers: _Snap
-    garrisons: _Snap
+    centers: Snap
+    garrisons: Snap
     center_xy: np.ndarray
     garrison_xy: np.ndarray
     edge_key: np.ndarray  # tail × n_nodes + head of the edges, sorted (cheapest first)

@@ -156,8 +156,8 @@ def _network_s(network: Any, c_lonlat: np.ndarray, g_lonlat: np.ndarray) -> np.n
     c_of, g_of = c_of.ravel(), g_of.ravel()
     c_pts = gpd.GeoSeries(shapely.points(c_u), crs="EPSG:4326")
     g_pts = gpd.GeoSeries(shapely.points(g_u), crs="EPSG:4326")
-    c_snap = network._snap(_xy(c_pts, network.crs))
-    g_snap = network._snap(_xy(g_pts, network.crs))
+    c_snap = network.snap_xy(_xy(c_pts, network.crs))
+    g_snap = network.snap_xy(_xy(g_pts, network.crs))
     offroad = 3.6 / network.offroad_speed_kmh
     graph, g_node, c_node = _augmented(network, "time", offroad, c_snap, g_snap)
     batch = max(1, _BATCH_BYTES // (8 * graph.shape[0]))
