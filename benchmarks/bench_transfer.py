@@ -321,14 +321,10 @@ def _print_electsec(
         )
     print(f"seconds per part: {math.fsum(result['parts']['runtime_s'].fillna(0)):.1f}")
     for row in late.itertuples():  # the late ones, with the earliest time any plan could reach
-        why = (
-            (
-                f", {row.reason}: last hand-over {row.last_handover}, {row.late_s / 60:.0f} min "
-                f"late, gate wait {row.gate_wait_s / 60:.0f} min"
-            )
-            if "reason" in media
-            else ""
-        )
+        why = ""
+        if "reason" in media:
+            why = (f", {row.reason}: last hand-over {row.last_handover}, {row.late_s / 60:.0f} "
+                   f"min late, gate wait {row.gate_wait_s / 60:.0f} min")  # fmt: skip
         print(f"  late: {row.warehouse_id} {row.mode} {row.via or '-'} arrives {row.arrive}, "
               f"earliest possible {row.earliest}{why}")  # fmt: skip
 

@@ -272,7 +272,7 @@ def _media(
                 "reason": _reason(late, earliest, window),
             }
         )
-    table = pd.DataFrame(rows, columns=list(MEDIA_COLUMNS[:14]))
+    table = pd.DataFrame(rows, columns=list(MEDIA_COLUMNS[: MEDIA_COLUMNS.index("reason") + 1]))
     table["last_handover_s"] = table["last_handover_s"].astype("Int64")
     for column in ("ready_s", "depart_s", "arrive_s", "deadline_s", "earliest_s"):
         table[column.removesuffix("_s")] = table[column].map(_clock)
