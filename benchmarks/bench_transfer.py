@@ -314,10 +314,19 @@ def _print_electsec(
         f"(deadline {media['deadline'].iloc[0]}); air {int((media['mode'] == 'air').sum())}; "
         f"latest {media['arrive'].iloc[int(np.argmax(media['arrive_s']))]}"
     )
+    if "reason" in media:
+        reasons = late["reason"].value_counts().to_dict()
+        print(
+            f"late media by reason: {reasons}; gate wait {media['gate_wait_s'].sum() / 3600:.1f} h"
+        )
     print(f"seconds per part: {math.fsum(result['parts']['runtime_s'].fillna(0)):.1f}")
     for row in late.itertuples():  # the late ones, with the earliest time any plan could reach
+        why = ""
+        if "reason" in media:
+            why = (f", {row.reason}: last hand-over {row.last_handover}, {row.late_s / 60:.0f} "
+                   f"min late, gate wait {row.gate_wait_s / 60:.0f} min")  # fmt: skip
         print(f"  late: {row.warehouse_id} {row.mode} {row.via or '-'} arrives {row.arrive}, "
-              f"earliest possible {row.earliest}")  # fmt: skip
+              f"earliest possible {row.earliest}{why}")  # fmt: skip
 
 
 def _run_whole(result: dict[str, Any], args: argparse.Namespace, context: tuple[Any, ...]) -> None:

@@ -184,7 +184,7 @@ def check_transfer(  # noqa: PLR0915 - one checker, every rule in one place
             assert (np.diff(times) >= 3600 / rate - 1).all()
     # 5. media: recomputed arrival, deadline flag
     if legs:
-        _check_media(tp, pts, deadline_s)
+        _check_media(tp, pts, deadline_s, capacity)
 
 
 def _hours(row: Any) -> tuple[int, int]:
@@ -205,31 +205,92 @@ def _served(pts: pd.DataFrame) -> dict[str, list[str]]:
     return {w: str(g).split(";") for w, g in wh["governorates"].items()}
 
 
-def _check_media(tp: Any, pts: gpd.GeoDataFrame, deadline_s: float) -> None:
+def _media_arrive_s(ready: float, wid: str, pts: gpd.GeoDataFrame) -> float:
+    """The documented fastest arrival at the tally of media leaving ``wid`` at ``ready``."""
     tally = pts.index[pts["kind"] == "tally"][0]
     t_xy = _lonlat(pts, tally)
     fields = pts[pts["kind"] == "airfield"]
     hub = min(fields.index, key=lambda a: road_s(_lonlat(pts, a), t_xy)) if len(fields) else None
+    w_xy = _lonlat(pts, wid)
+    options = [ready + road_s(w_xy, t_xy)]
+    served = set(str(pts.loc[wid, "governorates"]).split(";"))
+    for aid in fields.index:
+        if aid == hub or not served & set(str(fields.loc[aid, "governorates"]).split(";")):
+            continue
+        reach = ready + road_s(w_xy, _lonlat(pts, aid))
+        opens, closes = _hours(fields.loc[aid])
+        slot = 30 * 60
+        depart = opens + max(0, math.ceil((reach - opens) / slot)) * slot
+        if depart <= closes:
+            h_xy = _lonlat(pts, hub)
+            options.append(depart + air_s(_lonlat(pts, aid), h_xy) + road_s(h_xy, t_xy))
+    return min(options)
+
+
+def _hhmm(seconds: Any) -> str:
+    """Seconds after midnight as the documented ``HH:MM`` (``+1`` next day), ``""``: none."""
+    if seconds is None or pd.isna(seconds):
+        return ""
+    day, rest = divmod(math.ceil(seconds / 60), 1440)
+    return f"{rest // 60:02d}:{rest % 60:02d}" + (f" (+{day})" if day else "")
+
+
+def _handover_bound_s(hands: pd.DataFrame, picked: pd.DataFrame, wh: Any, capacity: int) -> float:
+    """A simple bound on a warehouse's last hand-over, from its stops and the rules alone.
+
+    No hand-over before the gate opens or before a centre's loading from ready_at and the
+    drive straight in; the slowest centre's no sooner; at least ceil(boxes / capacity)
+    convoys, spaced 60 / convoys_per_hour minutes at the gate. 1 s of slack for the
+    road times' rounding.
+    """
+    w_xy = (hands["lon"].iloc[0], hands["lat"].iloc[0])
+    direct = [
+        LOAD_S[0] + LOAD_S[1] * b + road_s((x, y), w_xy)
+        for b, x, y in picked[["boxes", "lon", "lat"]].itertuples(index=False)
+    ]
+    opens, _ = _hours(wh)
+    rate = wh.get("convoys_per_hour")
+    gap = 0.0 if rate is None or pd.isna(rate) else 3600 / rate
+    count = math.ceil(picked["boxes"].sum() / capacity)
+    first = max(opens, READY_S + min(direct))
+    return max(READY_S + max(direct), first + (count - 1) * gap) - 1
+
+
+def _check_media(tp: Any, pts: gpd.GeoDataFrame, deadline_s: float, capacity: int) -> None:
+    stops = tp.stops
+    hands = stops[stops["action"] == "handover"]
     for row in tp.media.itertuples():
+        mine = hands[hands["place_id"] == row.warehouse_id]
         done = tp.routes.loc[tp.routes["warehouse_id"] == row.warehouse_id, "handover_s"]
+        assert sorted(done) == sorted(mine["start_s"])
         ready = (done.max() if len(done) else READY_S) + HANDLING_S
         assert row.ready_s == ready
-        w_xy = _lonlat(pts, row.warehouse_id)
-        options = [ready + road_s(w_xy, t_xy)]
-        served = set(str(pts.loc[row.warehouse_id, "governorates"]).split(";"))
-        for aid in fields.index:
-            if aid == hub or not served & set(str(fields.loc[aid, "governorates"]).split(";")):
-                continue
-            reach = ready + road_s(w_xy, _lonlat(pts, aid))
-            opens, closes = _hours(fields.loc[aid])
-            slot = 30 * 60
-            depart = opens + max(0, math.ceil((reach - opens) / slot)) * slot
-            if depart <= closes:
-                h_xy = _lonlat(pts, hub)
-                options.append(depart + air_s(_lonlat(pts, aid), h_xy) + road_s(h_xy, t_xy))
-        assert row.arrive_s == min(options)
+        assert row.arrive_s == _media_arrive_s(ready, row.warehouse_id, pts)
+        assert row.deadline_s == deadline_s
         assert row.on_time == (row.arrive_s <= deadline_s)
+        # why late: the seconds past the deadline, the queue at the gate, the last hand-over
+        assert row.late_s == max(0, row.arrive_s - deadline_s)
+        assert row.gate_wait_s == (mine["start_s"] - mine["arrive_s"]).sum() >= 0
+        if len(mine):
+            assert row.last_handover_s == mine["start_s"].max() == row.ready_s - HANDLING_S
+        else:
+            assert pd.isna(row.last_handover_s)
+        assert row.last_handover == _hhmm(row.last_handover_s)
+        assert row.earliest == _hhmm(row.earliest_s)
+        expected = "" if row.on_time else "too_far" if row.earliest_s > deadline_s else "routes"
+        assert row.reason == expected
+        # earliest_s: no sooner than this checker's own bound, no later than the plan's
         assert row.earliest_s <= row.arrive_s
+        bound = READY_S
+        if len(mine):
+            picked = stops[
+                stops["convoy_id"].isin(mine["convoy_id"]) & (stops["action"] == "pickup")
+            ]
+            bound = _handover_bound_s(mine, picked, pts.loc[row.warehouse_id], capacity)
+        simple = _media_arrive_s(bound + HANDLING_S, row.warehouse_id, pts)
+        assert row.earliest_s >= simple, (row.warehouse_id, row.earliest_s, simple)
+        if not row.on_time and simple > deadline_s:
+            assert row.reason == "too_far"
 
 
 def check_manifests(tp: Any, directory: Path, boxes: pd.Series) -> None:
@@ -622,6 +683,10 @@ def test_a_late_gate_queue_is_routed_again_to_end_sooner(monkeypatch):
     assert list(first.parts["routed_to"]) == ["media_deadline"]
     assert fixed.routes["handover_s"].max() < first.routes["handover_s"].max()
     assert fixed.media["arrive_s"].max() < first.media["arrive_s"].max()
+    # the first routes' media are late, and avoidably so: the re-routed plan is in time
+    assert list(fixed.media["reason"]) == [""]
+    assert list(first.media["reason"]) == ["routes"]
+    assert first.summary()["media_late_avoidable"] == 1
 
 
 def test_escorts_cap_the_convoys_of_each_garrison():
@@ -640,3 +705,47 @@ def test_escorts_cap_the_convoys_of_each_garrison():
         with pytest.raises(es.InputError) as info:
             es.plan_transfer(plan, points, escorts=bad, **kw)
         assert column in {i.column for i in info.value.issues}
+
+
+def test_a_slow_gate_counts_in_the_earliest_media():
+    kw = {"vehicles": {"boxes_per_vehicle": 8, "vehicles_per_team": 2}, "media_deadline_min": 240,
+          "time_limit_s": 3, "max_iterations": 300}  # fmt: skip
+    deadline_s = READY_S + 240 * 60
+    plan, points, boxes, centers = small_case(8, seed=6)
+    free = es.plan_transfer(plan, points, boxes=boxes, **kw)
+    check_transfer(free, plan, points, boxes, centers, capacity=8, per_team=2,
+                   deadline_s=deadline_s)  # fmt: skip
+    plan, points, boxes, centers = small_case(8, seed=6, convoys_per_hour=2)
+    slow = es.plan_transfer(plan, points, boxes=boxes, **kw)
+    check_transfer(slow, plan, points, boxes, centers, capacity=8, per_team=2,
+                   deadline_s=deadline_s)  # fmt: skip
+    assert free.dropped.empty  # the same centres collected
+    assert slow.dropped.empty
+    f, g = free.media.iloc[0], slow.media.iloc[0]
+    # without the gate, media of these centres could make it (and these do)
+    assert (f["on_time"], f["reason"], f["gate_wait_s"], f["late_s"]) == (True, "", 0, 0)
+    assert f["earliest_s"] <= deadline_s
+    # 2 convoys an hour: >= ceil(boxes / 8) convoys 30 min apart at the gate push the bound
+    # past the deadline; the centres' drives alone would not
+    assert math.ceil(boxes.sum() / 8) >= 3
+    assert g["earliest_s"] > f["earliest_s"]
+    assert g["earliest_s"] > deadline_s
+    assert (g["on_time"], g["reason"]) == (False, "too_far")
+    assert g["late_s"] == g["arrive_s"] - deadline_s > 0
+    assert g["gate_wait_s"] > 0
+    assert slow.summary()["media_late_avoidable"] == 0
+
+
+def test_an_impossible_deadline_is_too_far():
+    plan, points, boxes, centers = small_case(4, seed=2)
+    tp = es.plan_transfer(plan, points, boxes=boxes, media_deadline_min=120, time_limit_s=3,
+                          max_iterations=200)  # fmt: skip
+    check_transfer(tp, plan, points, boxes, centers, deadline_s=READY_S + 120 * 60)
+    row = tp.media.iloc[0]
+    # the road to the tally alone takes more than 2 h after the boxes are ready
+    assert row["earliest_s"] > row["deadline_s"] == READY_S + 120 * 60
+    assert (row["on_time"], row["reason"]) == (False, "too_far")
+    assert row["late_s"] == row["arrive_s"] - row["deadline_s"]
+    assert row["last_handover_s"] == tp.routes["handover_s"].max()
+    summary = tp.summary()
+    assert (summary["media_late"], summary["media_late_avoidable"]) == (1, 0)

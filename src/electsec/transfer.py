@@ -460,7 +460,7 @@ def plan_transfer(  # noqa: PLR0913 - the options of the night, each a keyword
     convoys = _collect(parts, built, results, how, centers, window, pts, drops)
     escorted = _escort(convoys, centers, (timeline, tl_phase), (travel, pts, day), drops)
     convoys = escorted.convoys
-    media = _media(convoys, _direct_s(parts, built, centers), pts, legs, window)
+    media = _media(convoys, _direct_s(parts, built, centers), pts, legs, window, parts, centers)
     fleet_used = (
         "table"
         if fleet.table is not None

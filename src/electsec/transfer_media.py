@@ -5,7 +5,10 @@ memory sticks go by road, or by road to an airfield serving its governorate, the
 departure slot, a flight to the airfield nearest the tally centre and the road from
 there, whichever arrives first (:func:`_fastest`). :func:`_media_cutoff_s` finds the
 latest last hand-over whose media are still on time, the cut-off echelon 1 routes to,
-and :func:`_media` tabulates :attr:`electsec.TransferPlan.media`.
+and :func:`_media` tabulates :attr:`electsec.TransferPlan.media`, with the earliest
+arrival any plan collecting the same centres could reach: from a bound on the last
+hand-over that counts the slowest centre's drive and the gate's queue
+(:func:`_handover_floor_s`), and why late media are late (:data:`MEDIA_REASONS`).
 """
 
 from __future__ import annotations
@@ -20,14 +23,49 @@ import numpy as np
 import pandas as pd
 
 from electsec.collection import ALL
-from electsec.transfer_common import Travel, _by, _clock, _geodesic_m, _Speeds, _Window
+from electsec.transfer_common import (
+    Travel,
+    _by,
+    _Centers,
+    _clock,
+    _geodesic_m,
+    _Part,
+    _Speeds,
+    _Window,
+)
 
-__all__ = ["MEDIA_HANDLING_S"]
+__all__ = ["MEDIA_COLUMNS", "MEDIA_HANDLING_S", "MEDIA_REASONS"]
 
 logger = logging.getLogger(__name__)
 
 #: Time from the last convoy's hand-over to the media leaving the warehouse (seconds).
 MEDIA_HANDLING_S: Final = 900
+#: Columns of :attr:`electsec.TransferPlan.media`: the ``_s`` times, then as ``HH:MM``.
+MEDIA_COLUMNS: Final = (
+    "warehouse_id",
+    "convoys",
+    "ready_s",
+    "mode",
+    "via",
+    "depart_s",
+    "arrive_s",
+    "deadline_s",
+    "on_time",
+    "earliest_s",
+    "last_handover_s",
+    "gate_wait_s",
+    "late_s",
+    "reason",
+    "ready",
+    "depart",
+    "arrive",
+    "deadline",
+    "earliest",
+    "last_handover",
+)
+#: Why media are late: ``too_far`` (no plan collecting the same centres could make it,
+#: even ``earliest_s`` is after the deadline), ``routes`` (one could); ``""`` on time.
+MEDIA_REASONS: Final = ("", "too_far", "routes")
 
 
 @dataclass(frozen=True)
@@ -121,27 +159,101 @@ def _media_cutoff_s(
     return lo
 
 
+def _gate_chain_s(first_s: float, count: int, wh: Any) -> int:
+    """Return the ``count``-th hand-over of convoys all at the gate of ``wh`` at ``first_s``.
+
+    The gate's rule (:func:`electsec.transfer_convoys._intake`, the same arithmetic): the
+    first at or after opening, each next one ``3600 / convoys_per_hour`` seconds after the
+    last, rounded up to the second.
+    """
+    rate = float(wh["convoys_per_hour"])
+    gap = 0.0 if math.isnan(rate) else 3600.0 / rate
+    last = math.ceil(max(first_s, int(wh["opens_min"]) * 60))
+    for _ in range(count - 1):
+        last = math.ceil(last + gap)
+    return last
+
+
+def _min_convoys(loads: np.ndarray, capacity: int) -> int:
+    """Fewest convoys of at most ``capacity`` boxes that carry centres of ``loads`` boxes.
+
+    A centre's boxes ride in one convoy: the boxes need ``ceil(total / capacity)``, and no
+    two centres of more than half a vehicle's boxes share one.
+    """
+    if capacity <= 0:
+        return min(len(loads), 1)
+    total = int(loads.sum())
+    return max(-(-total // capacity), int((2 * loads > capacity).sum()))
+
+
+def _handover_floor_s(
+    mine: list[dict[str, Any]],
+    direct: np.ndarray,
+    wh: Any,
+    capacity: int,
+    boxes: np.ndarray,
+    window: _Window,
+) -> int:
+    """Return a bound on the last hand-over of any plan collecting the centres of ``mine``.
+
+    Every convoy's last leg is a drive straight from a centre, loaded from ``ready_at``,
+    to the warehouse (``direct``: loading + that drive), and no hand-over comes before
+    the gate opens: so none is before ``first = max(opens, ready_at + the fastest
+    direct)``, and the slowest centre's is no sooner than ``ready_at + its direct``. The
+    convoys carry the centres' boxes within the largest ``capacity``, so there are at
+    least :func:`_min_convoys` of them, and the gate spaces their hand-overs a gap apart
+    (:func:`_gate_chain_s` from ``first``); the last is at least the later of the two.
+    ``ready_at`` when there is no convoy.
+    """
+    if not mine:
+        return window.ready_s
+    visited = np.array([v[0] for c in mine for v in c["visits"]], dtype=np.int64)
+    legs_s = direct[visited]
+    opens = int(wh["opens_min"]) * 60
+    slowest = math.ceil(max(window.ready_s + float(legs_s.max()), opens))
+    count = _min_convoys(boxes[visited], capacity)
+    queue = _gate_chain_s(window.ready_s + float(legs_s.min()), count, wh)
+    return max(slowest, queue)
+
+
+def _reason(late_s: int, earliest_s: int, window: _Window) -> str:
+    if not late_s:
+        return ""
+    return "too_far" if earliest_s > window.deadline_s else "routes"
+
+
 def _media(
     convoys: list[dict[str, Any]],
     direct_s: dict[str, np.ndarray],
     points: gpd.GeoDataFrame,
     legs: _Legs,
     window: _Window,
+    parts: list[_Part],
+    centers: _Centers,
 ) -> pd.DataFrame:
     """One row per warehouse that has centres: when its media reach the tally centre.
 
-    ``earliest_s`` is a bound for the centres collected: none can hand over before
-    ``ready_at`` + its loading + the direct drive to the warehouse.
+    ``earliest_s`` is the fastest arrival of media ready :data:`MEDIA_HANDLING_S` after
+    :func:`_handover_floor_s`, a bound on the last hand-over of any plan collecting the
+    same centres; the arrival never falls as the media are ready later, so no such plan
+    arrives sooner. ``reason`` says why late media are: ``too_far`` when even
+    ``earliest_s`` misses the deadline, ``routes`` when it does not.
     """
+    capacity: dict[str, int] = {}
+    for p in parts:
+        capacity[p.warehouse] = max(capacity.get(p.warehouse, 0), *p.capacity, 0)
     rows = []
     handovers = _by(convoys, "warehouse_id")
     for wid, direct in sorted(direct_s.items()):
         mine = handovers.get(wid, [])
         done = [c["handover_s"] for c in mine]
-        slowest = max((float(direct[v[0]]) for c in mine for v in c["visits"]), default=0.0)
         ready = (max(done) if done else window.ready_s) + MEDIA_HANDLING_S
         best = _fastest(wid, ready, points, legs)
-        earliest = _fastest(wid, window.ready_s + slowest + MEDIA_HANDLING_S, points, legs)
+        floor = _handover_floor_s(
+            mine, direct, points.loc[wid], capacity.get(wid, 0), centers.boxes, window
+        )
+        earliest = int(_fastest(wid, floor + MEDIA_HANDLING_S, points, legs)["arrive_s"])
+        late = max(0, int(best["arrive_s"]) - window.deadline_s)
         rows.append(
             {
                 "warehouse_id": wid,
@@ -152,23 +264,19 @@ def _media(
                 "depart_s": int(best["depart_s"]),
                 "arrive_s": int(best["arrive_s"]),
                 "deadline_s": window.deadline_s,
-                "on_time": bool(best["arrive_s"] <= window.deadline_s),
-                "earliest_s": int(earliest["arrive_s"]),
+                "on_time": not late,
+                "earliest_s": earliest,
+                "last_handover_s": int(max(done)) if done else None,
+                "gate_wait_s": int(sum(c["handover_s"] - c["arrive_s"] for c in mine)),
+                "late_s": late,
+                "reason": _reason(late, earliest, window),
             }
         )
-    columns = [
-        "warehouse_id",
-        "convoys",
-        "ready_s",
-        "mode",
-        "via",
-        "depart_s",
-        "arrive_s",
-        "deadline_s",
-        "on_time",
-        "earliest_s",
-    ]
-    table = pd.DataFrame(rows, columns=columns)
+    table = pd.DataFrame(rows, columns=list(MEDIA_COLUMNS[: MEDIA_COLUMNS.index("reason") + 1]))
+    table["last_handover_s"] = table["last_handover_s"].astype("Int64")
     for column in ("ready_s", "depart_s", "arrive_s", "deadline_s", "earliest_s"):
         table[column.removesuffix("_s")] = table[column].map(_clock)
-    return table
+    table["last_handover"] = [
+        _clock(None if pd.isna(s) else float(s)) for s in table["last_handover_s"]
+    ]
+    return table[list(MEDIA_COLUMNS)]

@@ -243,11 +243,17 @@ class TransferPlan:
         ``intake_rate``, ``no_escort``), the numbers (boxes vs capacity, earliest
         hand-over vs closing, shortest route) and a sentence with the fix.
     media
-        One row per warehouse with centres: when its media are ready (last hand-over +
-        :data:`MEDIA_HANDLING_S`), ``mode`` (``road`` or ``air``) and ``via``, arrival at
-        the tally centre, the deadline, ``on_time`` and ``earliest_s``, the earliest
-        arrival any plan could reach (every centre driven straight to the warehouse at
-        ``ready_at``).
+        One row per warehouse with centres
+        (:data:`electsec.transfer_media.MEDIA_COLUMNS`): when its media are ready
+        (``last_handover_s`` + :data:`MEDIA_HANDLING_S`), ``mode`` (``road`` or ``air``)
+        and ``via``, arrival at the tally centre, the deadline, ``on_time``, ``late_s``
+        past the deadline, and ``earliest_s``, an arrival no plan collecting the same
+        centres beats: its last hand-over is no sooner than the slowest centre driven
+        straight to the warehouse from ``ready_at``, nor than the gate's queue of the
+        fewest convoys that carry the boxes, from the first hand-over possible.
+        ``gate_wait_s``: the seconds its convoys waited at the gate in all; ``reason``
+        of late media: ``too_far`` (even ``earliest_s`` misses the deadline) or
+        ``routes`` (another plan could have made it).
     parts
         One row per routing part: ``part, warehouse_id, stops, vehicles, budget_s,
         runtime_s, stopped_by, feasible``.
@@ -277,7 +283,11 @@ class TransferPlan:
     timeline: Any = field(default=None, repr=False)
 
     def summary(self) -> pd.Series:
-        """Return the key figures: convoys, centres and boxes moved or dropped, times."""
+        """Return the key figures: convoys, centres and boxes moved or dropped, times.
+
+        ``media_late_avoidable``: late media another plan could have brought in time
+        (``reason`` ``routes``).
+        """
         picked = self.stops[self.stops["action"] == "pickup"]
         late = self.media[~self.media["on_time"]]
         return pd.Series(
@@ -292,6 +302,7 @@ class TransferPlan:
                     self.routes["handover_s"].max() if len(self.routes) else None
                 ),
                 "media_late": len(late),
+                "media_late_avoidable": int((late["reason"] == "routes").sum()),
                 "last_media": _clock(self.media["arrive_s"].max() if len(self.media) else None),
                 "solve_time_s": round(self.solve_time_s, 2),
             }

@@ -56,8 +56,9 @@ def write_transfer_report(
         The page written.
     """
     summary = plan.summary().rename("value").to_frame()
-    media = plan.media[["warehouse_id", "convoys", "ready", "mode", "via", "arrive",
-                        "deadline", "on_time", "earliest"]]  # fmt: skip
+    media = plan.media[["warehouse_id", "convoys", "last_handover", "gate_wait_s", "ready",
+                        "mode", "via", "arrive", "deadline", "on_time", "late_s", "earliest",
+                        "reason"]]  # fmt: skip
     dropped = plan.dropped.drop(columns=["message"]).head(200)
     parts = [
         f"<h1>{html.escape(title)}</h1>",
