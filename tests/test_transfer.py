@@ -749,3 +749,39 @@ def test_an_impossible_deadline_is_too_far():
     assert row["last_handover_s"] == tp.routes["handover_s"].max()
     summary = tp.summary()
     assert (summary["media_late"], summary["media_late_avoidable"]) == (1, 0)
+
+
+def test_far_centres_that_cannot_share_a_convoy_are_too_far():
+    # Four centres ~1 h out in four directions, a gate taking 2 convoys an hour, vehicles
+    # that could carry every box: the boxes and the slowest drive allow the deadline, but
+    # no two centres can share a convoy in time, so 4 convoys queue 30 min apart.
+    x0, y0 = 44.0, 32.5
+    spots = [(x0 + 0.4, y0), (x0 - 0.4, y0), (x0, y0 + 0.35), (x0, y0 - 0.35)]
+    centers = _points([{"center_id": f"C{i}", "demand": 1, "governorate": "Babil",
+                        "lon": x, "lat": y} for i, (x, y) in enumerate(spots)])  # fmt: skip
+    garrisons = _points([{"garrison_id": "G0", "capacity": 50, "governorate": "Babil",
+                          "lon": x0 + 0.01, "lat": y0}])  # fmt: skip
+    points = _points([
+        {"point_id": "W0", "kind": "warehouse", "governorates": "Babil", "opens": "18:00",
+         "closes": "08:00", "convoys_per_hour": 2, "lon": x0, "lat": y0},
+        {"point_id": "T", "kind": "tally", "governorates": "*", "lon": 44.38, "lat": 33.3},
+    ])  # fmt: skip
+    plan = es.solve_assignment(centers, garrisons)
+    boxes = pd.Series(2, index=centers["center_id"].to_numpy())
+    deadline_min = 270
+    tp = es.plan_transfer(plan, points, boxes=boxes, media_deadline_min=deadline_min,
+                          vehicles={"vehicles_per_team": 1, "boxes_per_vehicle": 40},
+                          time_limit_s=3, max_iterations=300)  # fmt: skip
+    deadline_s = READY_S + deadline_min * 60
+    check_transfer(tp, plan, points, boxes, centers.set_index("center_id"), per_team=1,
+                   deadline_s=deadline_s)  # fmt: skip
+    row = tp.media.iloc[0]
+    wh, tally = (x0, y0), (44.38, 33.3)
+    slowest = max(LOAD_S[0] + 2 * LOAD_S[1] + road_s(s, wh) for s in spots)
+    simple = READY_S + slowest + HANDLING_S + road_s(wh, tally)
+    assert simple <= deadline_s  # the slowest drive and the boxes alone rule nothing out
+    assert (row["on_time"], row["reason"]) == (False, "too_far")
+    assert row["earliest_s"] > deadline_s
+    # four convoys, 30 min apart, after the fastest centre's lone drive
+    fastest = min(LOAD_S[0] + 2 * LOAD_S[1] + road_s(s, wh) for s in spots)
+    assert row["earliest_s"] >= READY_S + fastest + 3 * 1799 + HANDLING_S + road_s(wh, tally)

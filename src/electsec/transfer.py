@@ -80,6 +80,7 @@ from electsec.transfer_convoys import (
     _collect,
     _direct_s,
     _parts,
+    _service_s,
     _warehouse_of,
 )
 from electsec.transfer_escorts import (
@@ -460,7 +461,9 @@ def plan_transfer(  # noqa: PLR0913 - the options of the night, each a keyword
     convoys = _collect(parts, built, results, how, centers, window, pts, drops)
     escorted = _escort(convoys, centers, (timeline, tl_phase), (travel, pts, day), drops)
     convoys = escorted.convoys
-    media = _media(convoys, _direct_s(parts, built, centers), pts, legs, window, parts, centers)
+    direct = _direct_s(parts, built, centers)
+    pairs = (travel, _service_s(centers.boxes))
+    media = _media(convoys, direct, pts, legs, window, parts, centers, pairs)
     fleet_used = (
         "table"
         if fleet.table is not None

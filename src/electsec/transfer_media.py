@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from electsec.collection import ALL
+from electsec.transfer_bounds import last_handover_bound
 from electsec.transfer_common import (
     Travel,
     _by,
@@ -216,6 +217,36 @@ def _handover_floor_s(
     return max(slowest, queue)
 
 
+def _shared_floor_s(
+    mine: list[dict[str, Any]],
+    direct: np.ndarray,
+    wh: Any,
+    capacity: int,
+    centers: _Centers,
+    window: _Window,
+    pairs: tuple[Travel, np.ndarray],
+) -> int:
+    """Bound the last hand-over, also counting the centres that cannot share a convoy."""
+    travel, service = pairs
+    visited = np.array([v[0] for c in mine for v in c["visits"]], dtype=np.int64)
+    rate = float(wh["convoys_per_hour"])
+    gap = 0.0 if math.isnan(rate) else 3600.0 / rate
+
+    def pair_s(idx: np.ndarray) -> np.ndarray:
+        return travel(centers.lonlat[visited[idx]])[1]
+
+    return last_handover_bound(
+        window.ready_s,
+        service[visited],
+        direct[visited],
+        centers.boxes[visited],
+        capacity,
+        gap,
+        int(wh["opens_min"]) * 60,
+        pair_s,
+    )
+
+
 def _reason(late_s: int, earliest_s: int, window: _Window) -> str:
     if not late_s:
         return ""
@@ -230,6 +261,7 @@ def _media(
     window: _Window,
     parts: list[_Part],
     centers: _Centers,
+    pairs: tuple[Travel, np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """One row per warehouse that has centres: when its media reach the tally centre.
 
@@ -237,7 +269,11 @@ def _media(
     :func:`_handover_floor_s`, a bound on the last hand-over of any plan collecting the
     same centres; the arrival never falls as the media are ready later, so no such plan
     arrives sooner. ``reason`` says why late media are: ``too_far`` when even
-    ``earliest_s`` misses the deadline, ``routes`` when it does not.
+    ``earliest_s`` misses the deadline, ``routes`` when it does not. With ``pairs``
+    (the travel function and each centre's loading time), late media that bound does
+    not rule out are bounded again counting the centres that cannot share a convoy
+    (:func:`electsec.transfer_bounds.last_handover_bound`, its drives priced by the
+    travel function), so ``routes`` means no cheap proof found it impossible.
     """
     capacity: dict[str, int] = {}
     for p in parts:
@@ -254,6 +290,14 @@ def _media(
         )
         earliest = int(_fastest(wid, floor + MEDIA_HANDLING_S, points, legs)["arrive_s"])
         late = max(0, int(best["arrive_s"]) - window.deadline_s)
+        if late and earliest <= window.deadline_s and pairs is not None and mine:
+            floor = max(
+                floor,
+                _shared_floor_s(
+                    mine, direct, points.loc[wid], capacity.get(wid, 0), centers, window, pairs
+                ),
+            )
+            earliest = int(_fastest(wid, floor + MEDIA_HANDLING_S, points, legs)["arrive_s"])
         rows.append(
             {
                 "warehouse_id": wid,
