@@ -8,7 +8,8 @@ latest last hand-over whose media are still on time, the cut-off echelon 1 route
 and :func:`_media` tabulates :attr:`electsec.TransferPlan.media`, with the earliest
 arrival any plan collecting the same centres could reach: from a bound on the last
 hand-over that counts the slowest centre's drive and the gate's queue
-(:func:`_handover_floor_s`), and why late media are late (:data:`MEDIA_REASONS`).
+(:func:`_handover_floor_s`; for late media also the centres that cannot share a convoy,
+:mod:`electsec.transfer_bounds`), and why late media are late (:data:`MEDIA_REASONS`).
 """
 
 from __future__ import annotations
@@ -65,7 +66,8 @@ MEDIA_COLUMNS: Final = (
     "last_handover",
 )
 #: Why media are late: ``too_far`` (no plan collecting the same centres could make it,
-#: even ``earliest_s`` is after the deadline), ``routes`` (one could); ``""`` on time.
+#: even ``earliest_s`` is after the deadline), ``routes`` (no bound rules it out, the
+#: routes did not make it); ``""`` on time.
 MEDIA_REASONS: Final = ("", "too_far", "routes")
 
 

@@ -285,8 +285,8 @@ class TransferPlan:
     def summary(self) -> pd.Series:
         """Return the key figures: convoys, centres and boxes moved or dropped, times.
 
-        ``media_late_avoidable``: late media another plan could have brought in time
-        (``reason`` ``routes``).
+        ``media_late_avoidable``: late media no bound rules out (``reason`` ``routes``):
+        another plan might have brought them in time.
         """
         picked = self.stops[self.stops["action"] == "pickup"]
         late = self.media[~self.media["on_time"]]
