@@ -226,6 +226,20 @@ class _Window:
     deadline_s: int
 
 
+def _gate_gap(wh: Any) -> float:
+    """Seconds the gate of warehouse ``wh`` needs between two hand-overs (0.0: no limit)."""
+    rate = float(wh["convoys_per_hour"])
+    return 0.0 if math.isnan(rate) else 3600.0 / rate
+
+
+def _handover_s(arrive_s: float, wh: Any, last_s: float) -> int:
+    """Return the gate's hand-over: after arrival and opening, a gap after ``last_s``.
+
+    Rounded up to the whole second; ``last_s`` is ``-inf`` for the first convoy.
+    """
+    return math.ceil(max(arrive_s, int(wh["opens_min"]) * 60, last_s + _gate_gap(wh)))
+
+
 def _by(rows: list[dict[str, Any]], key: str) -> dict[Any, list[dict[str, Any]]]:
     out: dict[Any, list[dict[str, Any]]] = {}
     for row in rows:

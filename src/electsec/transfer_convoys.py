@@ -33,6 +33,7 @@ from electsec.transfer_common import (
     _clock,
     _Drops,
     _Fleet,
+    _handover_s,
     _Part,
     _Window,
 )
@@ -509,12 +510,10 @@ def _intake(
     kept = []
     for wid, group in _by(convoys, "warehouse_id").items():
         wh = points.loc[wid]
-        rate = float(wh["convoys_per_hour"])
-        gap = 0.0 if math.isnan(rate) else 3600.0 / rate
-        opens, closes = int(wh["opens_min"]) * 60, int(wh["closes_min"]) * 60
+        rate, closes = float(wh["convoys_per_hour"]), int(wh["closes_min"]) * 60
         last = -math.inf
         for c in sorted(group, key=lambda c: (c["arrive_s"], c["convoy_id"])):
-            handover = math.ceil(max(c["arrive_s"], opens, last + gap))
+            handover = _handover_s(c["arrive_s"], wh, last)
             if handover > closes:
                 for i, *_ in c["visits"]:
                     msg = (

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import geopandas as gpd
 
-from electsec.transfer_common import _Part, _Window
+from electsec.transfer_common import _gate_gap, _handover_s, _Part, _Window
 from electsec.transfer_convoys import _Built, _solve_parts
 
 if TYPE_CHECKING:
@@ -93,17 +93,14 @@ def _complete(r: Routes | None) -> bool:
 
 def _gate_gap_s(wh: Any) -> int:
     """Whole seconds the gate of ``wh`` needs per convoy (rounded up; 0: no limit)."""
-    rate = float(wh["convoys_per_hour"])
-    return 0 if math.isnan(rate) else math.ceil(3600.0 / rate)
+    return math.ceil(_gate_gap(wh))
 
 
 def _gate_last_s(arrivals: list[int], wh: Any) -> float:
     """Return the last hand-over of convoys reaching the gate of ``wh`` at ``arrivals``."""
-    rate = float(wh["convoys_per_hour"])
-    gap = 0.0 if math.isnan(rate) else 3600.0 / rate
     last = -math.inf
     for arrival in sorted(arrivals):
-        last = math.ceil(max(arrival, int(wh["opens_min"]) * 60, last + gap))
+        last = _handover_s(arrival, wh, last)
     return last
 
 

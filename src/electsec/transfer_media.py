@@ -30,7 +30,9 @@ from electsec.transfer_common import (
     _by,
     _Centers,
     _clock,
+    _gate_gap,
     _geodesic_m,
+    _handover_s,
     _Part,
     _Speeds,
     _Window,
@@ -165,15 +167,11 @@ def _media_cutoff_s(
 def _gate_chain_s(first_s: float, count: int, wh: Any) -> int:
     """Return the ``count``-th hand-over of convoys all at the gate of ``wh`` at ``first_s``.
 
-    The gate's rule (:func:`electsec.transfer_convoys._intake`, the same arithmetic): the
-    first at or after opening, each next one ``3600 / convoys_per_hour`` seconds after the
-    last, rounded up to the second.
+    The gate's rule (:func:`electsec.transfer_common._handover_s`, as at the gate).
     """
-    rate = float(wh["convoys_per_hour"])
-    gap = 0.0 if math.isnan(rate) else 3600.0 / rate
-    last = math.ceil(max(first_s, int(wh["opens_min"]) * 60))
+    last = _handover_s(first_s, wh, -math.inf)
     for _ in range(count - 1):
-        last = math.ceil(last + gap)
+        last = _handover_s(last, wh, last)
     return last
 
 
@@ -231,8 +229,7 @@ def _shared_floor_s(
     """Bound the last hand-over, also counting the centres that cannot share a convoy."""
     travel, service = pairs
     visited = np.array([v[0] for c in mine for v in c["visits"]], dtype=np.int64)
-    rate = float(wh["convoys_per_hour"])
-    gap = 0.0 if math.isnan(rate) else 3600.0 / rate
+    gap = _gate_gap(wh)
 
     def pair_s(idx: np.ndarray) -> np.ndarray:
         return travel(centers.lonlat[visited[idx]])[1]
