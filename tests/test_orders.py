@@ -20,6 +20,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+import shapely
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -568,3 +569,16 @@ def test_pages_show_travel_in_whole_minutes_rounded_up_and_a_map_key(election, t
         assert shown == sorted(math.ceil(t / 60) for t in own["travel_s"])
         assert min(shown) >= 1  # a drive is never shown as 0 minutes
         assert "numbered dots: the centres" in text
+
+
+def test_close_centres_share_one_marker_on_the_route_map():
+    from electsec.orders import _svg
+
+    home = (44.0, 32.0)
+    far = shapely.LineString([home, (44.5, 32.5)])
+    near_a = shapely.LineString([home, (44.2, 32.2)])
+    near_b = shapely.LineString([home, (44.2001, 32.2001)])  # a few metres from near_a
+    svg = _svg(np.array([far, near_a, near_b], dtype=object), ["CF", "CA", "CB"])
+    labels = re.findall(r"fill='#fff'>([^<]+)</text>", svg)
+    assert labels == ["1", "2,3"]  # one marker each place, every number shown
+    assert "2. CA, 3. CB" in svg  # the tooltip names both centres

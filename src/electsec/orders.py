@@ -31,7 +31,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import geopandas as gpd
 import numpy as np
@@ -791,18 +791,47 @@ def _svg(lines: np.ndarray, centers: list[str], *, width: int = 420, height: int
         f"<rect x='{home[0] - 6:.1f}' y='{home[1] - 6:.1f}' width='12' height='12' "
         "fill='#222'><title>garrison</title></rect>"
     )
-    for k, line in drawn:
-        x, y = xy(shapely.get_coordinates(line)[-1:])[0]
+    ends = [(k, *xy(shapely.get_coordinates(line)[-1:])[0]) for k, line in drawn]
+    for (x, y), numbers in _markers(ends):
+        label = (
+            ",".join(map(str, numbers))
+            if len(numbers) <= 3
+            else f"{numbers[0]}+{len(numbers) - 1}"
+        )
+        names = ", ".join(f"{k}. {centers[k - 1]}" for k in numbers)
+        half = max(7.0, 3.0 + 2.6 * len(label))  # a marker wide enough for its numbers
         parts.append(
-            f"<circle cx='{x:.1f}' cy='{y:.1f}' r='7' fill='#e65100'><title>"
-            f"{_esc(centers[k - 1])}</title></circle><text x='{x:.1f}' y='{y + 3:.1f}' "
-            f"font-size='9' text-anchor='middle' fill='#fff'>{k}</text>"
+            f"<rect x='{x - half:.1f}' y='{y - 7:.1f}' width='{2 * half:.1f}' height='14' "
+            f"rx='7' fill='#e65100'><title>{_esc(names)}</title></rect>"
+            f"<text x='{x:.1f}' y='{y + 3:.1f}' font-size='9' text-anchor='middle' "
+            f"fill='#fff'>{label}</text>"
         )
     return (
         f"<svg class='route' xmlns='http://www.w3.org/2000/svg' width='{width}' "
         f"height='{height}' viewBox='0 0 {width} {height}' role='img' "
         f"aria-label='routes'>{''.join(parts)}</svg>"
     )
+
+
+#: Markers closer than this (pixels) are drawn as one, numbered with all their centres.
+_MARKER_PX: Final = 14.0
+
+
+def _markers(ends: list[tuple[int, float, float]]) -> list[tuple[tuple[float, float], list[int]]]:
+    """Group the centres' markers ``(number, x, y)`` that would overlap on the map.
+
+    Each joins the first group whose first marker is within :data:`_MARKER_PX`, so close
+    centres share one marker that lists every number, instead of hiding each other.
+    """
+    groups: list[tuple[tuple[float, float], list[int]]] = []
+    for k, x, y in ends:
+        for (gx, gy), numbers in groups:
+            if math.hypot(x - gx, y - gy) < _MARKER_PX:
+                numbers.append(k)
+                break
+        else:
+            groups.append(((x, y), [k]))
+    return groups
 
 
 def _write_command(
