@@ -450,13 +450,9 @@ def plan_transfer(  # noqa: PLR0913 - the options of the night, each a keyword
     parts = _parts(centers, _warehouse_of(centers, pts, drops), pts, day, fleet)
     legs = _legs(pts, travel, speeds)
     built = [_built(p, centers, day, pts, window, travel, legs, drops) for p in parts]
-    remaining = time_limit_s * (1 - _RESERVE_SHARE) - (time.perf_counter() - clock)
-    sizes = [0 if b.problem is None else len(p.centers) for p, b in zip(parts, built, strict=True)]
-    budgets = [
-        0.0 if s == 0 else b for s, b in zip(sizes, _budgets(sizes, remaining), strict=True)
-    ]
-    solve = {"seed": int(seed), "max_iterations": max_iterations, "executor": executor}
     deadline = clock + time_limit_s * (1 - _RESERVE_SHARE)
+    budgets = _budgets(parts, built, deadline - time.perf_counter())
+    solve = {"seed": int(seed), "max_iterations": max_iterations, "executor": executor}
     results, how = _route_parts(parts, built, budgets, solve, (pts, window), deadline)
     convoys = _collect(parts, built, results, how, centers, window, pts, drops)
     escorted = _escort(convoys, centers, (timeline, tl_phase), (travel, pts, day), drops)

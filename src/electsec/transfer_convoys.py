@@ -340,10 +340,11 @@ def _direct_s(parts: list[_Part], built: list[_Built], centers: _Centers) -> dic
     return out
 
 
-def _budgets(sizes: list[int], remaining_s: float) -> list[float]:
-    """Split ``remaining_s`` over the parts in proportion to their pick-ups."""
+def _budgets(parts: list[_Part], built: list[_Built], remaining_s: float) -> list[float]:
+    """Split ``remaining_s`` over the parts in proportion to their pick-ups (0: unrouted)."""
+    sizes = [0 if b.problem is None else len(p.centers) for p, b in zip(parts, built, strict=True)]
     total = max(sum(sizes), 1)
-    return [max(remaining_s * s / total, 0.05) for s in sizes]
+    return [0.0 if not s else max(remaining_s * s / total, 0.05) for s in sizes]
 
 
 def _solve_parts(
