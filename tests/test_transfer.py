@@ -785,3 +785,15 @@ def test_far_centres_that_cannot_share_a_convoy_are_too_far():
     # four convoys, 30 min apart, after the fastest centre's lone drive
     fastest = min(LOAD_S[0] + 2 * LOAD_S[1] + road_s(s, wh) for s in spots)
     assert row["earliest_s"] >= READY_S + fastest + 3 * 1799 + HANDLING_S + road_s(wh, tally)
+
+
+def test_the_second_routes_share_the_time_left(monkeypatch):
+    # A clock 30 s before the deadline: budgets 2 and 4 s grow to 10 and 20 s, 20 and 40 s
+    # shrink to them, in proportion; past the deadline each keeps 0.05 s; unchanged
+    # without a deadline.
+    monkeypatch.setattr(tr_gates.time, "perf_counter", lambda: 1000.0)
+    assert tr_gates._again_budgets([2.0, 4.0], 1030.0) == [10.0, 20.0]
+    assert tr_gates._again_budgets([20.0, 40.0], 1030.0) == [10.0, 20.0]
+    assert tr_gates._again_budgets([2.0, 4.0], 990.0) == [0.05, 0.05]
+    assert tr_gates._again_budgets([2.0, 4.0], None) == [2.0, 4.0]
+    assert tr_gates._again_budgets([], 1030.0) == []

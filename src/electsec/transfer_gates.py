@@ -219,9 +219,13 @@ def _better_gates(
 
 
 def _again_budgets(rest: list[float], deadline: float | None) -> list[float]:
-    """Scale the second routes' budgets ``rest`` up to the time left before ``deadline``."""
+    """Scale the second routes' budgets ``rest`` to the time left before ``deadline``.
+
+    Up when the first routes left time unused, down when they overran (each keeps at
+    least the 0.05 s a part always gets), in proportion.
+    """
     total = sum(rest)
-    left = math.inf if deadline is None else deadline - time.perf_counter()
-    if not rest or total <= 0 or not math.isfinite(left) or left <= total:
+    if deadline is None or not rest or total <= 0:
         return rest
-    return [r * left / total for r in rest]
+    left = max(deadline - time.perf_counter(), 0.0)
+    return [max(r * left / total, 0.05) for r in rest]
