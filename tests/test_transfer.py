@@ -797,3 +797,48 @@ def test_the_second_routes_share_the_time_left(monkeypatch):
     assert tr_gates._again_budgets([2.0, 4.0], 990.0) == [0.05, 0.05]
     assert tr_gates._again_budgets([2.0, 4.0], None) == [2.0, 4.0]
     assert tr_gates._again_budgets([], 1030.0) == []
+
+
+BAGHDAD_OSM = Path(__file__).resolve().parents[2] / "shared/data/roads/baghdad_osm/Baghdad.osm"
+
+
+@pytest.mark.skipif(not BAGHDAD_OSM.exists(), reason="the shared Baghdad OSM extract is absent")
+def test_a_night_on_the_baghdad_osm_roads_drives_each_leg_its_own_way(repo_root):
+    # Real one-way streets: every leg's time is the road time from its stop to the next
+    # (distance_matrix's garrison -> centre direction), not the way back.
+    import sys
+
+    from electsec.network import RoadNetwork, network_costs
+
+    sys.path.insert(0, str(repo_root / "benchmarks"))
+    import bench_osm_baghdad as bench
+
+    net = RoadNetwork.from_osm(BAGHDAD_OSM)
+    c, g = bench.sample_layers(BAGHDAD_OSM, 24, 3, seed=11, core=True)
+    c = c.assign(governorate="Baghdad")
+    plan = es.solve_assignment(c, g)
+    wh_xy = (c.geometry.x.mean(), c.geometry.y.mean())
+    points = _points([
+        {"point_id": "W", "kind": "warehouse", "governorates": "Baghdad", "lon": wh_xy[0],
+         "lat": wh_xy[1]},
+        {"point_id": "T", "kind": "tally", "governorates": "*", "lon": wh_xy[0] + 0.01,
+         "lat": wh_xy[1] + 0.01},
+    ])  # fmt: skip
+    boxes = pd.Series(3, index=c.index.astype(str))
+    tp = es.plan_transfer(plan, points, boxes=boxes, network=net, time_limit_s=5,
+                          max_iterations=300)  # fmt: skip
+    check_transfer(tp, plan, points, boxes, c, legs=False)
+    assert tp.dropped.empty
+    stops = tp.stops.sort_values(["convoy_id", "sequence"])
+    xy = stops[["lon", "lat"]].to_numpy()
+    same = stops["convoy_id"].to_numpy()[1:] == stops["convoy_id"].to_numpy()[:-1]
+    asymmetric = 0
+    for k in np.flatnonzero(same):
+        a, b = (gpd.GeoDataFrame(geometry=[shapely.Point(p)], index=[n], crs="EPSG:4326")
+                for p, n in ((xy[k], "a"), (xy[k + 1], "b")))  # fmt: skip
+        there = network_costs(b, a, net, metric="travel_time").matrix.toarray()[0, 0]
+        back = network_costs(a, b, net, metric="travel_time").matrix.toarray()[0, 0]
+        leg = stops["arrive_s"].iloc[k + 1] - stops["depart_s"].iloc[k]
+        assert leg == math.ceil(there - 1e-9), (k, leg, there, back)
+        asymmetric += abs(there - back) > 60
+    assert asymmetric > 0  # the check can tell the two ways apart on these legs

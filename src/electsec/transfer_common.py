@@ -99,9 +99,11 @@ def _network_travel(network: Any) -> Travel:
         layer = gpd.GeoDataFrame(geometry=shapely.points(lonlat), index=ids, crs="EPSG:4326")
         out = []
         for metric in ("road_distance", "travel_time"):
+            # the cost matrix is centre (row) x garrison (column), driven garrison ->
+            # centre: from column to row; a leg matrix runs from row to column
             coo = network_costs(layer, layer, net, metric=metric).matrix.tocoo()
             dense = np.full((len(ids), len(ids)), float(NO_ROAD))
-            dense[coo.row, coo.col] = coo.data
+            dense[coo.col, coo.row] = coo.data
             np.fill_diagonal(dense, 0.0)
             out.append(dense)
         return np.rint(out[0]), np.ceil(out[1] - 1e-9)
