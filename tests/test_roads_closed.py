@@ -188,3 +188,37 @@ def test_added_centres_on_road_costs_are_priced_on_the_network(roads):
     polygon = _around(garrisons, "TG01", 0.02)
     both = es.Scenario("both", centers_added=new, roads_closed=polygon)
     _same(both.apply(base, network=net), _direct(centers, garrisons, net, net.edges_in(polygon)))
+
+
+BAGHDAD_OSM = SAMPLE.parents[2] / "shared" / "data" / "roads" / "baghdad_osm" / "Baghdad.osm"
+
+
+@pytest.fixture(scope="module")
+def baghdad():
+    """Centres and garrisons on central Baghdad's OSM roads (the shared extract)."""
+    if not BAGHDAD_OSM.exists():
+        pytest.skip(f"{BAGHDAD_OSM} absent")
+    import sys
+
+    sys.path.insert(0, str(SAMPLE.parents[1] / "benchmarks"))
+    import bench_osm_baghdad as bench
+
+    net = RoadNetwork.from_osm(BAGHDAD_OSM)
+    centers, garrisons = bench.sample_layers(BAGHDAD_OSM, 80, 6, seed=4, core=True)
+    costs = es.distance_matrix(centers, garrisons, metric="travel_time", network=net)
+    return centers, garrisons, net, es.prepare(centers, garrisons, costs, max_time_s=LIMIT_S)
+
+
+@pytest.mark.parametrize(("pick", "half"), [(0, 0.004), (17, 0.01), (42, 0.02)])
+def test_closures_on_the_baghdad_osm_roads_equal_the_closed_network(baghdad, pick, half):
+    centers, garrisons, net, base = baghdad
+    polygon = _around(centers, centers.index[pick], half)
+    edges = net.edges_in(polygon)
+    assert len(edges)  # real streets inside: the closure has something to close
+    scenario = es.Scenario("closed", roads_closed=polygon)
+    edited = scenario.apply(base, network=net)
+    _same(edited, _direct(centers, garrisons, net, edges))
+    sweep = es.run_scenarios(base, [scenario], split=True, network=net, coverage="max")
+    direct = _plan(edited)
+    assert sweep.table["objective"].iloc[0] == pytest.approx(direct.objective)
+    _check(direct, centers, garrisons, net.without(edges))
