@@ -86,11 +86,38 @@ def _max_away(rows: pd.DataFrame) -> int:
     return peak
 
 
+def reverse_s(centers: gpd.GeoDataFrame, garrisons: gpd.GeoDataFrame, network):
+    """``back(plan, table)``: road seconds from each row's centre to its garrison."""
+
+    def ids(layer, column):
+        return layer[column] if column in layer else layer.index.to_series()
+
+    as_centers = gpd.GeoDataFrame(
+        {"center_id": ids(garrisons, "garrison_id").astype(str).to_numpy(), "demand": 1},
+        geometry=garrisons.geometry.to_numpy(),
+        crs=garrisons.crs,
+    )
+    as_garrisons = gpd.GeoDataFrame(
+        {"garrison_id": ids(centers, "center_id").astype(str).to_numpy(), "capacity": 1},
+        geometry=centers.geometry.to_numpy(),
+        crs=centers.crs,
+    )
+    found = es.distance_matrix(as_centers, as_garrisons, metric="travel_time", network=network)
+    dense, rows, cols = found.matrix.toarray(), list(found.center_ids), list(found.garrison_ids)
+
+    def back(_plan, table):
+        g = [rows.index(str(x)) for x in table["garrison_id"]]
+        return dense[g, [cols.index(str(x)) for x in table["center_id"]]]
+
+    return back
+
+
 def check_timeline(
     timeline,
     days: dict,
     *,
     travel,
+    back=None,
     polls=("07:00", "18:00"),
     in_place_min=60.0,
     count_min=120.0,
@@ -99,8 +126,9 @@ def check_timeline(
     """Assert every invariant of ``timeline``.
 
     ``days`` maps phase → (date, plan, teams available per garrison id); ``travel(plan,
-    table)`` gives the expected seconds of each (centre, garrison) row; ``earliest`` maps
-    phase → the earliest departure Timestamp (or None).
+    table)`` gives the expected seconds of each (centre, garrison) row, and ``back`` those
+    of the way back (None: the same); ``earliest`` maps phase → the earliest departure
+    Timestamp (or None).
     """
     moves = timeline.movements
     assert set(moves["phase"]) <= set(days)
@@ -141,9 +169,10 @@ def check_timeline(
             must_be_late = expected > (in_place - leave).total_seconds() + TOL_S
             assert (~on_time[must_be_late]).all()
             assert (got.loc[~on_time, "depart"] == leave).all()
-        # released teams are back one travel time after release (or after arriving)
-        back = (got["return_at"] - got[["release", "arrive"]].max(axis=1)).dt.total_seconds()
-        np.testing.assert_allclose(back, expected, atol=TOL_S)
+        # released teams are back one drive back after release (or after arriving)
+        way_back = expected if back is None else back(plan, got)
+        taken = (got["return_at"] - got[["release", "arrive"]].max(axis=1)).dt.total_seconds()
+        np.testing.assert_allclose(taken, way_back, atol=TOL_S)
         assert (got["return_at"] >= release).all()
         # at no moment more teams away from a garrison than it has that day
         for garrison, mine in got.groupby("garrison_id"):
@@ -323,7 +352,8 @@ def test_sample_roads_plan_uses_its_own_travel_times(tiny):
     own = es.movement_timeline(plan, date="2025-11-11")
     check_timeline(own, days, travel=lambda p, t: matrix_s(costs, t))
     again = es.movement_timeline(plan, date="2025-11-11", network=roads)
-    check_timeline(again, days, travel=lambda p, t: matrix_s(costs, t))
+    back = reverse_s(centers, garrisons, roads)
+    check_timeline(again, days, travel=lambda p, t: matrix_s(costs, t), back=back)
     assert set(again.movements["travel_source"]) == {"network"}
 
 
@@ -834,8 +864,15 @@ def test_both_days_on_the_baghdad_roads():
         "general": pd.Timestamp("2025-11-11 05:45"),
     }
     times = es.distance_matrix(centers, garrisons, metric="travel_time", network=roads)
-    for timeline in (own, routed):
-        check_timeline(timeline, days, travel=lambda p, t: matrix_s(times, t), earliest=earliest)
+    check_timeline(own, days, travel=lambda p, t: matrix_s(times, t), earliest=earliest)
+    back = reverse_s(centers, garrisons, roads)
+    check_timeline(
+        routed, days, travel=lambda p, t: matrix_s(times, t), back=back, earliest=earliest
+    )
+    # one-way streets: the way back is not the way out for some of these teams
+    moves = routed.movements
+    taken = (moves["return_at"] - moves[["release", "arrive"]].max(axis=1)).dt.total_seconds()
+    assert (abs(taken - moves["travel_s"]) > 30).any()
     assert set(own.movements["travel_source"]) == {"costs"}
     assert set(routed.movements["travel_source"]) == {"network"}
 

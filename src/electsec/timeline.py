@@ -9,7 +9,8 @@ day at its own date, or one :class:`~electsec.result.AssignmentResult`) into a
   before that (``depart``); with ``earliest_departure`` a team that cannot make it leaves
   at ``earliest_departure`` and is **late** (kept, flagged, ``late_s`` > 0). Teams are
   released ``count_min`` after polls close (``release``) and are back at their garrison
-  one travel time later (``return_at``).
+  one drive back later (``return_at``: on a road ``network`` the road route from the
+  centre, which one-way streets can make differ from the way out; else the way out).
 * ``by_hour``: teams away from each garrison, and nationally in transit / on station /
   returning, per hour (see :func:`movement_timeline` for the layout).
 * ``backup_response``: the rapid-deployment reserves (``es.Backup``) hour by hour: how
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 import inspect
+import logging
 import math
 import re
 from collections.abc import Mapping
@@ -40,8 +42,10 @@ import pandas as pd
 from electsec.costs import CostMatrix
 from electsec.errors import ElectsecError, InputError, Issue
 from electsec.timeline_hours import backup_table, hour_table
-from electsec.timeline_travel import Travel, pair_travel
+from electsec.timeline_travel import Travel, _lonlat, _network_s, pair_travel
 from electsec.validation import as_date, did_you_mean, is_number
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from electsec.election import ElectionPlan
@@ -309,10 +313,11 @@ def movement_timeline(  # noqa: PLR0913 - the documented keyword-only options
         day's midnight (negative: the evening before), a ``datetime.datetime``, or
         ``{phase: value}``.
     return_to
-        Where released teams go: ``"garrison"`` (one travel time back).
+        Where released teams go: ``"garrison"`` (one drive back).
     network
         A road network (:class:`~electsec.network.RoadNetwork`, or anything its
-        ``build`` takes): travel times are the fastest road routes.
+        ``build`` takes): travel times are the fastest road routes, there and back
+        (one-way streets can make the way back differ).
     backup_limit_s
         Response limit of the backup reserves, in seconds. Default: the plan's
         ``Backup(max_time_s=...)``, or its ``max_distance_m`` at ``speed_kmh``.
@@ -692,20 +697,48 @@ def _day_frames(
     """Return the day's movements, hourly table and backup response table."""
     plan = day.plan
     points = (plan.center_points, plan.garrison_points)
-    moves = _movements(
-        day, options, travel, pair_travel(travel, plan.assignments, plan.cost_column, points)
-    )
+    travel_s, distance_m = pair_travel(travel, plan.assignments, plan.cost_column, points)
+    back_s = _back_s(travel, plan.assignments, points, travel_s)
+    moves = _movements(day, options, travel, (travel_s, distance_m, back_s))
     hours = hour_table(moves, day.available, day.phase)
     backups = _backups(day, options, travel)
     return moves, hours, backups
 
 
+def _back_s(
+    travel: Travel,
+    table: pd.DataFrame,
+    points: tuple[gpd.GeoSeries, gpd.GeoSeries],
+    travel_s: np.ndarray,
+) -> np.ndarray:
+    """Seconds from each row's centre back to its garrison.
+
+    On a road ``network`` the fastest route that way (one-way streets differ); with the
+    other sources, which price garrison → centre only, the way out. A centre no road
+    leads back from keeps the way out, with a warning naming it.
+    """
+    if travel.source != "network" or not len(table):
+        return travel_s
+    c_lonlat = _lonlat(points[0], table["center_id"])
+    g_lonlat = _lonlat(points[1], table["garrison_id"])
+    back = _network_s(travel.network, g_lonlat, c_lonlat)  # from the centres this time
+    stuck = ~np.isfinite(back)
+    if stuck.any():
+        rows = table[["center_id", "garrison_id"]].to_numpy()[stuck]
+        pairs = ", ".join(f"{c} -> {g}" for c, g in rows)
+        logger.warning("no road route back for %s: their return takes the way out", pairs)
+    return np.where(stuck, travel_s, back)
+
+
 def _movements(
-    day: _Day, options: _Options, travel: Travel, costs: tuple[np.ndarray, np.ndarray]
+    day: _Day,
+    options: _Options,
+    travel: Travel,
+    costs: tuple[np.ndarray, np.ndarray, np.ndarray],
 ) -> pd.DataFrame:
     """One row per assignment of the day: depart, arrive, release, return (vectorised)."""
     a = day.plan.assignments
-    travel_s, distance_m = costs
+    travel_s, distance_m, back_s = costs
     midnight = np.datetime64(day.date.isoformat(), "ns")
     opens = midnight + _offset(options.open_min)
     closes = midnight + _offset(options.close_min)
@@ -736,7 +769,8 @@ def _movements(
             "polls_open": opens,
             "polls_close": closes,
             "release": release,
-            "return_at": np.maximum(arrive, release) + drive,
+            "return_at": np.maximum(arrive, release)
+            + np.round(back_s * 1e9).astype("timedelta64[ns]"),
             "on_time": ~late,
             "late_s": late_s,
             "travel_source": travel.source,
