@@ -90,18 +90,13 @@ def networkx_side(spacing: float, query: str, n_garrisons: int) -> dict[str, Any
     import networkx as nx
     import pandas as pd
 
-    from electsec.network import _augmented
+    from electsec.network import augmented_graph, points_xy
 
     centers, garrisons, net, info = _setup(spacing)
-    c_snap = net.snap_xy(
-        np.column_stack([centers.to_crs(net.crs).geometry.x, centers.to_crs(net.crs).geometry.y])
-    )
-    g_snap = net.snap_xy(
-        np.column_stack(
-            [garrisons.to_crs(net.crs).geometry.x, garrisons.to_crs(net.crs).geometry.y]
-        )
-    )
-    graph, g_node, c_node = _augmented(net, "time", 3.6 / net.offroad_speed_kmh, c_snap, g_snap)
+    c_snap = net.snap_xy(points_xy(centers, net.crs))
+    g_snap = net.snap_xy(points_xy(garrisons, net.crs))
+    offroad = 3.6 / net.offroad_speed_kmh
+    graph, g_node, c_node = augmented_graph(net, "time", offroad, c_snap, g_snap)
     g = nx.from_scipy_sparse_array(graph, create_using=nx.DiGraph)
     base_rss = peak_rss_mb()
     centre_of = {int(v): i for i, v in enumerate(c_node)}

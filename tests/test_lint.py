@@ -119,18 +119,97 @@ def _private_uses(paths: list[Path], privates: set[str]) -> list[str]:
     )
 
 
-def test_road_network_privates_stay_in_network_py():
-    """Other modules use RoadNetwork's public seam (``snap_xy``, ``segments_of``, ...)."""
-    privates = _road_network_privates()
-    assert {"_snap", "_seg_geom", "_edge_seg", "_seg_a", "_tree"} <= privates
-    paths = [
+def _network_clients() -> list[Path]:
+    """Every module of src/electsec and benchmarks but network.py itself."""
+    return [
         path
         for where in _NETWORK_CLIENTS
         for path in sorted((ROOT / where).rglob("*.py"))
         if path != ROOT / "src/electsec/network.py"
     ]
+
+
+def _is_network_module(node: ast.ImportFrom) -> bool:
+    """``from electsec.network import ...`` or, inside the package, ``from .network ...``."""
+    return node.module == "electsec.network" or (node.level > 0 and node.module == "network")
+
+
+def _network_private_imports(paths: list[Path]) -> list[str]:
+    """``path:line name`` wherever a private name of ``electsec.network`` is imported or read.
+
+    Catches ``from electsec.network import _x`` (aliased or not, relative too) and
+    ``network._x`` on a name bound to the module (``from electsec import network``,
+    ``import electsec.network as n``, ``electsec.network._x``).
+    """
+
+    def private(name: str) -> bool:
+        return name.startswith("_") and not name.startswith("__")
+
+    found = []
+    for path in paths:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        bound = {"electsec.network"}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and _is_network_module(node):
+                found += [
+                    f"{path.name}:{node.lineno} {a.name}" for a in node.names if private(a.name)
+                ]
+            elif isinstance(node, ast.ImportFrom) and node.module == "electsec":
+                bound |= {a.asname or a.name for a in node.names if a.name == "network"}
+            elif isinstance(node, ast.Import):
+                bound |= {
+                    a.asname for a in node.names if a.name == "electsec.network" and a.asname
+                }
+        found += [
+            f"{path.name}:{node.lineno} {node.attr}"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute)
+            and private(node.attr)
+            and ast.unparse(node.value) in bound
+        ]
+    return sorted(found)
+
+
+def test_road_network_privates_stay_in_network_py():
+    """Other modules use RoadNetwork's public seam (``snap_xy``, ``segments_of``, ...)."""
+    privates = _road_network_privates()
+    assert {"_snap", "_seg_geom", "_edge_seg", "_seg_a", "_tree"} <= privates
+    paths = _network_clients()
     assert len(paths) > 10
     assert _private_uses(paths, privates) == []
+
+
+def test_network_module_privates_stay_in_network_py():
+    """Other modules import only public names of electsec.network (``augmented_graph``, ...)."""
+    paths = _network_clients()
+    assert ROOT / "src/electsec/closures.py" in paths
+    assert ROOT / "benchmarks/bench_network.py" in paths
+    assert _network_private_imports(paths) == []
+
+
+def test_the_network_import_scan_catches_a_private_import(tmp_path):
+    planted = tmp_path / "planted.py"
+    planted.write_text(
+        "from electsec.network import RoadNetwork, _augmented\n"
+        "from electsec.network import _sweep as sweep, shortest_arcs as _sweep\n"
+        "from .network import _xy\n"
+        "from electsec import network as net\n"
+        "import electsec.network\n"
+        "from electsec.closures import _sweep\n"
+        "\n"
+        "def f(x):\n"
+        "    net.points_xy(x), net.__name__, x._BATCH_BYTES\n"
+        "    return net._BATCH_BYTES, electsec.network._searched_matrix\n",
+        encoding="utf-8",
+    )
+    found = _network_private_imports([planted])
+    assert found == [
+        "planted.py:1 _augmented",
+        "planted.py:10 _BATCH_BYTES",
+        "planted.py:10 _searched_matrix",
+        "planted.py:2 _sweep",
+        "planted.py:3 _xy",
+    ]
 
 
 def test_the_private_scan_catches_a_use(tmp_path):

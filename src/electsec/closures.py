@@ -32,16 +32,19 @@ from electsec.errors import InputError, Issue
 from electsec.network import (
     RoadNetwork,
     Snap,
-    _augmented,
-    _searched_matrix,
-    _sweep,
-    _xy,
+    augmented_graph,
+    points_xy,
+    searched_cost_matrix,
+    shortest_arcs,
 )
 
 __all__ = ["closed_edges", "reprice_closed"]
 
 #: Relative slack when testing whether a closed edge is on a shortest path.
 _ON_PATH_RTOL = 1e-9
+
+#: Every search this module makes goes through this one name (a test counts them).
+_sweep = shortest_arcs
 
 
 def closed_edges(closed: Any, net: RoadNetwork) -> np.ndarray:
@@ -87,9 +90,9 @@ def reprice_closed(
     after = net.without(edges)
     weight = "time" if metric == "travel_time" else "length"
     offroad = 3.6 / net.offroad_speed_kmh if weight == "time" else 1.0
-    c_xy, g_xy = _xy(centers, net.crs), _xy(garrisons, net.crs)
+    c_xy, g_xy = points_xy(centers, net.crs), points_xy(garrisons, net.crs)
     c1, g1 = after.snap_xy(c_xy), after.snap_xy(g_xy)
-    graph, g_node, c_node = _augmented(after, weight, offroad, c1, g1)
+    graph, g_node, c_node = augmented_graph(after, weight, offroad, c1, g1)
     ends = len(np.unique(net.tail[edges])) + len(np.unique(net.head[edges]))
     everyone = np.arange(len(centers)), np.arange(len(garrisons))
     if _detection_pays(ends, min(len(centers), len(garrisons))):
@@ -110,7 +113,7 @@ def reprice_closed(
         parts = [_sweep(graph, c_node, g_node, *everyone, cutoff)]
     arcs = _distinct(parts, len(garrisons))
     snaps, xys = (c1, g1), (c_xy, g_xy)
-    costs = _searched_matrix(
+    costs = searched_cost_matrix(
         after, graph, g_node, (centers, garrisons), snaps, xys, arcs, weight=weight
     )
     return costs, after
@@ -182,7 +185,7 @@ def _on_path(
     hit = np.zeros(len(center), dtype=bool)
     if not len(center):
         return hit
-    graph, g_node, c_node = _augmented(net, weight, offroad, *snaps)
+    graph, g_node, c_node = augmented_graph(net, weight, offroad, *snaps)
     tails, t_of = np.unique(net.tail[edges], return_inverse=True)
     heads, h_of = np.unique(net.head[edges], return_inverse=True)
     limit = float(np.nextafter(cost.max(), np.inf))

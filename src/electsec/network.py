@@ -33,7 +33,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import geopandas as gpd
 import numpy as np
@@ -64,12 +64,18 @@ from electsec.validation import is_number
 __all__ = [
     "DEFAULT_SPEEDS_KMH",
     "FALLBACK_SPEED_KMH",
+    "AugmentedGraph",
     "NetworkMetric",
     "RoadBuildReport",
     "RoadNetwork",
     "Snap",
+    "augmented_graph",
     "network_costs",
+    "points_xy",
     "read_osm_roads",
+    "searched_cost_matrix",
+    "shortest_arcs",
+    "sources_per_batch",
 ]
 
 logger = logging.getLogger(__name__)
@@ -516,7 +522,7 @@ class RoadNetwork:
             of the snapped segment, -1 off the network) and the snapped point ``x``, ``y``
             in the network CRS.
         """
-        snap = self._snap(_xy(layer, self.crs))
+        snap = self._snap(points_xy(layer, self.crs))
         seg = np.maximum(snap.segment, 0)
         node = np.where(snap.fraction <= 0.5, self._seg_a[seg], self._seg_b[seg])
         on = snap.segment >= 0
@@ -755,13 +761,15 @@ class RoadNetwork:
             raise InputError(issues)
         weight = "time" if metric == "travel_time" else "length"
         offroad = 3.6 / self.offroad_speed_kmh if weight == "time" else 1.0
-        c_xy, c_of = np.unique(_xy(centers, self.crs), axis=0, return_inverse=True)
-        g_xy, g_of = np.unique(_xy(garrisons, self.crs), axis=0, return_inverse=True)
+        c_xy, c_of = np.unique(points_xy(centers, self.crs), axis=0, return_inverse=True)
+        g_xy, g_of = np.unique(points_xy(garrisons, self.crs), axis=0, return_inverse=True)
         cost = self.time_s if weight == "time" else self.length_m
         edge_key = self.tail * max(self.n_nodes, 1) + self.head
         cheapest = np.lexsort((cost, edge_key))  # per (tail, head): the edge the graph keeps
         ends = _Ends(self._snap(c_xy), self._snap(g_xy), c_xy, g_xy, edge_key[cheapest], cheapest)
-        graph, g_node, c_node = _augmented(self, weight, offroad, ends.centers, ends.garrisons)
+        graph, g_node, c_node = augmented_graph(
+            self, weight, offroad, ends.centers, ends.garrisons
+        )
         routes = np.full(len(c_of), None, dtype=object)
         used = np.unique(g_of.ravel())
         batch = max(1, _BATCH_BYTES // (12 * graph.shape[0]))
@@ -829,24 +837,24 @@ def network_costs(
     net = RoadNetwork.build(network)
     weight = "time" if metric == "travel_time" else "length"
     offroad = 3.6 / net.offroad_speed_kmh if weight == "time" else 1.0  # cost per metre
-    c_xy, g_xy = _xy(centers, net.crs), _xy(garrisons, net.crs)
+    c_xy, g_xy = points_xy(centers, net.crs), points_xy(garrisons, net.crs)
     c_snap, g_snap = net._snap(c_xy), net._snap(g_xy)
-    graph, g_node, c_node = _augmented(net, weight, offroad, c_snap, g_snap)
+    graph, g_node, c_node = augmented_graph(net, weight, offroad, c_snap, g_snap)
     c_on = np.flatnonzero(c_snap.segment >= 0)
     g_on = np.flatnonzero(g_snap.segment >= 0)
     if k is not None and max_cost is None and len(c_on) and len(g_on):
         probe = _probe_limit(graph, c_node, g_node, c_on, g_on, k, c_snap, g_snap)
         rows, cols, cost = _k_adaptive(graph, c_node, g_node, c_on, g_on, k, probe)
     else:
-        rows, cols, cost = _sweep(graph, c_node, g_node, c_on, g_on, max_cost)
+        rows, cols, cost = shortest_arcs(graph, c_node, g_node, c_on, g_on, max_cost)
         if k is not None:
             rows, cols, cost = _top_k(rows, cols, cost, k)
     snaps, xys = (c_snap, g_snap), (c_xy, g_xy)
     layers, arcs = (centers, garrisons), (rows, cols, cost)
-    return _searched_matrix(net, graph, g_node, layers, snaps, xys, arcs, weight=weight)
+    return searched_cost_matrix(net, graph, g_node, layers, snaps, xys, arcs, weight=weight)
 
 
-def _searched_matrix(
+def searched_cost_matrix(
     net: RoadNetwork,
     graph: Any,
     g_node: np.ndarray,
@@ -859,11 +867,34 @@ def _searched_matrix(
 ) -> CostMatrix:
     """Return the :class:`CostMatrix` of arcs searched on ``net``'s ``graph``, and road facts.
 
-    ``layers`` are the centres and garrisons, ``snaps`` and ``xys`` their snaps and
-    projected points, ``arcs`` the (centre, garrison, cost) found; ``g_node`` the
-    garrisons' nodes in ``graph``, searched by ``weight`` (``"time"`` or
-    ``"length"``). Adds what a plan must carry: the centres left with no
-    arc, the road facts per centre and the warnings (also logged).
+    Adds what a plan must carry: the centres left with no arc, the road facts per
+    centre and the warnings (also logged). :func:`network_costs` ends here, and so
+    does any module that searches a graph of its own (the road closures).
+
+    Parameters
+    ----------
+    net
+        The road network ``graph`` was built from (:func:`augmented_graph`).
+    graph
+        The augmented graph that was searched.
+    g_node
+        The garrisons' virtual nodes in ``graph`` (``AugmentedGraph.garrison_node``).
+    layers
+        The centres and the garrisons (ids as index).
+    snaps
+        Their snaps to ``net`` (:meth:`RoadNetwork.snap_xy`), centres first.
+    xys
+        Their points in ``net.crs`` (:func:`points_xy`), centres first.
+    arcs
+        The (centre position, garrison position, cost) arrays found, each pair once.
+    weight
+        What ``graph`` costs: ``"time"`` (seconds) or ``"length"`` (metres).
+
+    Returns
+    -------
+    CostMatrix
+        ``metric="travel_time"`` (unit ``"s"``) or ``"road_distance"`` (unit ``"m"``),
+        with ``unreachable``, ``road`` and ``warnings`` filled.
     """
     (centers, garrisons), (c_snap, g_snap), (c_xy, g_xy) = layers, snaps, xys
     rows, cols, cost = arcs
@@ -1034,10 +1065,45 @@ def _ids(layer: gpd.GeoDataFrame, mask: np.ndarray) -> str:
 # -- graph assembly ----------------------------------------------------------------------
 
 
-def _augmented(
+class AugmentedGraph(NamedTuple):
+    """The road graph with one virtual node per garrison and per centre.
+
+    Unpacks as ``graph, garrison_node, center_node``.
+    """
+
+    #: CSR graph: the road nodes, then the garrisons' nodes, then the centres'.
+    graph: sp.csr_array
+    #: Node of each garrison (a source: arcs lead out of it only), by position.
+    garrison_node: np.ndarray
+    #: Node of each centre (a sink: arcs lead into it only), by position.
+    center_node: np.ndarray
+
+
+def augmented_graph(
     net: RoadNetwork, weight: str, offroad: float, c_snap: Snap, g_snap: Snap
-) -> tuple[sp.csr_array, np.ndarray, np.ndarray]:
-    """Road graph plus one virtual node per garrison (sources) and per centre (sinks)."""
+) -> AugmentedGraph:
+    """Return the road graph plus one virtual node per garrison (source) and centre (sink).
+
+    How the points join their segments is in the module's Notes. A point with no
+    road (``segment == -1``) keeps a node with no arc.
+
+    Parameters
+    ----------
+    net
+        The road network.
+    weight
+        The edge cost: ``"time"`` (seconds) or ``"length"`` (metres).
+    offroad
+        Cost of one off-road metre: ``3.6 / net.offroad_speed_kmh`` seconds for
+        ``"time"``, 1.0 for ``"length"``.
+    c_snap, g_snap
+        The centres' and garrisons' snaps to ``net`` (:meth:`RoadNetwork.snap_xy`).
+
+    Returns
+    -------
+    AugmentedGraph
+        The graph and the nodes of the garrisons and of the centres, by position.
+    """
     n_nodes = net.n_nodes
     m, n = len(g_snap.segment), len(c_snap.segment)
     g_node = n_nodes + np.arange(m, dtype=np.int64)
@@ -1074,7 +1140,7 @@ def _augmented(
     graph = _min_csr(
         np.concatenate(tails), np.concatenate(heads), np.concatenate(costs), (size, size)
     )
-    return graph, g_node, c_node
+    return AugmentedGraph(graph, g_node, c_node)
 
 
 def _same_segment(
@@ -1126,7 +1192,23 @@ def _min_csr(
 # -- shortest paths ----------------------------------------------------------------------
 
 
-def _sweep(
+def sources_per_batch(n_nodes: int) -> int:
+    """Return how many Dijkstra sources to search at once on a graph of ``n_nodes``.
+
+    Parameters
+    ----------
+    n_nodes
+        Nodes of the graph searched (``graph.shape[0]``).
+
+    Returns
+    -------
+    int
+        At least 1; a batch's output (sources × nodes × 8 bytes) stays within 96 MB.
+    """
+    return max(1, _BATCH_BYTES // (8 * n_nodes))
+
+
+def shortest_arcs(
     graph: sp.csr_array,
     c_node: np.ndarray,
     g_node: np.ndarray,
@@ -1134,7 +1216,25 @@ def _sweep(
     g_idx: np.ndarray,
     limit: float | None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """All (centre, garrison) arcs with cost ≤ ``limit``, searching from the smaller side."""
+    """Return all (centre, garrison) arcs with cost ≤ ``limit``, searched from the smaller side.
+
+    Parameters
+    ----------
+    graph
+        An augmented graph (:func:`augmented_graph`).
+    c_node, g_node
+        The centres' and garrisons' nodes in ``graph``, by position.
+    c_idx, g_idx
+        The positions of the centres and garrisons to pair.
+    limit
+        Largest cost kept (seconds or metres), or None for every reachable pair.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(rows, cols, cost)``: centre positions, garrison positions (int64) and costs
+        of the reachable pairs; unreachable pairs are absent.
+    """
     empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
     if len(c_idx) == 0 or len(g_idx) == 0:
         return empty
@@ -1145,7 +1245,7 @@ def _sweep(
     else:
         src_idx, src_node, dst_idx, dst_node = g_idx, g_node, c_idx, c_node
     cutoff = np.inf if limit is None else float(np.nextafter(limit, np.inf))
-    batch = max(1, min(len(src_idx), _BATCH_BYTES // (8 * graph.shape[0])))
+    batch = min(len(src_idx), sources_per_batch(graph.shape[0]))
     parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     targets = dst_node[dst_idx]
     for lo in range(0, len(src_idx), batch):
@@ -1196,7 +1296,7 @@ def _probe_limit(
     straight, _ = tree.query(c_snap.point_xy[c_on], k=kk)
     straight = straight.reshape(len(c_on), -1)[:, -1] + c_snap.distance_m[c_on]
     probes = np.unique(np.linspace(0, len(c_on) - 1, min(_PROBES, len(c_on))).astype(np.int64))
-    rows, _, cost = _sweep(graph, c_node, g_node, c_on[probes], g_on, None)
+    rows, _, cost = shortest_arcs(graph, c_node, g_node, c_on[probes], g_on, None)
     kth = pd.Series(cost).groupby(rows).nsmallest(kk).groupby(level=0).max()
     got = pd.Series(c_on[probes]).isin(kth.index).to_numpy()
     hit = c_on[probes][got]
@@ -1226,7 +1326,7 @@ def _k_adaptive(
     pending = c_on
     parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     while len(pending):
-        rows, cols, cost = _sweep(graph, c_node, g_node, pending, g_on, limit)
+        rows, cols, cost = shortest_arcs(graph, c_node, g_node, pending, g_on, limit)
         found = np.bincount(rows, minlength=int(c_on.max()) + 1)[pending]
         done = (found >= kk) if limit is not None else np.ones(len(pending), dtype=bool)
         keep = np.isin(rows, pending[done])
@@ -1451,7 +1551,21 @@ def _to_metres(
     return np.column_stack([x, y]), np.asarray(projected, dtype=object), utm
 
 
-def _xy(layer: gpd.GeoDataFrame, crs: pyproj.CRS) -> np.ndarray:
+def points_xy(layer: gpd.GeoDataFrame, crs: pyproj.CRS) -> np.ndarray:
+    """Return the points of ``layer`` as x/y in ``crs`` (the network's, for snapping).
+
+    Parameters
+    ----------
+    layer
+        A point layer (or GeoSeries) with a CRS.
+    crs
+        The CRS wanted, usually ``RoadNetwork.crs``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n, 2)`` floats, in the layer's order.
+    """
     geom = layer.geometry.to_crs(crs)
     return np.column_stack([geom.x.to_numpy(), geom.y.to_numpy()])
 

@@ -146,7 +146,7 @@ def _network_s(network: Any, c_lonlat: np.ndarray, g_lonlat: np.ndarray) -> np.n
     """Fastest-route seconds garrison → centre per pair, on the graph the costs use."""
     from scipy.sparse.csgraph import dijkstra  # noqa: PLC0415
 
-    from electsec.network import _BATCH_BYTES, _augmented, _xy  # noqa: PLC0415
+    from electsec.network import augmented_graph, points_xy, sources_per_batch  # noqa: PLC0415
 
     out = np.full(len(c_lonlat), np.inf)
     if not len(c_lonlat):
@@ -156,11 +156,11 @@ def _network_s(network: Any, c_lonlat: np.ndarray, g_lonlat: np.ndarray) -> np.n
     c_of, g_of = c_of.ravel(), g_of.ravel()
     c_pts = gpd.GeoSeries(shapely.points(c_u), crs="EPSG:4326")
     g_pts = gpd.GeoSeries(shapely.points(g_u), crs="EPSG:4326")
-    c_snap = network.snap_xy(_xy(c_pts, network.crs))
-    g_snap = network.snap_xy(_xy(g_pts, network.crs))
+    c_snap = network.snap_xy(points_xy(c_pts, network.crs))
+    g_snap = network.snap_xy(points_xy(g_pts, network.crs))
     offroad = 3.6 / network.offroad_speed_kmh
-    graph, g_node, c_node = _augmented(network, "time", offroad, c_snap, g_snap)
-    batch = max(1, _BATCH_BYTES // (8 * graph.shape[0]))
+    graph, g_node, c_node = augmented_graph(network, "time", offroad, c_snap, g_snap)
+    batch = sources_per_batch(graph.shape[0])
     for lo in range(0, len(g_u), batch):
         hi = min(lo + batch, len(g_u))
         dist = dijkstra(graph, directed=True, indices=g_node[lo:hi])
