@@ -721,7 +721,7 @@ def _back_s(
         return travel_s
     c_lonlat = _lonlat(points[0], table["center_id"])
     g_lonlat = _lonlat(points[1], table["garrison_id"])
-    back = _network_s(travel.network, g_lonlat, c_lonlat)  # from the centres this time
+    back = _network_s(travel.network, c_lonlat, g_lonlat, back=True)
     stuck = ~np.isfinite(back)
     if stuck.any():
         rows = table[["center_id", "garrison_id"]].to_numpy()[stuck]

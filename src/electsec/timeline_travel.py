@@ -142,8 +142,15 @@ def _refuse_missing(table: pd.DataFrame, missing: np.ndarray, message: str) -> N
     raise InputError([Issue("costs", None, pairs, text)])
 
 
-def _network_s(network: Any, c_lonlat: np.ndarray, g_lonlat: np.ndarray) -> np.ndarray:
-    """Fastest-route seconds garrison → centre per pair, on the graph the costs use."""
+def _network_s(
+    network: Any, c_lonlat: np.ndarray, g_lonlat: np.ndarray, *, back: bool = False
+) -> np.ndarray:
+    """Fastest-route seconds garrison → centre per pair, on the graph the costs use.
+
+    ``back``: centre → garrison instead. The centres are then the graph's sources and the
+    garrisons its sinks, searched on the reversed graph from each garrison: one search
+    per garrison either way.
+    """
     from scipy.sparse.csgraph import dijkstra  # noqa: PLC0415
 
     from electsec.network import augmented_graph, points_xy, sources_per_batch  # noqa: PLC0415
@@ -159,7 +166,11 @@ def _network_s(network: Any, c_lonlat: np.ndarray, g_lonlat: np.ndarray) -> np.n
     c_snap = network.snap_xy(points_xy(c_pts, network.crs))
     g_snap = network.snap_xy(points_xy(g_pts, network.crs))
     offroad = 3.6 / network.offroad_speed_kmh
-    graph, g_node, c_node = augmented_graph(network, "time", offroad, c_snap, g_snap)
+    if back:  # centres drive to the garrisons: search the reversed graph from them
+        graph, c_node, g_node = augmented_graph(network, "time", offroad, g_snap, c_snap)
+        graph = graph.T.tocsr()
+    else:
+        graph, g_node, c_node = augmented_graph(network, "time", offroad, c_snap, g_snap)
     batch = sources_per_batch(graph.shape[0])
     for lo in range(0, len(g_u), batch):
         hi = min(lo + batch, len(g_u))
