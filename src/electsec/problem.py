@@ -77,8 +77,9 @@ class Arcs:
 
     def union(self, other: Arcs) -> Arcs:
         """Return the arcs of both sets (each pair once, at its cheapest cost)."""
-        if not len(self) or not len(other):
-            return other if not len(self) else self
+        if not len(self) or not len(other):  # a new set still: callers test identity
+            kept = other if not len(self) else self
+            return Arcs(kept.center, kept.garrison, kept.cost)
         # Each set is sorted and unique: one stable sort of the two runs merges them, and
         # a pair in both is two neighbours (the first from ``self``).
         center = np.concatenate([self.center, other.center])
