@@ -582,3 +582,26 @@ def test_close_centres_share_one_marker_on_the_route_map():
     labels = re.findall(r"fill='#fff'>([^<]+)</text>", svg)
     assert labels == ["1", "2,3"]  # one marker each place, every number shown
     assert "2. CA, 3. CB" in svg  # the tooltip names both centres
+
+
+@pytest.mark.parametrize("step", [0.004, 0.012, 0.02])
+def test_no_two_markers_overlap_on_a_crowded_route_map(step):
+    # Centres 3-15 px apart in a row, and a cluster: every marker drawn is clear of the
+    # others (as wide as its label) and every centre's number is shown or in a tooltip.
+    from electsec.orders import _svg
+
+    home = (44.0, 32.0)
+    spots = [(44.2 + step * i, 32.2) for i in range(6)] + [(44.5, 32.5), (44.5001, 32.5)]
+    lines = np.array([shapely.LineString([home, p]) for p in spots], dtype=object)
+    svg = _svg(lines, [f"C{i}" for i in range(len(spots))])
+    boxes = [
+        (float(x), float(y), float(w), float(h))
+        for x, y, w, h in re.findall(
+            r"<rect x='([-\d.]+)' y='([-\d.]+)' width='([\d.]+)' height='([\d.]+)' rx", svg
+        )
+    ]
+    for i, (x, y, w, h) in enumerate(boxes):
+        for x2, y2, w2, h2 in boxes[i + 1 :]:
+            assert x + w <= x2 or x2 + w2 <= x or y + h <= y2 or y2 + h2 <= y
+    titles = " ".join(re.findall(r"<title>([^<]+)</title>", svg))
+    assert all(f"{k}. C{k - 1}" in titles for k in range(1, len(spots) + 1))

@@ -792,14 +792,11 @@ def _svg(lines: np.ndarray, centers: list[str], *, width: int = 420, height: int
         "fill='#222'><title>garrison</title></rect>"
     )
     ends = [(k, *xy(shapely.get_coordinates(line)[-1:])[0]) for k, line in drawn]
-    for (x, y), numbers in _markers(ends):
-        label = (
-            ",".join(map(str, numbers))
-            if len(numbers) <= 3
-            else f"{numbers[0]}+{len(numbers) - 1}"
-        )
+    for (at, y), numbers in _markers(ends):
+        label = _marker_label(numbers)
         names = ", ".join(f"{k}. {centers[k - 1]}" for k in numbers)
-        half = max(7.0, 3.0 + 2.6 * len(label))  # a marker wide enough for its numbers
+        half = _marker_half(label)
+        x = min(max(at, half), width - half)  # a wide marker stays on the map
         parts.append(
             f"<rect x='{x - half:.1f}' y='{y - 7:.1f}' width='{2 * half:.1f}' height='14' "
             f"rx='7' fill='#e65100'><title>{_esc(names)}</title></rect>"
@@ -813,25 +810,44 @@ def _svg(lines: np.ndarray, centers: list[str], *, width: int = 420, height: int
     )
 
 
-#: Markers closer than this (pixels) are drawn as one, numbered with all their centres.
+#: Height of a centre's marker on the route map (pixels); its width fits its label.
 _MARKER_PX: Final = 14.0
+
+
+def _marker_label(numbers: list[int]) -> str:
+    """Return the numbers a marker shows: up to three, else the first and an ellipsis."""
+    return ",".join(map(str, numbers)) if len(numbers) <= 3 else f"{numbers[0]},…"
+
+
+def _marker_half(label: str) -> float:
+    """Return half the width of a marker showing ``label``."""
+    return max(_MARKER_PX / 2, 3.0 + 2.6 * len(label))
 
 
 def _markers(ends: list[tuple[int, float, float]]) -> list[tuple[tuple[float, float], list[int]]]:
     """Group the centres' markers ``(number, x, y)`` that would overlap on the map.
 
-    Each joins the first group whose first marker is within :data:`_MARKER_PX`, so close
-    centres share one marker that lists every number, instead of hiding each other.
+    Two groups whose drawn markers (as wide as their labels) would touch become one, at
+    their members' mean position, until none touch: close centres share one marker that
+    lists their numbers (the tooltip names each) instead of hiding each other.
     """
-    groups: list[tuple[tuple[float, float], list[int]]] = []
-    for k, x, y in ends:
-        for (gx, gy), numbers in groups:
-            if math.hypot(x - gx, y - gy) < _MARKER_PX:
-                numbers.append(k)
+    groups = [([x], [y], [k]) for k, x, y in ends]
+    merged = True
+    while merged:
+        merged = False
+        for a in range(len(groups)):
+            for b in range(a + 1, len(groups)):
+                (xa, ya, ka), (xb, yb, kb) = groups[a], groups[b]
+                reach = _marker_half(_marker_label(ka)) + _marker_half(_marker_label(kb))
+                dx, dy = abs(np.mean(xa) - np.mean(xb)), abs(np.mean(ya) - np.mean(yb))
+                if dx < reach and dy < _MARKER_PX:
+                    groups[a] = (xa + xb, ya + yb, sorted(ka + kb))
+                    del groups[b]
+                    merged = True
+                    break
+            if merged:
                 break
-        else:
-            groups.append(((x, y), [k]))
-    return groups
+    return [((float(np.mean(x)), float(np.mean(y))), k) for x, y, k in groups]
 
 
 def _write_command(
