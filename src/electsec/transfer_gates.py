@@ -221,8 +221,9 @@ def _better_gates(
 def _again_budgets(rest: list[float], deadline: float | None) -> list[float]:
     """Scale the second routes' budgets ``rest`` to the time left before ``deadline``.
 
-    Up when the first routes left time unused, down when they overran (each keeps at
-    least the 0.05 s a part always gets), in proportion.
+    Up when the first routes left time unused, down when they overran, in proportion;
+    each keeps at least the 0.05 s a part always gets (so past the deadline they overrun
+    it by 0.05 s each at most).
     """
     total = sum(rest)
     if deadline is None or not rest or total <= 0:
