@@ -57,7 +57,6 @@ from electsec.timeline import Timeline
 from electsec.transfer_common import (
     AIR_SPEED_KMH,
     BOXES_PER_VEHICLE,
-    NO_ROAD,  # noqa: F401 - public here before the split
     ROAD_DETOUR,
     ROAD_SPEED_KMH,
     VEHICLES_PER_TEAM,
@@ -72,8 +71,6 @@ from electsec.transfer_common import (
     _Window,
 )
 from electsec.transfer_convoys import (
-    LOAD_S_PER_BOX,  # noqa: F401 - public here before the split
-    LOAD_S_PER_CENTER,  # noqa: F401 - public here before the split
     MAX_PART_STOPS,
     _budgets,
     _built,
@@ -92,19 +89,15 @@ from electsec.transfer_escorts import (
 )
 from electsec.transfer_gates import _route_parts
 from electsec.transfer_media import (
-    MEDIA_HANDLING_S,  # noqa: F401 - public here before the split
     _legs,
     _media,
 )
 from electsec.transfer_outputs import (
-    DROP_COLUMNS,  # noqa: F401 - public here before the split
-    STOP_COLUMNS,  # noqa: F401 - public here before the split
     TransferPlan,
     _dropped,
     _parts_table,
     _routes,
     _stops,
-    box_ids,  # noqa: F401 - public here before the split
 )
 
 if TYPE_CHECKING:
