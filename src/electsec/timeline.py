@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import datetime as dt
 import inspect
-import logging
 import math
 import re
 from collections.abc import Mapping
@@ -42,10 +41,8 @@ import pandas as pd
 from electsec.costs import CostMatrix
 from electsec.errors import ElectsecError, InputError, Issue
 from electsec.timeline_hours import backup_table, hour_table
-from electsec.timeline_travel import Travel, _lonlat, _network_s, pair_travel
+from electsec.timeline_travel import Travel, pair_back_s, pair_travel
 from electsec.validation import as_date, did_you_mean, is_number
-
-logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from electsec.election import ElectionPlan
@@ -698,36 +695,11 @@ def _day_frames(
     plan = day.plan
     points = (plan.center_points, plan.garrison_points)
     travel_s, distance_m = pair_travel(travel, plan.assignments, plan.cost_column, points)
-    back_s = _back_s(travel, plan.assignments, points, travel_s)
+    back_s = pair_back_s(travel, plan.assignments, points, travel_s)
     moves = _movements(day, options, travel, (travel_s, distance_m, back_s))
     hours = hour_table(moves, day.available, day.phase)
     backups = _backups(day, options, travel)
     return moves, hours, backups
-
-
-def _back_s(
-    travel: Travel,
-    table: pd.DataFrame,
-    points: tuple[gpd.GeoSeries, gpd.GeoSeries],
-    travel_s: np.ndarray,
-) -> np.ndarray:
-    """Seconds from each row's centre back to its garrison.
-
-    On a road ``network`` the fastest route that way (one-way streets differ); with the
-    other sources, which price garrison → centre only, the way out. A centre no road
-    leads back from keeps the way out, with a warning naming it.
-    """
-    if travel.source != "network" or not len(table):
-        return travel_s
-    c_lonlat = _lonlat(points[0], table["center_id"])
-    g_lonlat = _lonlat(points[1], table["garrison_id"])
-    back = _network_s(travel.network, c_lonlat, g_lonlat, back=True)
-    stuck = ~np.isfinite(back)
-    if stuck.any():
-        rows = table[["center_id", "garrison_id"]].to_numpy()[stuck]
-        pairs = ", ".join(f"{c} -> {g}" for c, g in rows)
-        logger.warning("no road route back for %s: their return takes the way out", pairs)
-    return np.where(stuck, travel_s, back)
 
 
 def _movements(

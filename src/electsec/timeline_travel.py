@@ -3,11 +3,13 @@
 Four sources, one answer per pair, vectorised: the plan's own travel-time costs, a given
 :class:`~electsec.costs.CostMatrix`, the fastest route over a road network (the very
 graph :func:`electsec.distance_matrix` prices, one Dijkstra per garrison used), or the
-WGS84 geodesic at a stated speed.
+WGS84 geodesic at a stated speed. :func:`pair_back_s` gives the way back (the road route
+from the centre on a network, else the way out).
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +22,9 @@ import shapely
 from electsec.costs import CostMatrix
 from electsec.errors import InputError, Issue
 
-__all__ = ["Travel", "geodesic_m", "pair_travel"]
+__all__ = ["Travel", "geodesic_m", "pair_back_s", "pair_travel"]
+
+logger = logging.getLogger(__name__)
 
 _GEOD = pyproj.Geod(ellps="WGS84")
 _SHOWN = 5
@@ -92,6 +96,31 @@ def pair_travel(
     if travel.costs is None:
         return plan_cost, distance_m
     return _matrix_s(travel, table), distance_m
+
+
+def pair_back_s(
+    travel: Travel,
+    table: pd.DataFrame,
+    points: tuple[gpd.GeoSeries, gpd.GeoSeries],
+    travel_s: np.ndarray,
+) -> np.ndarray:
+    """Return the seconds from each row's centre back to its garrison.
+
+    On a road ``network`` the fastest route that way (one-way streets differ); with the
+    other sources, which price garrison → centre only, ``travel_s`` (the way out). A
+    centre no road leads back from keeps the way out, with a warning naming it.
+    """
+    if travel.source != "network" or not len(table):
+        return travel_s
+    c_lonlat = _lonlat(points[0], table["center_id"])
+    g_lonlat = _lonlat(points[1], table["garrison_id"])
+    back = _network_s(travel.network, c_lonlat, g_lonlat, back=True)
+    stuck = ~np.isfinite(back)
+    if stuck.any():
+        rows = table[["center_id", "garrison_id"]].to_numpy()[stuck]
+        pairs = ", ".join(f"{c} -> {g}" for c, g in rows)
+        logger.warning("no road route back for %s: their return takes the way out", pairs)
+    return np.where(stuck, travel_s, back)
 
 
 def geodesic_m(a_lonlat: np.ndarray, b_lonlat: np.ndarray) -> np.ndarray:
