@@ -96,13 +96,13 @@ def test_closing_edges_by_id_re_searches_only_the_pairs_they_touch(roads, monkey
     centers, garrisons, net, base = roads
     edges = [int(e) for e in net.edges_in(_around(centers, "TC005", 0.005))]
     searched = []
-    real = closures._sweep
+    real = closures.shortest_arcs
 
     def spy(graph, c_node, g_node, c_idx, g_idx, limit):
         searched.append(len(c_idx) * len(g_idx))
         return real(graph, c_node, g_node, c_idx, g_idx, limit)
 
-    monkeypatch.setattr(closures, "_sweep", spy)
+    monkeypatch.setattr(closures, "shortest_arcs", spy)
     monkeypatch.setattr(closures, "_detection_pays", lambda *_: True)  # 6 garrisons only
     edited = es.Scenario("closed", roads_closed=edges).apply(base, network=net)
     assert 0 < sum(searched) < base.n_centers * base.n_garrisons  # some pairs, not all

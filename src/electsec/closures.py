@@ -43,9 +43,6 @@ __all__ = ["closed_edges", "reprice_closed"]
 #: Relative slack when testing whether a closed edge is on a shortest path.
 _ON_PATH_RTOL = 1e-9
 
-#: Every search this module makes goes through this one name (a test counts them).
-_sweep = shortest_arcs
-
 
 def closed_edges(closed: Any, net: RoadNetwork) -> np.ndarray:
     """Return the edge ids ``closed`` names: ids, or a lon/lat polygon's edges.
@@ -105,12 +102,12 @@ def reprice_closed(
         hit = _on_path(net, weight, offroad, (c0, g0), edges, pairs)
         parts = [
             (pairs[0][~hit], pairs[1][~hit], pairs[2][~hit]),
-            _sweep(graph, c_node, g_node, everyone[0], np.flatnonzero(moved[1]), cutoff),
-            _sweep(graph, c_node, g_node, np.flatnonzero(moved[0]), everyone[1], cutoff),
+            shortest_arcs(graph, c_node, g_node, everyone[0], np.flatnonzero(moved[1]), cutoff),
+            shortest_arcs(graph, c_node, g_node, np.flatnonzero(moved[0]), everyone[1], cutoff),
             _searched(graph, c_node, g_node, (pairs[0][hit], pairs[1][hit]), cutoff),
         ]
     else:
-        parts = [_sweep(graph, c_node, g_node, *everyone, cutoff)]
+        parts = [shortest_arcs(graph, c_node, g_node, *everyone, cutoff)]
     arcs = _distinct(parts, len(garrisons))
     snaps, xys = (c1, g1), (c_xy, g_xy)
     costs = searched_cost_matrix(
@@ -128,7 +125,7 @@ def _searched(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Search ``pairs`` (centre, garrison) again: their costs, or nothing if now too far."""
     center, garrison = pairs
-    rows, cols, found = _sweep(
+    rows, cols, found = shortest_arcs(
         graph, c_node, g_node, np.unique(center), np.unique(garrison), cutoff
     )
     m = len(g_node)
