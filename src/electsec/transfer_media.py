@@ -188,14 +188,14 @@ def _min_convoys(loads: np.ndarray, capacity: int) -> int:
 
 
 def _handover_floor_s(
-    mine: list[dict[str, Any]],
+    visited: np.ndarray,
     direct: np.ndarray,
     wh: Any,
     capacity: int,
     boxes: np.ndarray,
     window: _Window,
 ) -> int:
-    """Return a bound on the last hand-over of any plan collecting the centres of ``mine``.
+    """Return a bound on the last hand-over of any plan collecting the centres ``visited``.
 
     Every convoy's last leg is a drive straight from a centre, loaded from ``ready_at``,
     to the warehouse (``direct``: loading + that drive), and no hand-over comes before
@@ -206,9 +206,8 @@ def _handover_floor_s(
     (:func:`_gate_chain_s` from ``first``); the last is at least the later of the two.
     ``ready_at`` when there is no convoy.
     """
-    if not mine:
+    if not len(visited):
         return window.ready_s
-    visited = np.array([v[0] for c in mine for v in c["visits"]], dtype=np.int64)
     legs_s = direct[visited]
     opens = int(wh["opens_min"]) * 60
     slowest = math.ceil(max(window.ready_s + float(legs_s.max()), opens))
@@ -218,7 +217,7 @@ def _handover_floor_s(
 
 
 def _shared_floor_s(
-    mine: list[dict[str, Any]],
+    visited: np.ndarray,
     direct: np.ndarray,
     wh: Any,
     capacity: int,
@@ -228,7 +227,6 @@ def _shared_floor_s(
 ) -> int:
     """Bound the last hand-over, also counting the centres that cannot share a convoy."""
     travel, service = pairs
-    visited = np.array([v[0] for c in mine for v in c["visits"]], dtype=np.int64)
     gap = _gate_gap(wh)
 
     def pair_s(idx: np.ndarray) -> np.ndarray:
@@ -284,19 +282,16 @@ def _media(
         done = [c["handover_s"] for c in mine]
         ready = (max(done) if done else window.ready_s) + MEDIA_HANDLING_S
         best = _fastest(wid, ready, points, legs)
-        floor = _handover_floor_s(
-            mine, direct, points.loc[wid], capacity.get(wid, 0), centers.boxes, window
-        )
-        earliest = int(_fastest(wid, floor + MEDIA_HANDLING_S, points, legs)["arrive_s"])
+        visited = np.array([v[0] for c in mine for v in c["visits"]], dtype=np.int64)
+        wh, cap = points.loc[wid], capacity.get(wid, 0)
+        floor = _handover_floor_s(visited, direct, wh, cap, centers.boxes, window)
         late = max(0, int(best["arrive_s"]) - window.deadline_s)
-        if late and earliest <= window.deadline_s and pairs is not None and mine:
-            floor = max(
-                floor,
-                _shared_floor_s(
-                    mine, direct, points.loc[wid], capacity.get(wid, 0), centers, window, pairs
-                ),
-            )
-            earliest = int(_fastest(wid, floor + MEDIA_HANDLING_S, points, legs)["arrive_s"])
+        if late and pairs is not None and len(visited):
+            simple = int(_fastest(wid, floor + MEDIA_HANDLING_S, points, legs)["arrive_s"])
+            if simple <= window.deadline_s:  # not ruled out yet: try the pairwise bound
+                shared = _shared_floor_s(visited, direct, wh, cap, centers, window, pairs)
+                floor = max(floor, shared)
+        earliest = int(_fastest(wid, floor + MEDIA_HANDLING_S, points, legs)["arrive_s"])
         rows.append(
             {
                 "warehouse_id": wid,
